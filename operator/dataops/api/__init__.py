@@ -1,0 +1,1 @@
+"""Typed API: the single source of truth for CRDs, the operator and the CLI."""

@@ -1,0 +1,465 @@
+"""DataPipeline: sources -> ordered SQL steps -> quality gates -> sinks, on a schedule or continuously."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from dataops.api.v1alpha1.base import CelRule, KubeModel, list_map, unique_names
+from dataops.api.v1alpha1.common import (
+    API_VERSION,
+    Conditions,
+    Identifier,
+    LocalObjectReference,
+    Quantity,
+    ScheduleSpec,
+    SecretKeySelector,
+)
+from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
+
+KAFKA_TOPIC_PATTERN = r"^[a-zA-Z0-9._-]+$"
+SPARK_TYPE_PATTERN = (
+    r"^(string|boolean|byte|short|int|integer|long|bigint|float|double|date|timestamp|binary"
+    r"|decimal\([0-9]+,[0-9]+\))$"
+)
+
+
+class FileFormat(StrEnum):
+    PARQUET = "parquet"
+    DELTA = "delta"
+    CSV = "csv"
+    JSON = "json"
+
+
+class SinkFormat(StrEnum):
+    PARQUET = "parquet"
+    DELTA = "delta"
+    CSV = "csv"
+    JSON = "json"
+    JDBC = "jdbc"
+
+
+class ColumnSpec(KubeModel):
+    """A column of a declared schema (Spark SQL type names)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    type: str = Field(pattern=SPARK_TYPE_PATTERN, description="Spark SQL type, e.g. string, long, decimal(10,2).")
+    nullable: bool = True
+
+
+Schema = Annotated[list[ColumnSpec], Field(max_length=512)]
+
+
+class KafkaRecordFormat(StrEnum):
+    JSON = "json"
+    AVRO = "avro"
+
+
+class StartingOffsets(StrEnum):
+    EARLIEST = "earliest"
+    LATEST = "latest"
+
+
+class KafkaSource(KubeModel):
+    """A Kafka topic; the operator creates and owns it unless ``managed`` is false."""
+
+    topic: str = Field(min_length=1, max_length=249, pattern=KAFKA_TOPIC_PATTERN)
+    bootstrap_servers: str | None = Field(
+        default=None, max_length=1024, description="host:port list; defaults to the operator's setting."
+    )
+    partitions: int = Field(default=1, ge=1, le=10000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+    config: dict[str, str] = Field(
+        default_factory=dict, description="Topic configs, e.g. retention.ms, cleanup.policy."
+    )
+    managed: bool = Field(default=True, description="Create the topic and delete it with the pipeline.")
+    format: KafkaRecordFormat = KafkaRecordFormat.JSON
+    schema_: Schema = Field(default_factory=list, alias="schema")
+    starting_offsets: StartingOffsets = StartingOffsets.EARLIEST
+
+
+class ConfigFromSecret(KubeModel):
+    """A connector config key whose value comes from a Secret."""
+
+    config_key: str = Field(min_length=1, max_length=253)
+    secret_key_ref: SecretKeySelector
+
+
+class ConnectorSource(KubeModel):
+    """A Kafka Connect connector (Debezium CDC, JDBC, file, any class) feeding topics."""
+
+    connector_class: str = Field(min_length=1, max_length=512, pattern=r"^[A-Za-z_$][A-Za-z0-9_$.]*$")
+    config: dict[str, str] = Field(default_factory=dict)
+    config_from_secrets: list[ConfigFromSecret] = Field(default_factory=list, max_length=32)
+    tasks_max: int = Field(default=1, ge=1, le=256)
+    paused: bool = False
+    connect_url: str | None = Field(default=None, max_length=1024, pattern=r"^https?://")
+    topics: list[Annotated[str, Field(max_length=249, pattern=KAFKA_TOPIC_PATTERN)]] = Field(
+        default_factory=list, max_length=64, description="Topics the connector writes and the pipeline reads."
+    )
+
+
+class FileSource(KubeModel):
+    """Files or an object-store prefix (s3a://, gs://, abfss://, file://, or a plain path)."""
+
+    path: str = Field(min_length=1, max_length=2048)
+    format: FileFormat = FileFormat.PARQUET
+    options: dict[str, str] = Field(default_factory=dict, description="Spark reader options.")
+    schema_: Schema = Field(default_factory=list, alias="schema")
+
+
+class JdbcCredentials(KubeModel):
+    user_secret_ref: SecretKeySelector | None = None
+    password_secret_ref: SecretKeySelector | None = None
+
+
+class JdbcSource(KubeModel):
+    """A table or query of a JDBC database."""
+
+    url: str = Field(min_length=6, max_length=2048, pattern=r"^jdbc:")
+    table: str | None = Field(default=None, max_length=512)
+    query: str | None = Field(default=None, max_length=65536)
+    driver: str | None = Field(default=None, max_length=512)
+    credentials: JdbcCredentials | None = None
+
+    cel_rules = (
+        CelRule(
+            rule="has(self.table) != has(self.query)",
+            message="exactly one of table or query must be set",
+            check=lambda s: (s.table is None) != (s.query is None),
+        ),
+    )
+
+
+class Source(KubeModel):
+    """One input of the pipeline; exactly one of kafka, connector, file or jdbc."""
+
+    name: Identifier
+    kafka: KafkaSource | None = None
+    connector: ConnectorSource | None = None
+    file: FileSource | None = None
+    jdbc: JdbcSource | None = None
+
+    cel_rules = (
+        CelRule(
+            rule="[has(self.kafka), has(self.connector), has(self.file), has(self.jdbc)]"
+            ".filter(x, x).size() == 1",
+            message="exactly one of kafka, connector, file or jdbc must be set",
+            check=lambda s: sum(x is not None for x in (s.kafka, s.connector, s.file, s.jdbc)) == 1,
+        ),
+    )
+
+
+class TransformStep(KubeModel):
+    """A SQL step; its result is a temporary view named ``name`` for later steps and sinks."""
+
+    name: Identifier
+    sql: str = Field(min_length=1, max_length=65536)
+    description: str | None = Field(default=None, max_length=1024)
+
+
+class GateAction(StrEnum):
+    BLOCK = "block"
+    WARN = "warn"
+
+
+class QualityGate(KubeModel):
+    """Validate a dataset with a DataQualitySuite before anything is published."""
+
+    suite_ref: LocalObjectReference
+    dataset: Identifier | None = Field(
+        default=None, description="Source or step to validate; defaults to the data each sink writes."
+    )
+    action: GateAction = GateAction.BLOCK
+
+
+class WriteMode(StrEnum):
+    APPEND = "append"
+    OVERWRITE = "overwrite"
+    MERGE = "merge"
+
+
+class JdbcTarget(KubeModel):
+    url: str = Field(min_length=6, max_length=2048, pattern=r"^jdbc:")
+    table: str = Field(min_length=1, max_length=512)
+    driver: str | None = Field(default=None, max_length=512)
+    credentials: JdbcCredentials | None = None
+
+
+class Sink(KubeModel):
+    """Where a dataset is published."""
+
+    name: Identifier
+    from_: Identifier = Field(alias="from", description="Source or transform step whose rows are written.")
+    format: SinkFormat = SinkFormat.PARQUET
+    path: str | None = Field(default=None, min_length=1, max_length=2048)
+    jdbc: JdbcTarget | None = None
+    mode: WriteMode = WriteMode.APPEND
+    partition_by: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
+    merge_keys: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+
+    cel_rules = (
+        CelRule(
+            rule="self.mode != 'merge' || (has(self.mergeKeys) && size(self.mergeKeys) > 0)",
+            message="mergeKeys is required when mode is merge",
+            check=lambda s: s.mode != WriteMode.MERGE or len(s.merge_keys) > 0,
+            field_path=".mergeKeys",
+            reason="FieldValueRequired",
+        ),
+        CelRule(
+            rule="self.format == 'jdbc' ? (has(self.jdbc) && !has(self.path)) : (has(self.path) && !has(self.jdbc))",
+            message="a jdbc sink needs jdbc and no path; a file sink needs path and no jdbc",
+            check=lambda s: (s.jdbc is not None and s.path is None)
+            if s.format == SinkFormat.JDBC
+            else (s.path is not None and s.jdbc is None),
+        ),
+    )
+
+
+class ConcurrencyPolicy(StrEnum):
+    ALLOW = "Allow"
+    FORBID = "Forbid"
+    REPLACE = "Replace"
+
+
+class PipelineSchedule(ScheduleSpec):
+    concurrency_policy: ConcurrencyPolicy = ConcurrencyPolicy.FORBID
+    starting_deadline_seconds: int | None = Field(default=None, ge=0, le=86400)
+
+
+class RetryPolicy(KubeModel):
+    """Exponential backoff: backoffSeconds * 2^attempt, capped at maxBackoffSeconds."""
+
+    max_retries: int = Field(default=3, ge=0, le=20)
+    backoff_seconds: int = Field(default=30, ge=1, le=3600)
+    max_backoff_seconds: int = Field(default=600, ge=1, le=86400)
+
+    cel_rules = (
+        CelRule(
+            rule="self.backoffSeconds <= self.maxBackoffSeconds",
+            message="backoffSeconds must not exceed maxBackoffSeconds",
+            check=lambda r: r.backoff_seconds <= r.max_backoff_seconds,
+            field_path=".backoffSeconds",
+        ),
+    )
+
+
+class PodResources(KubeModel):
+    cores: int = Field(default=1, ge=1, le=64)
+    memory: Quantity = "1g"
+
+
+class ExecutorResources(PodResources):
+    instances: int = Field(default=1, ge=0, le=1000)
+
+
+class DynamicAllocation(KubeModel):
+    enabled: bool = False
+    min_executors: int = Field(default=0, ge=0, le=1000)
+    max_executors: int = Field(default=10, ge=1, le=1000)
+
+    cel_rules = (
+        CelRule(
+            rule="self.minExecutors <= self.maxExecutors",
+            message="minExecutors must not exceed maxExecutors",
+            check=lambda d: d.min_executors <= d.max_executors,
+            field_path=".minExecutors",
+        ),
+    )
+
+
+class TolerationOperator(StrEnum):
+    EXISTS = "Exists"
+    EQUAL = "Equal"
+
+
+class TaintEffect(StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class Toleration(KubeModel):
+    key: str | None = Field(default=None, max_length=317)
+    operator: TolerationOperator = TolerationOperator.EQUAL
+    value: str | None = Field(default=None, max_length=63)
+    effect: TaintEffect | None = None
+    toleration_seconds: int | None = None
+
+
+class SparkBackend(StrEnum):
+    NATIVE = "Native"
+    SPARK_OPERATOR = "SparkOperator"
+
+
+class SparkSpec(KubeModel):
+    """How runs execute on Kubernetes."""
+
+    backend: SparkBackend = SparkBackend.NATIVE
+    image: str | None = Field(default=None, max_length=512, description="Defaults to the operator's runtime image.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    driver: PodResources = Field(default_factory=PodResources)
+    executor: ExecutorResources = Field(default_factory=ExecutorResources)
+    dynamic_allocation: DynamicAllocation = Field(default_factory=DynamicAllocation)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+
+
+class PipelineMode(StrEnum):
+    BATCH = "Batch"
+    STREAMING = "Streaming"
+
+
+class StreamingSpec(KubeModel):
+    trigger_interval_seconds: int = Field(default=10, ge=0, le=86400)
+    checkpoint_location: str | None = Field(default=None, max_length=2048)
+    dead_letter_topic: str | None = Field(default=None, max_length=249, pattern=KAFKA_TOPIC_PATTERN)
+
+
+def _step_names(spec: DataPipelineSpec) -> set[str]:
+    return {s.name for s in spec.sources} | {t.name for t in spec.transforms}
+
+
+class DataPipelineSpec(KubeModel):
+    """The desired pipeline."""
+
+    mode: PipelineMode = PipelineMode.BATCH
+    suspend: bool = Field(default=False, description="Suspends scheduled runs; a running run finishes.")
+    sources: Annotated[list[Source], AfterValidator(unique_names)] = Field(
+        min_length=1, max_length=32, json_schema_extra=list_map("name")
+    )
+    transforms: Annotated[list[TransformStep], AfterValidator(unique_names)] = Field(
+        default_factory=list, max_length=64, json_schema_extra=list_map("name")
+    )
+    quality_gates: list[QualityGate] = Field(default_factory=list, max_length=32)
+    sinks: Annotated[list[Sink], AfterValidator(unique_names)] = Field(
+        min_length=1, max_length=16, json_schema_extra=list_map("name")
+    )
+    schedule: PipelineSchedule | None = None
+    streaming: StreamingSpec | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timeout_seconds: int | None = Field(default=None, ge=1, le=604800)
+    spark: SparkSpec = Field(default_factory=SparkSpec)
+
+    cel_rules = (
+        CelRule(
+            rule="!has(self.transforms) || self.transforms.all(t, !self.sources.exists(s, s.name == t.name))",
+            message="a transform step may not reuse the name of a source",
+            check=lambda p: not ({s.name for s in p.sources} & {t.name for t in p.transforms}),
+            field_path=".transforms",
+        ),
+        CelRule(
+            rule="self.sinks.all(k, self.sources.exists(s, s.name == k.from) || "
+            "(has(self.transforms) && self.transforms.exists(t, t.name == k.from)))",
+            message="every sink's from must name a source or a transform step",
+            check=lambda p: all(k.from_ in _step_names(p) for k in p.sinks),
+            field_path=".sinks",
+        ),
+        CelRule(
+            rule="!has(self.qualityGates) || self.qualityGates.all(g, !has(g.dataset) || "
+            "self.sources.exists(s, s.name == g.dataset) || "
+            "(has(self.transforms) && self.transforms.exists(t, t.name == g.dataset)))",
+            message="every quality gate's dataset must name a source or a transform step",
+            check=lambda p: all(g.dataset is None or g.dataset in _step_names(p) for g in p.quality_gates),
+            field_path=".qualityGates",
+        ),
+        CelRule(
+            rule="self.mode != 'Streaming' || self.sources.exists(s, has(s.kafka))",
+            message="a Streaming pipeline needs at least one kafka source",
+            check=lambda p: p.mode != PipelineMode.STREAMING or any(s.kafka for s in p.sources),
+            field_path=".sources",
+        ),
+        CelRule(
+            rule="self.mode != 'Streaming' || !has(self.schedule) || !has(self.schedule.cron)",
+            message="a Streaming pipeline runs continuously and takes no cron schedule",
+            check=lambda p: p.mode != PipelineMode.STREAMING or p.schedule is None or p.schedule.cron is None,
+            field_path=".schedule",
+        ),
+        CelRule(
+            rule="self.mode == 'Streaming' || !has(self.streaming)",
+            message="streaming settings are only allowed when mode is Streaming",
+            check=lambda p: p.mode == PipelineMode.STREAMING or p.streaming is None,
+            field_path=".streaming",
+        ),
+    )
+
+
+class RunOutcome(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+class RunTrigger(StrEnum):
+    SCHEDULE = "Schedule"
+    MANUAL = "Manual"
+    RETRY = "Retry"
+    CONTINUOUS = "Continuous"
+
+
+class DatasetCount(KubeModel):
+    name: str = Field(max_length=128)
+    rows: int = Field(ge=0)
+
+
+class RunRecord(KubeModel):
+    """One run of the pipeline."""
+
+    id: str = Field(max_length=63)
+    trigger: RunTrigger
+    attempt: int = Field(default=1, ge=1)
+    outcome: RunOutcome
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    rows_read: list[DatasetCount] = Field(default_factory=list, max_length=64)
+    rows_written: list[DatasetCount] = Field(default_factory=list, max_length=64)
+    message: str = Field(default="", max_length=4096)
+
+
+class PipelinePhase(StrEnum):
+    PENDING = "Pending"
+    READY = "Ready"
+    BLOCKED = "Blocked"
+    SUSPENDED = "Suspended"
+    RUNNING = "Running"
+    DEGRADED = "Degraded"
+    FAILED = "Failed"
+
+
+class PolicyReport(KubeModel):
+    """Policies that select this pipeline and what they find wrong with it."""
+
+    policies: list[Annotated[str, Field(max_length=253)]] = Field(default_factory=list, max_length=64)
+    violations: list[Annotated[str, Field(max_length=1024)]] = Field(default_factory=list, max_length=64)
+
+
+class DataPipelineStatus(KubeModel):
+    observed_generation: int | None = None
+    phase: PipelinePhase = PipelinePhase.PENDING
+    conditions: Conditions
+    plan_config_map: str | None = Field(default=None, max_length=253)
+    plan_hash: str | None = Field(default=None, max_length=64)
+    policy: PolicyReport | None = None
+    current_run: RunRecord | None = None
+    last_run: RunRecord | None = None
+    history: list[RunRecord] = Field(default_factory=list, max_length=20)
+
+
+class DataPipeline(KubeModel):
+    """A data pipeline."""
+
+    api_version: Literal["dataops.dev/v1alpha1"] = Field(default=API_VERSION)
+    kind: Literal["DataPipeline"] = "DataPipeline"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: DataPipelineSpec
+    status: DataPipelineStatus | None = None
+
+    cel_rules = (name_length_rule("DataPipeline"),)
+

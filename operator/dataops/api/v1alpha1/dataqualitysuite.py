@@ -1,0 +1,272 @@
+"""DataQualitySuite: expectations (Great Expectations vocabulary) over a dataset."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from pydantic.alias_generators import to_snake
+
+from dataops.api.v1alpha1.base import CelRule, KubeModel
+from dataops.api.v1alpha1.common import API_VERSION, Conditions, ScheduleSpec
+from dataops.api.v1alpha1.datapipeline import FileFormat
+from dataops.api.v1alpha1.expectations import (
+    ARGUMENTS,
+    EXPECTATIONS,
+    types_accepting,
+    types_needing_bound,
+    types_requiring,
+)
+from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
+
+ExpectationType = StrEnum(  # type: ignore[misc]
+    "ExpectationType", {name.upper(): name for name in EXPECTATIONS}
+)
+
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _cel_list(names: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(n) for n in names) + "]"
+
+
+def _argument_rules() -> tuple[CelRule, ...]:
+    rules: list[CelRule] = []
+    for argument in ARGUMENTS:
+        attr = to_snake(argument)
+        requiring = types_requiring(argument)
+        if requiring:
+            rules.append(
+                CelRule(
+                    rule=f"!(self.type in {_cel_list(requiring)}) || has(self.{argument})",
+                    message=f"{argument} is required for this expectation type",
+                    check=lambda e, a=attr, r=frozenset(requiring): str(e.type) not in r
+                    or getattr(e, a) is not None,
+                    field_path=f".{argument}",
+                    reason="FieldValueRequired",
+                )
+            )
+        accepting = types_accepting(argument)
+        rules.append(
+            CelRule(
+                rule=f"!has(self.{argument}) || self.type in {_cel_list(accepting)}",
+                message=f"{argument} is not an argument of this expectation type",
+                check=lambda e, a=attr, ok=frozenset(accepting): getattr(e, a) is None or str(e.type) in ok,
+                field_path=f".{argument}",
+                reason="FieldValueForbidden",
+            )
+        )
+    bounded = types_needing_bound()
+    rules.append(
+        CelRule(
+            rule=f"!(self.type in {_cel_list(bounded)}) || has(self.minValue) || has(self.maxValue)",
+            message="at least one of minValue or maxValue is required for this expectation type",
+            check=lambda e, b=frozenset(bounded): str(e.type) not in b
+            or e.min_value is not None
+            or e.max_value is not None,
+            field_path=".minValue",
+            reason="FieldValueRequired",
+        )
+    )
+    return tuple(rules)
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARN = "warn"
+
+
+class QuantileRanges(KubeModel):
+    quantiles: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1, max_length=32)
+    value_ranges: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, max_length=32
+    )
+
+    cel_rules = (
+        CelRule(
+            rule="size(self.quantiles) == size(self.valueRanges)",
+            message="quantiles and valueRanges must have the same length",
+            check=lambda q: len(q.quantiles) == len(q.value_ranges),
+            field_path=".valueRanges",
+        ),
+    )
+
+
+class Expectation(KubeModel):
+    """One expectation; argument names follow Great Expectations' keyword arguments in camelCase."""
+
+    type: ExpectationType  # type: ignore[valid-type]
+    column: ColumnName | None = None
+    column_list: list[ColumnName] | None = Field(default=None, min_length=1, max_length=64)
+    column_set: list[ColumnName] | None = Field(default=None, min_length=1, max_length=512)
+    column_a: ColumnName | None = Field(default=None, alias="columnA")
+    column_b: ColumnName | None = Field(default=None, alias="columnB")
+    value_set: list[int | str] | None = Field(default=None, min_length=1, max_length=1000)
+    regex: str | None = Field(default=None, min_length=1, max_length=1024)
+    type_name: str | None = Field(default=None, max_length=64)
+    value: int | None = Field(default=None, ge=0)
+    sum_total: float | None = None
+    quantile_ranges: QuantileRanges | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    strict_min: bool | None = None
+    strict_max: bool | None = None
+    exact_match: bool | None = None
+    or_equal: bool | None = None
+    mostly: float = Field(default=1.0, ge=0.0, le=1.0, description="Fraction of rows that must pass.")
+    severity: Severity = Severity.ERROR
+    row_condition: str | None = Field(
+        default=None, max_length=4096, description="Spark SQL predicate; only matching rows are checked."
+    )
+    description: str | None = Field(default=None, max_length=1024)
+
+    cel_rules = (
+        *_argument_rules(),
+        CelRule(
+            rule="!has(self.minValue) || !has(self.maxValue) || self.minValue <= self.maxValue",
+            message="minValue must not exceed maxValue",
+            check=lambda e: e.min_value is None or e.max_value is None or e.min_value <= e.max_value,
+            field_path=".minValue",
+        ),
+    )
+
+    def kwargs(self) -> dict[str, Any]:
+        """Great Expectations keyword arguments (snake case, as GE names them)."""
+        names = {"column_a": "column_A", "column_b": "column_B", "type_name": "type_"}
+        out: dict[str, Any] = {}
+        for argument in ARGUMENTS:
+            attr = to_snake(argument)
+            value = getattr(self, attr)
+            if value is None:
+                continue
+            out[names.get(attr, attr)] = value.to_json() if isinstance(value, KubeModel) else value
+        if "quantile_ranges" in out:
+            out["quantile_ranges"] = {
+                "quantiles": out["quantile_ranges"]["quantiles"],
+                "value_ranges": out["quantile_ranges"]["valueRanges"],
+            }
+        return out
+
+
+class DatasetRef(KubeModel):
+    """The data a suite validates: a path with a format, or a table of the Spark catalog."""
+
+    path: str | None = Field(default=None, min_length=1, max_length=2048)
+    format: FileFormat = FileFormat.PARQUET
+    table: str | None = Field(default=None, max_length=512, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    options: dict[str, str] = Field(default_factory=dict)
+
+    cel_rules = (
+        CelRule(
+            rule="has(self.path) != has(self.table)",
+            message="exactly one of path or table must be set",
+            check=lambda d: (d.path is None) != (d.table is None),
+        ),
+    )
+
+
+class AnomalyKind(StrEnum):
+    ROW_COUNT_CHANGE = "rowCountChange"
+    FRESHNESS = "freshness"
+    SCHEMA_DRIFT = "schemaDrift"
+    DISTRIBUTION_SHIFT = "distributionShift"
+
+
+class AnomalyCheck(KubeModel):
+    """A check against the suite's own history."""
+
+    type: AnomalyKind
+    column: ColumnName | None = None
+    threshold: float = Field(default=0.5, ge=0, description="Relative change (or seconds, for freshness).")
+    lookback_runs: int = Field(default=5, ge=1, le=100)
+    severity: Severity = Severity.WARN
+
+    cel_rules = (
+        CelRule(
+            rule="!(self.type in ['freshness', 'distributionShift']) || has(self.column)",
+            message="column is required for freshness and distributionShift checks",
+            check=lambda a: a.type not in (AnomalyKind.FRESHNESS, AnomalyKind.DISTRIBUTION_SHIFT)
+            or a.column is not None,
+            field_path=".column",
+            reason="FieldValueRequired",
+        ),
+    )
+
+
+class Engine(StrEnum):
+    AUTO = "auto"
+    GREAT_EXPECTATIONS = "greatExpectations"
+    SINGLE_PASS = "singlePass"
+
+
+class DataQualitySuiteSpec(KubeModel):
+    dataset: DatasetRef | None = Field(
+        default=None, description="Needed for standalone runs; a pipeline gate validates its own data."
+    )
+    expectations: list[Expectation] = Field(min_length=1, max_length=200)
+    anomalies: list[AnomalyCheck] = Field(default_factory=list, max_length=32)
+    engine: Engine = Engine.AUTO
+    schedule: ScheduleSpec | None = None
+    suspend: bool = False
+    results_path: str | None = Field(default=None, max_length=2048, description="Where results and HTML reports go.")
+
+    cel_rules = (
+        CelRule(
+            rule="!has(self.schedule) || has(self.dataset)",
+            message="a scheduled suite needs a dataset",
+            check=lambda s: s.schedule is None or s.dataset is not None,
+            field_path=".dataset",
+            reason="FieldValueRequired",
+        ),
+    )
+
+
+class FailedExpectation(KubeModel):
+    type: str = Field(max_length=128)
+    column: str | None = Field(default=None, max_length=256)
+    severity: Severity = Severity.ERROR
+    observed_value: str | None = Field(default=None, max_length=1024)
+    unexpected_sample: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=20)
+
+
+class ValidationResult(KubeModel):
+    run_id: str = Field(max_length=63)
+    time: datetime | None = None
+    success: bool
+    success_percent: float = Field(ge=0, le=100)
+    evaluated: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    failed_expectations: list[FailedExpectation] = Field(default_factory=list, max_length=50)
+    report_path: str | None = Field(default=None, max_length=2048)
+
+
+class SuitePhase(StrEnum):
+    PENDING = "Pending"
+    READY = "Ready"
+    PASSED = "Passed"
+    FAILED = "Failed"
+
+
+class DataQualitySuiteStatus(KubeModel):
+    observed_generation: int | None = None
+    phase: SuitePhase = SuitePhase.PENDING
+    conditions: Conditions
+    expectation_count: int = 0
+    last_result: ValidationResult | None = None
+    history: list[ValidationResult] = Field(default_factory=list, max_length=20)
+
+
+class DataQualitySuite(KubeModel):
+    """A data quality suite."""
+
+    api_version: Literal["dataops.dev/v1alpha1"] = Field(default=API_VERSION)
+    kind: Literal["DataQualitySuite"] = "DataQualitySuite"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: DataQualitySuiteSpec
+    status: DataQualitySuiteStatus | None = None
+
+    cel_rules = (name_length_rule("DataQualitySuite"),)
+

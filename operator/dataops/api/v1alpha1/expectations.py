@@ -1,0 +1,92 @@
+"""The supported Great Expectations vocabulary and the arguments each expectation takes.
+
+One table drives three things: the enum in the CRD, the CEL rules that reject missing or
+misplaced arguments at admission, and the offline checks of ``dataops validate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExpectationKind:
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    needs_bound: bool = False  # at least one of minValue / maxValue
+
+
+_BOUNDS = ("minValue", "maxValue", "strictMin", "strictMax")
+
+EXPECTATIONS: dict[str, ExpectationKind] = {
+    "expect_column_to_exist": ExpectationKind(("column",)),
+    "expect_column_values_to_not_be_null": ExpectationKind(("column",)),
+    "expect_column_values_to_be_null": ExpectationKind(("column",)),
+    "expect_column_values_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_values_to_be_in_set": ExpectationKind(("column", "valueSet")),
+    "expect_column_values_to_not_be_in_set": ExpectationKind(("column", "valueSet")),
+    "expect_column_values_to_match_regex": ExpectationKind(("column", "regex")),
+    "expect_column_values_to_not_match_regex": ExpectationKind(("column", "regex")),
+    "expect_column_values_to_be_unique": ExpectationKind(("column",)),
+    "expect_column_values_to_be_of_type": ExpectationKind(("column", "typeName")),
+    "expect_column_value_lengths_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_value_lengths_to_equal": ExpectationKind(("column", "value")),
+    "expect_table_row_count_to_be_between": ExpectationKind((), _BOUNDS, needs_bound=True),
+    "expect_table_row_count_to_equal": ExpectationKind(("value",)),
+    "expect_table_columns_to_match_set": ExpectationKind(("columnSet",), ("exactMatch",)),
+    "expect_table_columns_to_match_ordered_list": ExpectationKind(("columnList",)),
+    "expect_table_column_count_to_equal": ExpectationKind(("value",)),
+    "expect_table_column_count_to_be_between": ExpectationKind((), _BOUNDS, needs_bound=True),
+    "expect_column_mean_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_median_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_min_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_max_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_sum_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_stdev_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_quantile_values_to_be_between": ExpectationKind(("column", "quantileRanges")),
+    "expect_column_unique_value_count_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
+    "expect_column_proportion_of_unique_values_to_be_between": ExpectationKind(
+        ("column",), _BOUNDS, needs_bound=True
+    ),
+    "expect_column_distinct_values_to_be_in_set": ExpectationKind(("column", "valueSet")),
+    "expect_column_distinct_values_to_contain_set": ExpectationKind(("column", "valueSet")),
+    "expect_column_distinct_values_to_equal_set": ExpectationKind(("column", "valueSet")),
+    "expect_column_most_common_value_to_be_in_set": ExpectationKind(("column", "valueSet")),
+    "expect_compound_columns_to_be_unique": ExpectationKind(("columnList",)),
+    "expect_select_column_values_to_be_unique_within_record": ExpectationKind(("columnList",)),
+    "expect_column_pair_values_to_be_equal": ExpectationKind(("columnA", "columnB")),
+    "expect_column_pair_values_a_to_be_greater_than_b": ExpectationKind(("columnA", "columnB"), ("orEqual",)),
+    "expect_multicolumn_sum_to_equal": ExpectationKind(("columnList", "sumTotal")),
+}
+
+ARGUMENTS: tuple[str, ...] = (
+    "column",
+    "columnList",
+    "columnSet",
+    "columnA",
+    "columnB",
+    "valueSet",
+    "regex",
+    "typeName",
+    "value",
+    "sumTotal",
+    "quantileRanges",
+    "minValue",
+    "maxValue",
+    "strictMin",
+    "strictMax",
+    "exactMatch",
+    "orEqual",
+)
+
+
+def types_requiring(argument: str) -> list[str]:
+    return [name for name, kind in EXPECTATIONS.items() if argument in kind.required]
+
+
+def types_accepting(argument: str) -> list[str]:
+    return [name for name, kind in EXPECTATIONS.items() if argument in kind.required + kind.optional]
+
+
+def types_needing_bound() -> list[str]:
+    return [name for name, kind in EXPECTATIONS.items() if kind.needs_bound]

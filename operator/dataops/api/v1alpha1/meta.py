@@ -1,0 +1,49 @@
+"""The envelope every kind shares: apiVersion, kind, metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dataops.api.v1alpha1.base import CelRule
+
+MAX_NAME_LENGTH = 40
+
+
+class ObjectMeta(BaseModel):
+    """The parts of ObjectMeta the operator reads; everything else is kept as is."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str = ""
+    namespace: str | None = None
+    uid: str | None = None
+    generation: int | None = None
+    resource_version: str | None = Field(default=None, alias="resourceVersion")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    deletion_timestamp: str | None = Field(default=None, alias="deletionTimestamp")
+
+
+def name_length_rule(kind: str) -> CelRule:
+    """Names are bounded so that derived child names and label values stay under 63 characters."""
+    return CelRule(
+        rule=f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
+        message=f"metadata.name of a {kind} must be at most {MAX_NAME_LENGTH} characters",
+        check=lambda obj: len(obj.metadata.name) <= MAX_NAME_LENGTH,
+        field_path=".metadata.name",
+    )
+
+
+def object_reference(body: dict[str, Any]) -> dict[str, Any]:
+    """A v1 ObjectReference to ``body`` (for Events)."""
+    meta = body.get("metadata", {})
+    return {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "resourceVersion": meta.get("resourceVersion"),
+    }

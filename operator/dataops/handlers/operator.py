@@ -1,0 +1,90 @@
+"""Thin kopf adapters: watch events -> Reconciler. All logic lives in reconcile/."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from prometheus_client import start_http_server
+
+from dataops.api.v1alpha1 import GROUP, VERSION
+from dataops.handlers.runner import Reconciler
+from dataops.kube.client import KubeClient
+from dataops.plan.children import MANAGED_BY, PIPELINE_LABEL
+from dataops.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_state: dict[str, Reconciler] = {}
+_MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
+
+
+def reconciler() -> Reconciler:
+    return _state["reconciler"]
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+    config = Settings.from_env()
+    # kopf's own bookkeeping lives under our API group (none is written for event handlers).
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False  # we post our own Events, only on transitions
+    settings.execution.max_workers = config.workers
+    settings.watching.server_timeout = 270
+    settings.watching.client_timeout = 300
+    if config.metrics_port:
+        start_http_server(config.metrics_port)
+    client = KubeClient.from_kubeconfig(config.kubeconfig)
+    runner = Reconciler(client, namespace=config.namespace)
+    runner.start_resync(config.resync_seconds)
+    _state["reconciler"] = runner
+    log.info("dataops-operator started (namespace=%s)", config.namespace or "<all>")
+
+
+@kopf.on.cleanup()
+def shutdown(**_: Any) -> None:
+    runner = _state.pop("reconciler", None)
+    if runner is not None:
+        runner.stop()
+
+
+@kopf.on.event(GROUP, VERSION, "datapipelines")
+def pipeline_event(type: str | None, namespace: str, name: str, labels: dict[str, str], **_: Any) -> None:
+    if type != "DELETED":
+        reconciler().run("DataPipeline", namespace, name)
+    reconciler().policies_selecting(namespace, dict(labels))
+
+
+@kopf.on.event(GROUP, VERSION, "dataqualitysuites")
+def suite_event(type: str | None, namespace: str, name: str, **_: Any) -> None:
+    if type != "DELETED":
+        reconciler().run("DataQualitySuite", namespace, name)
+    reconciler().pipelines_referencing_suite(namespace, name)
+
+
+@kopf.on.event(GROUP, VERSION, "datapolicies")
+def policy_event(type: str | None, namespace: str, name: str, **_: Any) -> None:
+    if type != "DELETED":
+        reconciler().run("DataPolicy", namespace, name)
+    reconciler().all_pipelines(namespace)
+
+
+def _child_changed(type: str | None, namespace: str, labels: dict[str, str], **_: Any) -> None:
+    """A child was changed or deleted by someone else: converge its pipeline again."""
+    pipeline = labels.get(PIPELINE_LABEL)
+    if pipeline and type in ("MODIFIED", "DELETED"):
+        reconciler().run("DataPipeline", namespace, pipeline)
+
+
+for _group_version, _plural in (
+    ("v1", "configmaps"),
+    ("v1", "serviceaccounts"),
+    ("rbac.authorization.k8s.io/v1", "roles"),
+    ("rbac.authorization.k8s.io/v1", "rolebindings"),
+):
+    kopf.on.event(_group_version, _plural, labels=_MANAGED, id=f"child-{_plural}")(_child_changed)

@@ -1,0 +1,136 @@
+"""Runs reconciles: one at a time per object, with metrics, retries with backoff, and periodic resync."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, ResourceType
+from dataops.metrics import (
+    CHILD_WRITES,
+    EVENTS,
+    RECONCILE_ERRORS,
+    RECONCILE_SECONDS,
+    RECONCILES,
+    STATUS_WRITES,
+    error_kind,
+)
+from dataops.policy.selectors import selector_matches
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec
+from dataops.reconcile.common import Outcome
+from dataops.reconcile.pipeline import reconcile_pipeline, references_suite
+from dataops.reconcile.policy import reconcile_policy
+from dataops.reconcile.suite import reconcile_suite
+
+log = logging.getLogger(__name__)
+
+ReconcileFn = Callable[[KubeClient, dict[str, Any]], Outcome]
+
+KINDS: dict[str, tuple[ResourceType, ReconcileFn]] = {
+    "DataPipeline": (DATA_PIPELINE, reconcile_pipeline),
+    "DataQualitySuite": (DATA_QUALITY_SUITE, reconcile_suite),
+    "DataPolicy": (DATA_POLICY, reconcile_policy),
+}
+
+MAX_RETRY_DELAY = 60.0
+
+
+class Reconciler:
+    def __init__(self, client: KubeClient, *, namespace: str | None = None) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
+        self._failures: dict[tuple[str, str, str], int] = {}
+        self._stopped = threading.Event()
+
+    def _lock(self, key: tuple[str, str, str]) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def run(self, kind: str, namespace: str, name: str) -> Outcome | None:
+        """Reconcile the current state of one object; failures are retried with exponential backoff."""
+        rt, fn = KINDS[kind]
+        key = (kind, namespace, name)
+        with self._lock(key):
+            started = time.perf_counter()
+            try:
+                body = self.client.get(rt, namespace, name)
+                if body is None:
+                    with self._guard:
+                        self._locks.pop(key, None)
+                        self._failures.pop(key, None)
+                    return None
+                outcome = fn(self.client, body)
+            except Exception as exc:
+                RECONCILES.labels(kind, "error").inc()
+                RECONCILE_ERRORS.labels(kind, error_kind(exc)).inc()
+                self._schedule_retry(key)
+                log.exception("reconcile of %s %s/%s failed", kind, namespace, name)
+                return None
+            finally:
+                RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+            with self._guard:
+                self._failures.pop(key, None)
+        RECONCILES.labels(kind, "changed" if outcome.status_written or outcome.children_written else "unchanged").inc()
+        if outcome.status_written:
+            STATUS_WRITES.labels(kind).inc()
+        CHILD_WRITES.labels(kind).inc(outcome.children_written)
+        for event in outcome.events:
+            EVENTS.labels(kind, event.split("/", 1)[0]).inc()
+        return outcome
+
+    def _schedule_retry(self, key: tuple[str, str, str]) -> None:
+        with self._guard:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+        delay = min(MAX_RETRY_DELAY, 0.5 * 2 ** (failures - 1))
+        timer = threading.Timer(delay, self.run, args=key)
+        timer.daemon = True
+        timer.start()
+
+    # -- fan-out: who else must be reconciled when an object changes -------------------------
+
+    def pipelines_referencing_suite(self, namespace: str, suite: str) -> None:
+        for body in self.client.list(DATA_PIPELINE, namespace):
+            if references_suite(body, suite):
+                self.run("DataPipeline", namespace, body["metadata"]["name"])
+
+    def all_pipelines(self, namespace: str) -> None:
+        for body in self.client.list(DATA_PIPELINE, namespace):
+            self.run("DataPipeline", namespace, body["metadata"]["name"])
+
+    def policies_selecting(self, namespace: str, labels: dict[str, str]) -> None:
+        for body in self.client.list(DATA_POLICY, namespace):
+            try:
+                spec = DataPolicySpec.model_validate(body.get("spec") or {})
+            except ValueError:
+                continue
+            if selector_matches(spec.pipeline_selector, labels):
+                self.run("DataPolicy", namespace, body["metadata"]["name"])
+
+    # -- periodic resync -----------------------------------------------------------------------
+
+    def resync_once(self) -> None:
+        for kind, (rt, _) in KINDS.items():
+            for body in self.client.list(rt, self.namespace):
+                meta = body["metadata"]
+                self.run(kind, meta["namespace"], meta["name"])
+
+    def start_resync(self, interval: float) -> threading.Thread:
+        def loop() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    self.resync_once()
+                except Exception:
+                    log.exception("resync failed")
+
+        thread = threading.Thread(target=loop, name="dataops-resync", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stopped.set()

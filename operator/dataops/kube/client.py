@@ -1,0 +1,238 @@
+"""The only code that talks to the API server: a small REST client over the official library.
+
+Writes go through :meth:`KubeClient.apply` (server-side apply under one field manager),
+:meth:`KubeClient.patch_status` (the status subresource) and :meth:`KubeClient.create_event`.
+Every request is counted by verb, which tests use to prove that an unchanged object costs no writes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from dataops.api.v1alpha1 import GROUP, VERSION
+
+FIELD_MANAGER = "dataops-operator"
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+        if subresource:
+            base += f"/{subresource}"
+        return base
+
+
+CONFIG_MAP = ResourceType("", "v1", "configmaps", "ConfigMap")
+SERVICE_ACCOUNT = ResourceType("", "v1", "serviceaccounts", "ServiceAccount")
+SERVICE = ResourceType("", "v1", "services", "Service")
+POD = ResourceType("", "v1", "pods", "Pod")
+EVENT = ResourceType("", "v1", "events", "Event")
+NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
+ROLE = ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role")
+ROLE_BINDING = ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding")
+DATA_PIPELINE = ResourceType(GROUP, VERSION, "datapipelines", "DataPipeline")
+DATA_QUALITY_SUITE = ResourceType(GROUP, VERSION, "dataqualitysuites", "DataQualitySuite")
+DATA_POLICY = ResourceType(GROUP, VERSION, "datapolicies", "DataPolicy")
+
+RESOURCE_TYPES = {
+    rt.kind: rt
+    for rt in (
+        CONFIG_MAP,
+        SERVICE_ACCOUNT,
+        SERVICE,
+        POD,
+        EVENT,
+        NAMESPACE,
+        ROLE,
+        ROLE_BINDING,
+        DATA_PIPELINE,
+        DATA_QUALITY_SUITE,
+        DATA_POLICY,
+    )
+}
+
+
+def resource_type_of(manifest: dict[str, Any]) -> ResourceType:
+    return RESOURCE_TYPES[manifest["kind"]]
+
+
+class KubeError(Exception):
+    """A non-2xx answer of the API server."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+_WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class KubeClient:
+    """Thread-safe; one per process."""
+
+    def __init__(self, api_client: k8s.ApiClient, *, field_manager: str = FIELD_MANAGER) -> None:
+        self._api = api_client
+        self.field_manager = field_manager
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_kubeconfig(cls, path: str | None = None) -> KubeClient:
+        """Kubeconfig at ``path``; without one, the in-cluster service account, else ~/.kube/config."""
+        configuration = k8s.Configuration()
+        if path:
+            k8s_config.load_kube_config(config_file=path, client_configuration=configuration)
+        else:
+            try:
+                k8s_config.load_incluster_config(client_configuration=configuration)
+            except k8s_config.ConfigException:
+                k8s_config.load_kube_config(client_configuration=configuration)
+        return cls(k8s.ApiClient(configuration))
+
+    @property
+    def write_count(self) -> int:
+        with self._lock:
+            return sum(n for verb, n in self.requests.items() if verb in _WRITE_VERBS)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        with self._lock:
+            self.requests[method] += 1
+        if query:
+            path = f"{path}?{urllib.parse.urlencode(query)}"
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        _, url, headers, body, _ = self._api.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        try:
+            response = self._api.call_api(method, url, header_params=headers, body=body, _request_timeout=30)
+            response.read()
+        except k8s.ApiException as exc:  # raised by older transports for non-2xx
+            raise _error(exc.status or 0, exc.body) from exc
+        if not 200 <= response.status < 300:
+            raise _error(response.status, response.data)
+        return json.loads(response.data) if response.data else None
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str | None, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.request("GET", rt.path(namespace, name))
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return result
+
+    def list(
+        self, rt: ResourceType, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        result = self.request("GET", rt.path(namespace), query=query)
+        items: list[dict[str, Any]] = result.get("items", [])
+        for item in items:  # list items carry no apiVersion/kind
+            item.setdefault("apiVersion", rt.api_version)
+            item.setdefault("kind", rt.kind)
+        return items
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply with this client's field manager, taking ownership of conflicting fields."""
+        rt = resource_type_of(manifest)
+        meta = manifest["metadata"]
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            rt.path(meta.get("namespace"), meta["name"]),
+            query={"fieldManager": self.field_manager, "force": "true"},
+            body=manifest,
+            content_type="application/apply-patch+yaml",
+        )
+        return result
+
+    def patch_status(self, rt: ResourceType, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            rt.path(namespace, name, "status"),
+            query={"fieldManager": self.field_manager},
+            body={"status": status},
+            content_type="application/merge-patch+json",
+        )
+        return result
+
+    def patch(self, rt: ResourceType, namespace: str | None, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.request(
+            "PATCH",
+            rt.path(namespace, name),
+            query={"fieldManager": self.field_manager},
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+        return result
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        rt = resource_type_of(manifest)
+        result: dict[str, Any] = self.request(
+            "POST", rt.path(manifest["metadata"].get("namespace")), query={"fieldManager": self.field_manager}, body=manifest
+        )
+        return result
+
+    def delete(self, rt: ResourceType, namespace: str | None, name: str) -> bool:
+        try:
+            self.request("DELETE", rt.path(namespace, name), body={"propagationPolicy": "Background"})
+        except KubeError as exc:
+            if exc.not_found:
+                return False
+            raise
+        return True
+
+
+def _error(status: int, data: bytes | str | None) -> KubeError:
+    try:
+        payload = json.loads(data or b"{}")
+    except ValueError:
+        payload = {"message": (data or b"").decode() if isinstance(data, bytes) else str(data)}
+    return KubeError(status, str(payload.get("reason", "")), str(payload.get("message", "")))

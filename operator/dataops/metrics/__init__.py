@@ -1,0 +1,28 @@
+"""Prometheus metrics of the operator. Labels are bounded: kind, result, error kind; never object names."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter("dataops_reconcile_total", "Reconciles by kind and result", ["kind", "result"])
+RECONCILE_ERRORS = Counter(
+    "dataops_reconcile_errors_total", "Failed reconciles by kind and error kind", ["kind", "error"]
+)
+RECONCILE_SECONDS = Histogram(
+    "dataops_reconcile_duration_seconds",
+    "Wall time of one reconcile",
+    ["kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+STATUS_WRITES = Counter("dataops_status_writes_total", "Status subresource writes", ["kind"])
+CHILD_WRITES = Counter("dataops_child_applies_total", "Server-side applies of child objects", ["kind"])
+EVENTS = Counter("dataops_events_total", "Kubernetes Events recorded", ["kind", "type"])
+IS_LEADER = Gauge("dataops_leader", "1 while this replica holds the leader lease")
+
+
+def error_kind(exc: BaseException) -> str:
+    """A bounded label for an exception."""
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        return f"api_{status // 100}xx" if status not in (404, 409, 422) else f"api_{status}"
+    return type(exc).__name__ if type(exc).__module__.startswith("dataops") else "internal"

@@ -1,0 +1,127 @@
+"""Desired in-cluster children of a DataPipeline, as plain manifests. Pure.
+
+Every child has a deterministic name, a controller ownerReference (so garbage collection
+removes it with the pipeline) and the standard labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dataops.api.v1alpha1 import API_VERSION
+from dataops.plan.runplan import RunPlan
+
+MANAGED_BY = "dataops-operator"
+PIPELINE_LABEL = "dataops.dev/pipeline"
+RUN_ID_LABEL = "dataops.dev/run-id"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+PLAN_HASH_ANNOTATION = "dataops.dev/plan-hash"
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The object that controls a child."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+    api_version: str = API_VERSION
+
+    def reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def plan_config_map_name(pipeline: str) -> str:
+    return f"{pipeline}-plan"
+
+
+def runner_name(pipeline: str) -> str:
+    return f"{pipeline}-runner"
+
+
+def standard_labels(pipeline: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "dataops-pipeline",
+        "app.kubernetes.io/instance": pipeline,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        COMPONENT_LABEL: component,
+        PIPELINE_LABEL: pipeline,
+    }
+
+
+def _metadata(owner: Owner, name: str, component: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": standard_labels(owner.name, component),
+        "ownerReferences": [owner.reference()],
+    }
+
+
+def build_plan_config_map(*, owner: Owner, plan: RunPlan) -> Manifest:
+    meta = _metadata(owner, plan_config_map_name(owner.name), "run-plan")
+    meta["annotations"] = {PLAN_HASH_ANNOTATION: plan.digest()}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta,
+        "data": {"plan.json": plan.canonical_json()},
+    }
+
+
+def build_service_account(*, owner: Owner) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(owner, runner_name(owner.name), "runner"),
+        "automountServiceAccountToken": True,
+    }
+
+
+# What a Spark driver needs to manage its executors, and nothing more.
+RUNNER_RULES: list[dict[str, Any]] = [
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "get", "list", "watch", "delete", "deletecollection"]},
+    {"apiGroups": [""], "resources": ["services", "configmaps"], "verbs": ["create", "get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["create", "get", "list", "delete"]},
+]
+
+
+def build_role(*, owner: Owner) -> Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _metadata(owner, runner_name(owner.name), "runner"),
+        "rules": RUNNER_RULES,
+    }
+
+
+def build_role_binding(*, owner: Owner) -> Manifest:
+    name = runner_name(owner.name)
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _metadata(owner, name, "runner"),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": owner.namespace}],
+    }
+
+
+def desired_children(*, owner: Owner, plan: RunPlan) -> list[Manifest]:
+    """All children, in the order they are applied (identity before permissions before data)."""
+    return [
+        build_service_account(owner=owner),
+        build_role(owner=owner),
+        build_role_binding(owner=owner),
+        build_plan_config_map(owner=owner, plan=plan),
+    ]

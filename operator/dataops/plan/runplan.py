@@ -1,0 +1,125 @@
+"""The run plan: what one run of a pipeline executes, in order. Pure.
+
+The operator renders it into the pipeline's plan ConfigMap; ``dataops run`` and the runtime
+in pods execute it. Building it also finds mistakes the schema cannot see, such as a SQL step
+that reads a step declared after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
+
+PLAN_FORMAT_VERSION = 1
+
+_TABLE_REFERENCE = re.compile(r"\b(?:from|join)\s+`?([A-Za-z_][A-Za-z0-9_]*)`?", re.IGNORECASE)
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_STRING_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
+
+
+@dataclass(frozen=True)
+class PlanError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class PlannedStep(BaseModel):
+    name: str
+    sql: str
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class PlannedSink(BaseModel):
+    name: str
+    from_: str = Field(alias="from")
+    spec: dict[str, Any]
+
+    model_config = {"populate_by_name": True}
+
+
+class RunPlan(BaseModel):
+    """Everything a run needs except secret values (those are referenced, never copied)."""
+
+    format_version: int = PLAN_FORMAT_VERSION
+    pipeline: str
+    namespace: str
+    mode: str
+    sources: list[dict[str, Any]]
+    steps: list[PlannedStep]
+    quality_gates: list[dict[str, Any]]
+    sinks: list[PlannedSink]
+    retry: dict[str, Any]
+    timeout_seconds: int | None = None
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
+
+
+def strip_sql_noise(sql: str) -> str:
+    """SQL without comments and string literals, so names inside them are not taken as references."""
+    without_blocks = _BLOCK_COMMENT.sub(" ", sql)
+    without_lines = _LINE_COMMENT.sub(" ", without_blocks)
+    return _STRING_LITERAL.sub("''", without_lines)
+
+
+def referenced_tables(sql: str) -> list[str]:
+    """Names that follow FROM or JOIN, in order of first appearance, lower-cased."""
+    seen: dict[str, None] = {}
+    for match in _TABLE_REFERENCE.finditer(strip_sql_noise(sql)):
+        seen.setdefault(match.group(1).lower(), None)
+    return list(seen)
+
+
+def check_step_order(spec: DataPipelineSpec) -> list[PlanError]:
+    """Each SQL step may read sources and earlier steps only."""
+    errors: list[PlanError] = []
+    step_index = {t.name: i for i, t in enumerate(spec.transforms)}
+    for index, step in enumerate(spec.transforms):
+        for table in referenced_tables(step.sql):
+            later = step_index.get(table)
+            if later is None:
+                continue
+            if later == index:
+                errors.append(PlanError(f"spec.transforms[{index}].sql", f"step {step.name!r} reads itself"))
+            elif later > index:
+                errors.append(
+                    PlanError(
+                        f"spec.transforms[{index}].sql",
+                        f"step {step.name!r} reads {table!r}, which is declared after it",
+                    )
+                )
+    return errors
+
+
+def build_run_plan(*, name: str, namespace: str, spec: DataPipelineSpec) -> RunPlan:
+    known = {s.name for s in spec.sources}
+    steps = []
+    for step in spec.transforms:
+        deps = [t for t in referenced_tables(step.sql) if t in known]
+        steps.append(PlannedStep(name=step.name, sql=step.sql, depends_on=deps))
+        known.add(step.name)
+    return RunPlan(
+        pipeline=name,
+        namespace=namespace,
+        mode=spec.mode.value,
+        sources=[s.to_json() for s in spec.sources],
+        steps=steps,
+        quality_gates=[g.to_json() for g in spec.quality_gates],
+        sinks=[PlannedSink(name=k.name, from_=k.from_, spec=k.to_json()) for k in spec.sinks],
+        retry=spec.retry.to_json(),
+        timeout_seconds=spec.timeout_seconds,
+    )

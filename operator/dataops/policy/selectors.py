@@ -1,0 +1,24 @@
+"""Kubernetes label-selector semantics. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from dataops.api.v1alpha1.common import LabelSelector, SelectorOperator
+
+
+def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """True when ``labels`` satisfy every matchLabels entry and every matchExpressions requirement."""
+    if any(labels.get(key) != value for key, value in selector.match_labels.items()):
+        return False
+    for req in selector.match_expressions:
+        present = req.key in labels
+        if req.operator == SelectorOperator.IN and (not present or labels[req.key] not in req.values):
+            return False
+        if req.operator == SelectorOperator.NOT_IN and present and labels[req.key] in req.values:
+            return False
+        if req.operator == SelectorOperator.EXISTS and not present:
+            return False
+        if req.operator == SelectorOperator.DOES_NOT_EXIST and present:
+            return False
+    return True

@@ -1,0 +1,67 @@
+"""What every reconcile shares: time, status writes, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dataops.api.v1alpha1.common import Condition
+from dataops.kube import events
+from dataops.kube.client import KubeClient, ResourceType
+from dataops.status.diff import merge_patch
+from dataops.status.events import transition_events
+
+StatusT = TypeVar("StatusT", bound=BaseModel)
+
+
+def utcnow() -> datetime:
+    """Kubernetes timestamps have second precision."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did."""
+
+    status_written: bool = False
+    children_written: int = 0
+    events: list[str] = field(default_factory=list)
+
+
+def parse_status(model: type[StatusT], body: dict[str, Any]) -> StatusT | None:
+    """The stored status, or None when absent or unreadable (then it is rebuilt)."""
+    raw = body.get("status")
+    if not raw:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def write_status(
+    client: KubeClient,
+    rt: ResourceType,
+    body: dict[str, Any],
+    *,
+    current: BaseModel,
+    conditions_before: list[Condition],
+    conditions_after: list[Condition],
+    now: datetime,
+    outcome: Outcome,
+) -> None:
+    """One status write, only when something changed; Events for condition transitions."""
+    old = body.get("status") or {}
+    new = current.model_dump(by_alias=True, exclude_none=True, mode="json")
+    patch = merge_patch(old, new)
+    if not patch:
+        return
+    meta = body["metadata"]
+    client.patch_status(rt, meta["namespace"], meta["name"], patch)
+    outcome.status_written = True
+    specs = transition_events(conditions_before, conditions_after)
+    events.record(client, body, specs, now=now)
+    outcome.events.extend(f"{s.type}/{s.reason}" for s in specs)

@@ -1,0 +1,108 @@
+"""reconcile() for DataPipeline: plan -> apply -> observe -> status. No kopf here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from dataops.api.v1alpha1.common import ConditionType, Reason
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, DataPipelineStatus, PipelinePhase
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec
+from dataops.api.validation import format_path
+from dataops.kube.apply import ensure
+from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
+from dataops.plan.children import Owner, desired_children, plan_config_map_name
+from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.policy.evaluate import PolicyFinding, evaluate
+from dataops.policy.selectors import selector_matches
+from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
+from dataops.status.conditions import false, merge_conditions
+from dataops.status.pipeline import PipelineObservation, pipeline_status
+
+log = logging.getLogger(__name__)
+
+
+def policy_findings(client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec) -> list[PolicyFinding]:
+    findings = []
+    for body in client.list(DATA_POLICY, namespace):
+        name = body["metadata"]["name"]
+        try:
+            policy = DataPolicySpec.model_validate(body.get("spec") or {})
+        except ValidationError:
+            log.warning("skipping DataPolicy %s/%s: its spec does not validate", namespace, name)
+            continue
+        if selector_matches(policy.pipeline_selector, labels):
+            findings.append(evaluate(name, policy, spec))
+    return sorted(findings, key=lambda f: f.policy)
+
+
+def missing_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> list[str]:
+    names = sorted({g.suite_ref.name for g in spec.quality_gates})
+    return [n for n in names if client.get(DATA_QUALITY_SUITE, namespace, n) is None]
+
+
+def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
+    """Converge one DataPipeline. Safe to call any number of times, from any state."""
+    outcome = Outcome()
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp"):
+        return outcome
+    namespace, name = meta["namespace"], meta["name"]
+    now = utcnow()
+    previous = parse_status(DataPipelineStatus, body)
+    before = previous.conditions if previous else []
+    try:
+        spec = DataPipelineSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        message = "; ".join(f"spec.{format_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())[:4096]
+        status = (previous or DataPipelineStatus(conditions=[])).model_copy(
+            update={
+                "observed_generation": meta.get("generation"),
+                "phase": PipelinePhase.BLOCKED,
+                "conditions": merge_conditions(
+                    before,
+                    [false(ConditionType.READY, Reason.INVALID_SPEC, message)],
+                    generation=meta.get("generation"),
+                    now=now,
+                ),
+            }
+        )
+        write_status(client, DATA_PIPELINE, body, current=status, conditions_before=before,
+                     conditions_after=status.conditions, now=now, outcome=outcome)
+        return outcome
+
+    plan = build_run_plan(name=name, namespace=namespace, spec=spec)
+    plan_errors = check_step_order(spec)
+    apply_error = None
+    if not plan_errors:
+        owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
+        try:
+            for child in desired_children(owner=owner, plan=plan):
+                outcome.children_written += ensure(client, child)
+        except KubeError as exc:
+            apply_error = f"applying children failed: {exc}"
+    observation = PipelineObservation(
+        generation=meta.get("generation"),
+        suspended=spec.suspend,
+        missing_suites=missing_suites(client, namespace, spec),
+        policy_findings=policy_findings(client, namespace, meta.get("labels") or {}, spec),
+        plan_errors=plan_errors,
+        apply_error=apply_error,
+        plan_config_map=None if plan_errors else plan_config_map_name(name),
+        plan_hash=None if plan_errors else plan.digest(),
+    )
+    status = pipeline_status(previous, observation, now=now)
+    write_status(client, DATA_PIPELINE, body, current=status, conditions_before=before,
+                 conditions_after=status.conditions, now=now, outcome=outcome)
+    return outcome
+
+
+def pipelines_in(client: KubeClient, namespace: str) -> list[dict[str, Any]]:
+    return client.list(DATA_PIPELINE, namespace)
+
+
+def references_suite(body: dict[str, Any], suite: str) -> bool:
+    gates = (body.get("spec") or {}).get("qualityGates") or []
+    return any((g.get("suiteRef") or {}).get("name") == suite for g in gates)

@@ -1,0 +1,48 @@
+"""The operator's settings, all from the environment (one documented place)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment variables, each ``DATAOPS_<FIELD NAME IN UPPER CASE>``."""
+
+    kubeconfig: str | None = None
+    """Path of a kubeconfig; unset means in-cluster, then ~/.kube/config."""
+    namespace: str | None = None
+    """Watch only this namespace; unset watches all namespaces."""
+    resync_seconds: float = 60.0
+    """Every object is reconciled at least this often (level-based safety net and retry)."""
+    metrics_port: int = 8080
+    """Port of the Prometheus /metrics endpoint (0 disables it)."""
+    workers: int = 8
+    """Threads that run reconciles."""
+    leader_election: bool = False
+    """Hold a coordination.k8s.io Lease while active; standby replicas wait for it."""
+    leader_election_namespace: str = "default"
+    lease_name: str = "dataops-operator"
+    lease_duration_seconds: int = 15
+    pod_name: str = ""
+    """This replica's identity in the lease (the pod name in a cluster)."""
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = source.get(f"DATAOPS_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = str(f.type)
+            if "bool" in kind:
+                values[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif "float" in kind:
+                values[f.name] = float(raw)
+            elif "int" in kind:
+                values[f.name] = int(raw)
+            else:
+                values[f.name] = raw or None if "None" in kind else raw
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Pure status computation: observed state -> conditions, phase, events."""
