@@ -18,6 +18,8 @@ class Settings:
     """Every object is reconciled at least this often (level-based safety net and retry)."""
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint (0 disables it)."""
+    health_port: int = 8081
+    """Port of the liveness endpoint /healthz (0 disables it)."""
     workers: int = 8
     """Threads that run reconciles."""
     leader_election: bool = False

@@ -6,12 +6,13 @@ Errors are reported the way the API server reports them: a field path and a reas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from dataops.api.v1alpha1 import API_VERSION, DataPipeline, DataPolicy, DataQualitySuite
-from dataops.api.v1alpha1.common import CRON_PATTERN
+from dataops.api.v1alpha1.meta import ObjectMeta
 
 MODELS: dict[str, type[BaseModel]] = {
     "DataPipeline": DataPipeline,
@@ -63,7 +64,7 @@ def _error_from_pydantic(err: Any) -> FieldError:
     path = format_path(loc)
     if kind == "cel_rule":
         field_path = ctx.get("field_path") or ""
-        path = path + field_path if path else field_path.lstrip(".")
+        path = (path + field_path if path else field_path.lstrip(".")) or "<root>"
         reason = {"FieldValueRequired": "Required value", "FieldValueForbidden": "Forbidden"}.get(
             ctx.get("reason", ""), "Invalid value"
         )
@@ -72,9 +73,7 @@ def _error_from_pydantic(err: Any) -> FieldError:
         return FieldError(f"{path}[{ctx.get('index')}]", "Duplicate value", f"name {ctx.get('key')!r}")
     reason = _REASONS.get(kind, "Invalid value")
     message = err["msg"]
-    if kind == "string_pattern_mismatch" and ctx.get("pattern") == CRON_PATTERN:
-        message = "not a valid cron expression (minute hour day-of-month month day-of-week, or a macro like @hourly)"
-    elif kind == "enum" and len(str(ctx.get("expected", ""))) > 200:
+    if kind == "enum" and len(str(ctx.get("expected", ""))) > 200:
         message = "not a supported value (see the field's enum in the CRD)"
     if kind not in ("missing", "extra_forbidden"):
         message = f"{err.get('input')!r}: {message}"
@@ -92,16 +91,22 @@ def validate_document(doc: Any) -> list[FieldError]:
     if doc.get("apiVersion") != API_VERSION:
         return [FieldError("apiVersion", "Unsupported value", f"{doc.get('apiVersion')!r}: expected {API_VERSION}")]
     errors: list[FieldError] = []
-    if not (doc.get("metadata") or {}).get("name"):
+    metadata = doc.get("metadata") or {}
+    if not metadata.get("name"):
         errors.append(FieldError("metadata.name", "Required value", "name or generateName is required"))
+    # Root rules only read metadata; like the API server, report them even when the spec has errors.
+    envelope = SimpleNamespace(metadata=ObjectMeta.model_validate(metadata))
+    for rule in getattr(model, "cel_rules", ()):
+        if not rule.check(envelope):
+            errors.append(FieldError("<root>", "Invalid value", rule.message))
+    seen = {(e.path, e.message) for e in errors}
     try:
         model.model_validate(doc)
     except ValidationError as exc:
-        seen: set[str] = set()
         for err in exc.errors():
             error = _error_from_pydantic(err)
-            if error.path not in seen:
-                seen.add(error.path)
+            if (error.path, error.message) not in seen and error.path not in {p for p, _ in seen}:
+                seen.add((error.path, error.message))
                 errors.append(error)
     return errors
 

@@ -52,6 +52,7 @@ SERVICE = ResourceType("", "v1", "services", "Service")
 POD = ResourceType("", "v1", "pods", "Pod")
 EVENT = ResourceType("", "v1", "events", "Event")
 NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
+LEASE = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 ROLE = ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role")
 ROLE_BINDING = ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding")
 DATA_PIPELINE = ResourceType(GROUP, VERSION, "datapipelines", "DataPipeline")
@@ -67,6 +68,7 @@ RESOURCE_TYPES = {
         POD,
         EVENT,
         NAMESPACE,
+        LEASE,
         ROLE,
         ROLE_BINDING,
         DATA_PIPELINE,
@@ -217,6 +219,15 @@ class KubeClient:
         rt = resource_type_of(manifest)
         result: dict[str, Any] = self.request(
             "POST", rt.path(manifest["metadata"].get("namespace")), query={"fieldManager": self.field_manager}, body=manifest
+        )
+        return result
+
+    def replace(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """PUT: optimistic concurrency through metadata.resourceVersion (a stale one gives 409)."""
+        rt = resource_type_of(manifest)
+        meta = manifest["metadata"]
+        result: dict[str, Any] = self.request(
+            "PUT", rt.path(meta.get("namespace"), meta["name"]), query={"fieldManager": self.field_manager}, body=manifest
         )
         return result
 

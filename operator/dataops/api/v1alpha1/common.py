@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
-from dataops.api.v1alpha1.base import KubeModel
+from dataops.api.v1alpha1.base import CelRule, KubeModel
 
 GROUP = "dataops.dev"
 VERSION = "v1alpha1"
@@ -37,6 +38,11 @@ ObjectName = Annotated[
 ]
 QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)]
+SPARK_MEMORY_PATTERN = r"^[0-9]+[kmgtKMGT]?$"
+SparkMemory = Annotated[
+    str,
+    Field(pattern=SPARK_MEMORY_PATTERN, max_length=16, description="Spark memory size such as 512m or 4g."),
+]
 
 
 def _cron_pattern() -> str:
@@ -159,9 +165,18 @@ class ScheduleSpec(KubeModel):
 
     cron: str | None = Field(
         default=None,
-        pattern=CRON_PATTERN,
         max_length=128,
         description="Five-field cron expression (minute hour day-of-month month day-of-week) or a macro "
         "such as @hourly. Month and weekday names are upper case.",
     )
     time_zone: str = Field(default="UTC", pattern=TIME_ZONE_PATTERN, max_length=64)
+
+    cel_rules = (
+        CelRule(
+            rule=f"!has(self.cron) || self.cron.matches(r'{CRON_PATTERN}')",
+            message="cron must be five fields (minute hour day-of-month month day-of-week) with values in range, "
+            "or a macro such as @hourly",
+            check=lambda s: s.cron is None or re.fullmatch(CRON_PATTERN, s.cron) is not None,
+            field_path=".cron",
+        ),
+    )

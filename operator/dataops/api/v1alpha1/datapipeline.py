@@ -14,7 +14,7 @@ from dataops.api.v1alpha1.common import (
     Conditions,
     Identifier,
     LocalObjectReference,
-    Quantity,
+    SparkMemory,
     ScheduleSpec,
     SecretKeySelector,
 )
@@ -250,7 +250,7 @@ class RetryPolicy(KubeModel):
 
 class PodResources(KubeModel):
     cores: int = Field(default=1, ge=1, le=64)
-    memory: Quantity = "1g"
+    memory: SparkMemory = "1g"
 
 
 class ExecutorResources(PodResources):

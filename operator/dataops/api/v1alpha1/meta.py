@@ -32,7 +32,6 @@ def name_length_rule(kind: str) -> CelRule:
         rule=f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
         message=f"metadata.name of a {kind} must be at most {MAX_NAME_LENGTH} characters",
         check=lambda obj: len(obj.metadata.name) <= MAX_NAME_LENGTH,
-        field_path=".metadata.name",
     )
 
 

@@ -1,0 +1,131 @@
+"""The ``dataops`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from dataops.api.crdgen import drifted_crds, write_crds
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
+from dataops.api.validation import validate_document
+from dataops.manifests import read_documents
+from dataops.plan.runplan import check_step_order
+
+DEFAULT_CRD_DIR = Path("crds")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate manifests offline with the models the CRDs are generated from."""
+    failed = 0
+    checked = 0
+    try:
+        documents = list(read_documents([Path(p) for p in args.filename]))
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for doc in documents:
+        checked += 1
+        errors = [str(e) for e in validate_document(doc.body)]
+        if not errors and doc.body.get("kind") == "DataPipeline":
+            try:
+                spec = DataPipelineSpec.model_validate(doc.body["spec"])
+                errors = [f"{e.path}: Invalid value: {e.message}" for e in check_step_order(spec)]
+            except ValidationError:  # already reported above
+                pass
+        if errors:
+            failed += 1
+            print(f"{doc.label}: invalid")
+            for error in errors:
+                print(f"  {error}")
+        else:
+            print(f"{doc.label}: valid")
+    print(f"{checked - failed} valid, {failed} invalid")
+    return 1 if failed or not checked else 0
+
+
+def cmd_crds_generate(args: argparse.Namespace) -> int:
+    directory = Path(args.output)
+    if args.check:
+        drift = drifted_crds(directory)
+        if drift:
+            print(f"CRDs out of date with the models: {', '.join(drift)}; run `dataops crds generate`", file=sys.stderr)
+            return 1
+        print("CRDs match the models")
+        return 0
+    for path in write_crds(directory):
+        print(path)
+    return 0
+
+
+def cmd_operator(args: argparse.Namespace) -> int:
+    from dataops.operator_main import run_operator
+
+    if args.kubeconfig:
+        os.environ["DATAOPS_KUBECONFIG"] = args.kubeconfig
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    if args.namespace:
+        os.environ["DATAOPS_NAMESPACE"] = args.namespace
+    return run_operator(verbose=args.verbose)
+
+
+def cmd_dev_up(args: argparse.Namespace) -> int:
+    from dataops.devcluster.dev import dev_up
+
+    return dev_up(Path(args.workdir), examples=Path(args.examples), with_operator=not args.no_operator)
+
+
+def cmd_dev_down(args: argparse.Namespace) -> int:
+    from dataops.devcluster.dev import dev_down
+
+    return dev_down(Path(args.workdir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dataops.devcluster.dev import DEFAULT_WORKDIR
+
+    parser = argparse.ArgumentParser(prog="dataops", description="Kubernetes-native DataOps platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser("validate", help="validate manifests offline (same rules as the API server)")
+    validate.add_argument("-f", "--filename", action="append", required=True, help="file or folder (repeatable)")
+    validate.set_defaults(func=cmd_validate)
+
+    crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(dest="crds_command", required=True)
+    generate = crds.add_parser("generate", help="write crds/*.yaml from the typed models")
+    generate.add_argument("-o", "--output", default=str(DEFAULT_CRD_DIR))
+    generate.add_argument("--check", action="store_true", help="fail if the files differ from the models")
+    generate.set_defaults(func=cmd_crds_generate)
+
+    op = sub.add_parser("operator", help="run the operator (kopf) against the current kubeconfig")
+    op.add_argument("--kubeconfig")
+    op.add_argument("--namespace", help="watch one namespace (default: all)")
+    op.add_argument("-v", "--verbose", action="store_true")
+    op.set_defaults(func=cmd_operator)
+
+    dev = sub.add_parser("dev", help="local control plane with the operator and examples").add_subparsers(
+        dest="dev_command", required=True
+    )
+    up = dev.add_parser("up", help="start etcd, kube-apiserver, controller-manager, scheduler, KWOK and the operator")
+    up.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
+    up.add_argument("--examples", default="examples")
+    up.add_argument("--no-operator", action="store_true")
+    up.set_defaults(func=cmd_dev_up)
+    down = dev.add_parser("down", help="stop what `dataops dev up` started")
+    down.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
+    down.set_defaults(func=cmd_dev_down)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Bad manifests are rejected by the real API server (generated CRD schema + CEL) with the field named,
+and `dataops validate` gives the same verdict offline."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import apply, write_manifest
+
+pytestmark = pytest.mark.cluster
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    def mutate(doc: dict[str, Any]) -> None:
+        node: Any = doc
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+        last = parts[-1]
+        if value is _DELETE:
+            del node[last]
+        elif last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+_DELETE = object()
+
+
+def _both(*mutations: Mutation) -> Mutation:
+    def mutate(doc: dict[str, Any]) -> None:
+        for m in mutations:
+            m(doc)
+
+    return mutate
+
+
+def _duplicate_source(doc: dict[str, Any]) -> None:
+    doc["spec"]["sources"].append(copy.deepcopy(doc["spec"]["sources"][0]))
+
+
+# (id, kind, mutation, field path the API server and `dataops validate` must both name)
+PIPELINE_CASES: list[tuple[str, Mutation, str]] = [
+    ("wrong-type", _set("spec.retry.maxRetries", "three"), "spec.retry.maxRetries"),
+    ("missing-required-list", _set("spec.sinks", _DELETE), "spec.sinks"),
+    ("missing-required-field", _set("spec.sources.0.name", _DELETE), "spec.sources[0].name"),
+    ("bad-cron", _set("spec.schedule.cron", "61 * * * *"), "spec.schedule.cron"),
+    ("bad-cron-fields", _set("spec.schedule.cron", "every day"), "spec.schedule.cron"),
+    ("bad-enum", _set("spec.sinks.0.mode", "upsert"), "spec.sinks[0].mode"),
+    ("merge-without-keys", _set("spec.sinks.0.mode", "merge"), "spec.sinks[0].mergeKeys"),
+    ("unknown-field", _set("spec.sinks.0.compression", "zstd"), "spec.sinks[0].compression"),
+    ("two-source-kinds", _set("spec.sources.0.kafka", {"topic": "orders"}), "spec.sources[0]"),
+    ("sink-from-unknown-step", _set("spec.sinks.0.from", "nowhere"), "spec.sinks"),
+    ("partitions-out-of-range", _both(_set("spec.sources.0.file", _DELETE),
+                                      _set("spec.sources.0.kafka", {"topic": "o", "partitions": 0})),
+     "spec.sources[0].kafka.partitions"),
+    ("bad-identifier", _set("spec.sources.0.name", "Orders-Raw"), "spec.sources[0].name"),
+    ("duplicate-source", _duplicate_source, "spec.sources[2]"),
+    ("streaming-with-cron", _set("spec.mode", "Streaming"), "spec.sources"),
+    ("backoff-above-cap", _set("spec.retry.backoffSeconds", 900), "spec.retry.backoffSeconds"),
+    ("jdbc-sink-with-path", _set("spec.sinks.0.format", "jdbc"), "spec.sinks[0]"),
+    ("name-too-long", _set("metadata.name", "x" * 41), "metadata.name"),
+]
+
+SUITE_CASES: list[tuple[str, Mutation, str]] = [
+    ("unknown-expectation", _set("spec.expectations.0.type", "expect_magic"), "spec.expectations[0].type"),
+    ("between-without-bounds", _both(_set("spec.expectations.2.minValue", _DELETE),
+                                     _set("spec.expectations.2.maxValue", _DELETE)),
+     "spec.expectations[2].minValue"),
+    ("argument-of-other-type", _set("spec.expectations.0.regex", "^a"), "spec.expectations[0].regex"),
+    ("missing-argument", _set("spec.expectations.3.regex", _DELETE), "spec.expectations[3].regex"),
+    ("mostly-above-one", _set("spec.expectations.0.mostly", 1.5), "spec.expectations[0].mostly"),
+]
+
+POLICY_CASES: list[tuple[str, Mutation, str]] = [
+    ("bad-enforcement", _set("spec.enforcement", "Strict"), "spec.enforcement"),
+    ("bad-masking", _set("spec.piiColumns.0.masking", "scramble"), "spec.piiColumns[0].masking"),
+    ("retention-zero", _set("spec.retention.maxDays", 0), "spec.retention.maxDays"),
+]
+
+
+def _offline(tmp_path: Path, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    path = write_manifest(tmp_path, doc)
+    return subprocess.run(
+        [sys.executable, "-m", "dataops.cli", "validate", "-f", str(path)], capture_output=True, text=True, timeout=60
+    )
+
+
+def _check_rejected(kubectl: Any, tmp_path: Path, doc: dict[str, Any], field: str) -> None:
+    result = kubectl("apply", "-f", str(write_manifest(tmp_path, doc)), check=False)
+    assert result.returncode != 0, f"API server accepted a bad manifest: {result.stdout}"
+    assert field in result.stderr, f"API server error does not name {field!r}: {result.stderr}"
+    offline = _offline(tmp_path, doc)
+    assert offline.returncode == 1, offline.stdout + offline.stderr
+    assert field in offline.stdout, f"`dataops validate` does not name {field!r}: {offline.stdout}"
+
+
+@pytest.mark.parametrize(("mutation", "field"), [c[1:] for c in PIPELINE_CASES], ids=[c[0] for c in PIPELINE_CASES])
+def test_bad_pipeline_rejected_online_and_offline(
+    kubectl: Any, tmp_path: Path, example_pipeline: dict[str, Any], mutation: Mutation, field: str
+) -> None:
+    mutation(example_pipeline)
+    _check_rejected(kubectl, tmp_path, example_pipeline, field)
+
+
+@pytest.mark.parametrize(("mutation", "field"), [c[1:] for c in SUITE_CASES], ids=[c[0] for c in SUITE_CASES])
+def test_bad_suite_rejected_online_and_offline(
+    kubectl: Any, tmp_path: Path, example_suite: dict[str, Any], mutation: Mutation, field: str
+) -> None:
+    mutation(example_suite)
+    _check_rejected(kubectl, tmp_path, example_suite, field)
+
+
+@pytest.mark.parametrize(("mutation", "field"), [c[1:] for c in POLICY_CASES], ids=[c[0] for c in POLICY_CASES])
+def test_bad_policy_rejected_online_and_offline(
+    kubectl: Any, tmp_path: Path, example_policy: dict[str, Any], mutation: Mutation, field: str
+) -> None:
+    mutation(example_policy)
+    _check_rejected(kubectl, tmp_path, example_policy, field)
+
+
+def test_valid_examples_accepted_online_and_offline(
+    kubectl: Any, tmp_path: Path, example_pipeline: dict[str, Any], example_suite: dict[str, Any],
+    example_policy: dict[str, Any],
+) -> None:
+    for doc in (example_suite, example_policy, example_pipeline):
+        apply(kubectl, doc)
+        offline = _offline(tmp_path, doc)
+        assert offline.returncode == 0, offline.stdout
