@@ -53,7 +53,10 @@ def cmd_crds_generate(args: argparse.Namespace) -> int:
     if args.check:
         drift = drifted_crds(directory)
         if drift:
-            print(f"CRDs out of date with the models: {', '.join(drift)}; run `dataops crds generate`", file=sys.stderr)
+            print(
+                f"CRDs out of date with the models: {', '.join(drift)}; run `dataops crds generate`",
+                file=sys.stderr,
+            )
             return 1
         print("CRDs match the models")
         return 0
@@ -92,10 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     validate = sub.add_parser("validate", help="validate manifests offline (same rules as the API server)")
-    validate.add_argument("-f", "--filename", action="append", required=True, help="file or folder (repeatable)")
+    validate.add_argument(
+        "-f", "--filename", action="append", required=True, help="file or folder (repeatable)"
+    )
     validate.set_defaults(func=cmd_validate)
 
-    crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(dest="crds_command", required=True)
+    crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(
+        dest="crds_command", required=True
+    )
     generate = crds.add_parser("generate", help="write crds/*.yaml from the typed models")
     generate.add_argument("-o", "--output", default=str(DEFAULT_CRD_DIR))
     generate.add_argument("--check", action="store_true", help="fail if the files differ from the models")
@@ -110,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="local control plane with the operator and examples").add_subparsers(
         dest="dev_command", required=True
     )
-    up = dev.add_parser("up", help="start etcd, kube-apiserver, controller-manager, scheduler, KWOK and the operator")
+    up = dev.add_parser(
+        "up", help="start etcd, kube-apiserver, controller-manager, scheduler, KWOK and the operator"
+    )
     up.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     up.add_argument("--examples", default="examples")
     up.add_argument("--no-operator", action="store_true")

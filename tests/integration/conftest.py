@@ -103,7 +103,9 @@ def apply(kubectl: Callable[..., Any], *docs: dict[str, Any]) -> None:
     kubectl("apply", "-f", "-", input="\n---\n".join(json.dumps(d) for d in docs))
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.2, what: str = ""
+) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

@@ -63,9 +63,14 @@ PIPELINE_CASES: list[tuple[str, Mutation, str]] = [
     ("unknown-field", _set("spec.sinks.0.compression", "zstd"), "spec.sinks[0].compression"),
     ("two-source-kinds", _set("spec.sources.0.kafka", {"topic": "orders"}), "spec.sources[0]"),
     ("sink-from-unknown-step", _set("spec.sinks.0.from", "nowhere"), "spec.sinks"),
-    ("partitions-out-of-range", _both(_set("spec.sources.0.file", _DELETE),
-                                      _set("spec.sources.0.kafka", {"topic": "o", "partitions": 0})),
-     "spec.sources[0].kafka.partitions"),
+    (
+        "partitions-out-of-range",
+        _both(
+            _set("spec.sources.0.file", _DELETE),
+            _set("spec.sources.0.kafka", {"topic": "o", "partitions": 0}),
+        ),
+        "spec.sources[0].kafka.partitions",
+    ),
     ("bad-identifier", _set("spec.sources.0.name", "Orders-Raw"), "spec.sources[0].name"),
     ("duplicate-source", _duplicate_source, "spec.sources[2]"),
     ("streaming-with-cron", _set("spec.mode", "Streaming"), "spec.sources"),
@@ -76,9 +81,11 @@ PIPELINE_CASES: list[tuple[str, Mutation, str]] = [
 
 SUITE_CASES: list[tuple[str, Mutation, str]] = [
     ("unknown-expectation", _set("spec.expectations.0.type", "expect_magic"), "spec.expectations[0].type"),
-    ("between-without-bounds", _both(_set("spec.expectations.2.minValue", _DELETE),
-                                     _set("spec.expectations.2.maxValue", _DELETE)),
-     "spec.expectations[2].minValue"),
+    (
+        "between-without-bounds",
+        _both(_set("spec.expectations.2.minValue", _DELETE), _set("spec.expectations.2.maxValue", _DELETE)),
+        "spec.expectations[2].minValue",
+    ),
     ("argument-of-other-type", _set("spec.expectations.0.regex", "^a"), "spec.expectations[0].regex"),
     ("missing-argument", _set("spec.expectations.3.regex", _DELETE), "spec.expectations[3].regex"),
     ("mostly-above-one", _set("spec.expectations.0.mostly", 1.5), "spec.expectations[0].mostly"),
@@ -94,7 +101,10 @@ POLICY_CASES: list[tuple[str, Mutation, str]] = [
 def _offline(tmp_path: Path, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     path = write_manifest(tmp_path, doc)
     return subprocess.run(
-        [sys.executable, "-m", "dataops.cli", "validate", "-f", str(path)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "dataops.cli", "validate", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -107,7 +117,9 @@ def _check_rejected(kubectl: Any, tmp_path: Path, doc: dict[str, Any], field: st
     assert field in offline.stdout, f"`dataops validate` does not name {field!r}: {offline.stdout}"
 
 
-@pytest.mark.parametrize(("mutation", "field"), [c[1:] for c in PIPELINE_CASES], ids=[c[0] for c in PIPELINE_CASES])
+@pytest.mark.parametrize(
+    ("mutation", "field"), [c[1:] for c in PIPELINE_CASES], ids=[c[0] for c in PIPELINE_CASES]
+)
 def test_bad_pipeline_rejected_online_and_offline(
     kubectl: Any, tmp_path: Path, example_pipeline: dict[str, Any], mutation: Mutation, field: str
 ) -> None:
@@ -123,7 +135,9 @@ def test_bad_suite_rejected_online_and_offline(
     _check_rejected(kubectl, tmp_path, example_suite, field)
 
 
-@pytest.mark.parametrize(("mutation", "field"), [c[1:] for c in POLICY_CASES], ids=[c[0] for c in POLICY_CASES])
+@pytest.mark.parametrize(
+    ("mutation", "field"), [c[1:] for c in POLICY_CASES], ids=[c[0] for c in POLICY_CASES]
+)
 def test_bad_policy_rejected_online_and_offline(
     kubectl: Any, tmp_path: Path, example_policy: dict[str, Any], mutation: Mutation, field: str
 ) -> None:
@@ -132,7 +146,10 @@ def test_bad_policy_rejected_online_and_offline(
 
 
 def test_valid_examples_accepted_online_and_offline(
-    kubectl: Any, tmp_path: Path, example_pipeline: dict[str, Any], example_suite: dict[str, Any],
+    kubectl: Any,
+    tmp_path: Path,
+    example_pipeline: dict[str, Any],
+    example_suite: dict[str, Any],
     example_policy: dict[str, Any],
 ) -> None:
     for doc in (example_suite, example_policy, example_pipeline):

@@ -71,7 +71,9 @@ class KindInfo:
 
 
 def _ready(kind: str) -> PrinterColumn:
-    return PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status', description=f"{kind} is ready")
+    return PrinterColumn(
+        "Ready", '.status.conditions[?(@.type=="Ready")].status', description=f"{kind} is ready"
+    )
 
 
 _AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")

@@ -89,7 +89,11 @@ def validate_document(doc: Any) -> list[FieldError]:
     if model is None:
         return [FieldError("kind", "Unsupported value", f"{kind!r}: supported values: {', '.join(MODELS)}")]
     if doc.get("apiVersion") != API_VERSION:
-        return [FieldError("apiVersion", "Unsupported value", f"{doc.get('apiVersion')!r}: expected {API_VERSION}")]
+        return [
+            FieldError(
+                "apiVersion", "Unsupported value", f"{doc.get('apiVersion')!r}: expected {API_VERSION}"
+            )
+        ]
     errors: list[FieldError] = []
     metadata = doc.get("metadata") or {}
     if not metadata.get("name"):

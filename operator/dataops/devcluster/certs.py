@@ -31,7 +31,9 @@ def _key() -> rsa.RSAPrivateKey:
 
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     path.chmod(0o600)
 
@@ -108,20 +110,32 @@ def generate(directory: Path) -> CertPaths:
     serving_key = _key()
     sans: list[x509.GeneralName] = [
         x509.DNSName(n)
-        for n in ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                  "kubernetes.default.svc.cluster.local")
+        for n in (
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        )
     ]
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1")]
     serving = _sign(
-        _name("kube-apiserver"), serving_key, issuer_cert=ca_cert, issuer_key=ca_key,
-        usages=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans,
+        _name("kube-apiserver"),
+        serving_key,
+        issuer_cert=ca_cert,
+        issuer_key=ca_key,
+        usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+        sans=sans,
     )
     _write_key(paths.serving_key, serving_key)
     _write_cert(paths.serving_cert, serving)
 
     admin_key = _key()
     admin = _sign(
-        _name("dataops-admin", "system:masters"), admin_key, issuer_cert=ca_cert, issuer_key=ca_key,
+        _name("dataops-admin", "system:masters"),
+        admin_key,
+        issuer_cert=ca_cert,
+        issuer_key=ca_key,
         usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
     )
     _write_key(paths.admin_key, admin_key)
@@ -130,6 +144,8 @@ def generate(directory: Path) -> CertPaths:
     sa_key = _key()
     _write_key(paths.sa_key, sa_key)
     paths.sa_pub.write_bytes(
-        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        sa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     return paths

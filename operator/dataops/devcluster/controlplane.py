@@ -8,6 +8,7 @@ come from ``hack/install-binaries.sh`` (cached under ``~/.cache/dataops``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -115,40 +116,55 @@ class ControlPlane:
             raise ControlPlaneError(f"{binary} is missing: run hack/install-binaries.sh first")
         log = (self.workdir / "logs" / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
-            [str(binary), *args[1:]], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [str(binary), *args[1:]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
 
     def _start_etcd(self, peer_port: int) -> None:
         client = f"http://127.0.0.1:{self.etcd_port}"
         peer = f"http://127.0.0.1:{peer_port}"
-        self._spawn("etcd", [
-            "etcd", "--name=dev", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-            f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=dev={peer}", "--unsafe-no-fsync=true", "--log-level=warn",
-        ])
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--name=dev",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={client}",
+                f"--advertise-client-urls={client}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=dev={peer}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
 
     def _start_apiserver(self, pki: certs.CertPaths) -> None:
-        self._spawn("kube-apiserver", [
+        self._spawn(
             "kube-apiserver",
-            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
-            f"--cert-dir={self.certs_dir}",
-            f"--secure-port={self.api_port}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--tls-cert-file={pki.serving_cert}",
-            f"--tls-private-key-file={pki.serving_key}",
-            f"--client-ca-file={pki.ca_cert}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki.sa_pub}",
-            f"--service-account-signing-key-file={pki.sa_key}",
-            "--authorization-mode=RBAC",
-            "--disable-admission-plugins=ServiceAccount",
-            "--service-cluster-ip-range=10.0.0.0/24",
-            "--allow-privileged=true",
-            "--endpoint-reconciler-type=none",
-        ])
+            [
+                "kube-apiserver",
+                f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
+                f"--cert-dir={self.certs_dir}",
+                f"--secure-port={self.api_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--authorization-mode=RBAC",
+                "--disable-admission-plugins=ServiceAccount",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+            ],
+        )
 
     def _write_kubeconfig(self, pki: certs.CertPaths) -> None:
         def b64(path: Path) -> str:
@@ -157,12 +173,27 @@ class ControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "dataops-dev", "cluster": {
-                "server": self.server, "certificate-authority-data": b64(pki.ca_cert)}}],
-            "users": [{"name": "admin", "user": {
-                "client-certificate-data": b64(pki.admin_cert), "client-key-data": b64(pki.admin_key)}}],
-            "contexts": [{"name": "dataops-dev", "context": {"cluster": "dataops-dev", "user": "admin",
-                                                             "namespace": "default"}}],
+            "clusters": [
+                {
+                    "name": "dataops-dev",
+                    "cluster": {"server": self.server, "certificate-authority-data": b64(pki.ca_cert)},
+                }
+            ],
+            "users": [
+                {
+                    "name": "admin",
+                    "user": {
+                        "client-certificate-data": b64(pki.admin_cert),
+                        "client-key-data": b64(pki.admin_key),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "dataops-dev",
+                    "context": {"cluster": "dataops-dev", "user": "admin", "namespace": "default"},
+                }
+            ],
             "current-context": "dataops-dev",
         }
         self.kubeconfig.write_text(yaml.safe_dump(config))
@@ -175,7 +206,9 @@ class ControlPlane:
         while time.monotonic() < deadline:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
-                    raise ControlPlaneError(f"{name} exited with {proc.returncode}; see {self.workdir}/logs/{name}.log")
+                    raise ControlPlaneError(
+                        f"{name} exited with {proc.returncode}; see {self.workdir}/logs/{name}.log"
+                    )
             try:
                 with urllib.request.urlopen(f"{self.server}/readyz", context=context, timeout=5) as resp:
                     if resp.status == 200:
@@ -186,38 +219,60 @@ class ControlPlane:
         raise ControlPlaneError(f"kube-apiserver not ready in time: {last_error}")
 
     def _start_controller_manager(self, pki: certs.CertPaths) -> None:
-        self._spawn("kube-controller-manager", [
+        self._spawn(
             "kube-controller-manager",
-            f"--kubeconfig={self.kubeconfig}",
-            "--leader-elect=false",
-            "--secure-port=0",
-            f"--service-account-private-key-file={pki.sa_key}",
-            f"--root-ca-file={pki.ca_cert}",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-            "--concurrent-gc-syncs=5",
-        ])
+            [
+                "kube-controller-manager",
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+                "--concurrent-gc-syncs=5",
+            ],
+        )
 
     def _start_scheduler(self) -> None:
-        self._spawn("kube-scheduler", [
-            "kube-scheduler", f"--kubeconfig={self.kubeconfig}", "--leader-elect=false", "--secure-port=0",
-        ])
+        self._spawn(
+            "kube-scheduler",
+            [
+                "kube-scheduler",
+                f"--kubeconfig={self.kubeconfig}",
+                "--leader-elect=false",
+                "--secure-port=0",
+            ],
+        )
 
     def _start_kwok(self) -> None:
         stages = CACHE / "kwok-stages.yaml"
         extra = Path(__file__).with_name("kwok-stages.yaml")
         configs = [f"--config={stages}"] + ([f"--config={extra}"] if extra.exists() else [])
-        self._spawn("kwok", [
-            "kwok", f"--kubeconfig={self.kubeconfig}", *configs,
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--cidr=10.244.0.0/16", "--node-ip=10.244.0.1",
-            f"--server-address=127.0.0.1:{free_port()}",
-        ])
+        self._spawn(
+            "kwok",
+            [
+                "kwok",
+                f"--kubeconfig={self.kubeconfig}",
+                *configs,
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=10.244.0.1",
+                f"--server-address=127.0.0.1:{free_port()}",
+            ],
+        )
         node = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": FAKE_NODE_NAME, "annotations": {"kwok.x-k8s.io/node": "fake"},
-                         "labels": {"type": "kwok", "kubernetes.io/hostname": FAKE_NODE_NAME,
-                                    "kubernetes.io/os": "linux"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": FAKE_NODE_NAME,
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": FAKE_NODE_NAME,
+                    "kubernetes.io/os": "linux",
+                },
+            },
             "spec": {"taints": []},
         }
         self.kubectl("apply", "-f", "-", input=json.dumps(node))
@@ -232,10 +287,15 @@ class ControlPlane:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(bin_dir() / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
-            input=input, capture_output=True, text=True, timeout=120,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise ControlPlaneError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -249,10 +309,8 @@ def stop_from_state(workdir: Path) -> bool:
         return False
     state = json.loads(state_file.read_text())
     for pid in reversed(list(state["pids"].values())):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 15
     for pid in state["pids"].values():
         while time.monotonic() < deadline:
@@ -262,9 +320,7 @@ def stop_from_state(workdir: Path) -> bool:
                 break
             time.sleep(0.1)
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
     state_file.unlink()
     return True

@@ -16,10 +16,23 @@ DEFAULT_WORKDIR = CACHE / "dev"
 
 
 def install_crds(cp: ControlPlane) -> None:
-    cp.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=dataops-dev", "-f", "-",
-               input="\n---\n".join(render_crds().values()))
-    cp.kubectl("wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=dataops",
-               "--timeout=60s")
+    cp.kubectl(
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=dataops-dev",
+        "-f",
+        "-",
+        input="\n---\n".join(render_crds().values()),
+    )
+    cp.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=dataops",
+        "--timeout=60s",
+    )
 
 
 def start_operator(cp: ControlPlane, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -33,14 +46,21 @@ def start_operator(cp: ControlPlane, *, extra_env: dict[str, str] | None = None)
     }
     log = (cp.workdir / "logs" / "operator.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "dataops.cli", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "dataops.cli", "operator"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
 def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True) -> int:
     if (workdir / "state.json").exists():
-        print(f"a control plane is already running from {workdir}; run `dataops dev down` first", file=sys.stderr)
+        print(
+            f"a control plane is already running from {workdir}; run `dataops dev down` first",
+            file=sys.stderr,
+        )
         return 1
     started = time.monotonic()
     cp = ControlPlane(workdir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -54,30 +55,33 @@ def shutdown(**_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "datapipelines")
-def pipeline_event(type: str | None, namespace: str, name: str, labels: dict[str, str], **_: Any) -> None:
+def pipeline_event(type: str, namespace: str | None, name: str, labels: Mapping[str, str], **_: Any) -> None:
+    ns = namespace or ""
     if type != "DELETED":
-        reconciler().run("DataPipeline", namespace, name)
-    reconciler().policies_selecting(namespace, dict(labels))
+        reconciler().run("DataPipeline", ns, name)
+    reconciler().policies_selecting(ns, dict(labels))
 
 
 @kopf.on.event(GROUP, VERSION, "dataqualitysuites")
-def suite_event(type: str | None, namespace: str, name: str, **_: Any) -> None:
+def suite_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
+    ns = namespace or ""
     if type != "DELETED":
-        reconciler().run("DataQualitySuite", namespace, name)
-    reconciler().pipelines_referencing_suite(namespace, name)
+        reconciler().run("DataQualitySuite", ns, name)
+    reconciler().pipelines_referencing_suite(ns, name)
 
 
 @kopf.on.event(GROUP, VERSION, "datapolicies")
-def policy_event(type: str | None, namespace: str, name: str, **_: Any) -> None:
+def policy_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
+    ns = namespace or ""
     if type != "DELETED":
-        reconciler().run("DataPolicy", namespace, name)
-    reconciler().all_pipelines(namespace)
+        reconciler().run("DataPolicy", ns, name)
+    reconciler().all_pipelines(ns)
 
 
-def _child_changed(type: str | None, namespace: str, labels: dict[str, str], **_: Any) -> None:
+def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
     """A child was changed or deleted by someone else: converge its pipeline again."""
     pipeline = labels.get(PIPELINE_LABEL)
-    if pipeline and type in ("MODIFIED", "DELETED"):
+    if pipeline and namespace and type in ("MODIFIED", "DELETED"):
         reconciler().run("DataPipeline", namespace, pipeline)
 
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, ResourceType
 from dataops.metrics import (
     CHILD_WRITES,
@@ -19,7 +20,6 @@ from dataops.metrics import (
     error_kind,
 )
 from dataops.policy.selectors import selector_matches
-from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.reconcile.common import Outcome
 from dataops.reconcile.pipeline import reconcile_pipeline, references_suite
 from dataops.reconcile.policy import reconcile_policy
@@ -75,7 +75,9 @@ class Reconciler:
                 RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
             with self._guard:
                 self._failures.pop(key, None)
-        RECONCILES.labels(kind, "changed" if outcome.status_written or outcome.children_written else "unchanged").inc()
+        RECONCILES.labels(
+            kind, "changed" if outcome.status_written or outcome.children_written else "unchanged"
+        ).inc()
         if outcome.status_written:
             STATUS_WRITES.labels(kind).inc()
         CHILD_WRITES.labels(kind).inc(outcome.children_written)

@@ -14,7 +14,9 @@ def is_subset(desired: Any, actual: Any) -> bool:
     controllers or the API server added (defaults, managedFields, uid, ...).
     """
     if isinstance(desired, dict):
-        return isinstance(actual, dict) and all(k in actual and is_subset(v, actual[k]) for k, v in desired.items())
+        return isinstance(actual, dict) and all(
+            k in actual and is_subset(v, actual[k]) for k, v in desired.items()
+        )
     if isinstance(desired, list):
         return (
             isinstance(actual, list)

@@ -34,7 +34,9 @@ class ResourceType:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
         if self.namespaced and namespace:
             base += f"/namespaces/{namespace}"
@@ -195,7 +197,9 @@ class KubeClient:
         )
         return result
 
-    def patch_status(self, rt: ResourceType, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+    def patch_status(
+        self, rt: ResourceType, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "PATCH",
             rt.path(namespace, name, "status"),
@@ -205,7 +209,9 @@ class KubeClient:
         )
         return result
 
-    def patch(self, rt: ResourceType, namespace: str | None, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+    def patch(
+        self, rt: ResourceType, namespace: str | None, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any]:
         result: dict[str, Any] = self.request(
             "PATCH",
             rt.path(namespace, name),
@@ -218,7 +224,10 @@ class KubeClient:
     def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
         rt = resource_type_of(manifest)
         result: dict[str, Any] = self.request(
-            "POST", rt.path(manifest["metadata"].get("namespace")), query={"fieldManager": self.field_manager}, body=manifest
+            "POST",
+            rt.path(manifest["metadata"].get("namespace")),
+            query={"fieldManager": self.field_manager},
+            body=manifest,
         )
         return result
 
@@ -227,7 +236,10 @@ class KubeClient:
         rt = resource_type_of(manifest)
         meta = manifest["metadata"]
         result: dict[str, Any] = self.request(
-            "PUT", rt.path(meta.get("namespace"), meta["name"]), query={"fieldManager": self.field_manager}, body=manifest
+            "PUT",
+            rt.path(meta.get("namespace"), meta["name"]),
+            query={"fieldManager": self.field_manager},
+            body=manifest,
         )
         return result
 

@@ -16,7 +16,9 @@ COMPONENT = "dataops-operator"
 def build_event(involved: dict[str, Any], spec: EventSpec, *, now: datetime) -> dict[str, Any]:
     ref = object_reference(involved)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = hashlib.sha256(f"{ref['uid']}{spec.reason}{spec.message}{now.isoformat()}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{ref['uid']}{spec.reason}{spec.message}{now.isoformat()}".encode()).hexdigest()[
+        :10
+    ]
     return {
         "apiVersion": "v1",
         "kind": "Event",

@@ -33,7 +33,9 @@ def lease_expired(spec: dict[str, Any], now: datetime) -> bool:
 
 
 class LeaderElector:
-    def __init__(self, client: KubeClient, *, namespace: str, name: str, identity: str, duration: int = 15) -> None:
+    def __init__(
+        self, client: KubeClient, *, namespace: str, name: str, identity: str, duration: int = 15
+    ) -> None:
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -52,10 +54,14 @@ class LeaderElector:
         try:
             if live is None:
                 spec["acquireTime"] = _format(now)
-                self.client.create({
-                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec,
-                })
+                self.client.create(
+                    {
+                        "apiVersion": "coordination.k8s.io/v1",
+                        "kind": "Lease",
+                        "metadata": {"name": self.name, "namespace": self.namespace},
+                        "spec": spec,
+                    }
+                )
                 return True
             current = live.get("spec") or {}
             if current.get("holderIdentity") != self.identity:

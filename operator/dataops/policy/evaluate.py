@@ -39,20 +39,30 @@ def pipeline_violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> l
         for sink in pipeline.sinks:
             location = sink_location(sink)
             if not any(fnmatchcase(location, pattern) for pattern in policy.allowed_sinks):
-                violations.append(f"sink {sink.name!r} writes to {location!r}, which no allowedSinks pattern matches")
+                violations.append(
+                    f"sink {sink.name!r} writes to {location!r}, which no allowedSinks pattern matches"
+                )
     if policy.retention is not None:
         limit = policy.retention.max_days
         for sink in pipeline.sinks:
             if sink.retention_days is None:
-                violations.append(f"sink {sink.name!r} sets no retentionDays; policy requires at most {limit}")
+                violations.append(
+                    f"sink {sink.name!r} sets no retentionDays; policy requires at most {limit}"
+                )
             elif sink.retention_days > limit:
-                violations.append(f"sink {sink.name!r} keeps data {sink.retention_days} days; policy allows {limit}")
+                violations.append(
+                    f"sink {sink.name!r} keeps data {sink.retention_days} days; policy allows {limit}"
+                )
     requirement = policy.required_quality_gates
     if requirement is not None:
-        gates = [g for g in pipeline.quality_gates if not requirement.blocking or g.action == GateAction.BLOCK]
+        gates = [
+            g for g in pipeline.quality_gates if not requirement.blocking or g.action == GateAction.BLOCK
+        ]
         if len(gates) < requirement.min_gates:
             kind = "blocking quality gate(s)" if requirement.blocking else "quality gate(s)"
-            violations.append(f"pipeline has {len(gates)} {kind}; policy requires at least {requirement.min_gates}")
+            violations.append(
+                f"pipeline has {len(gates)} {kind}; policy requires at least {requirement.min_gates}"
+            )
     return violations
 
 

@@ -24,7 +24,9 @@ from dataops.status.pipeline import PipelineObservation, pipeline_status
 log = logging.getLogger(__name__)
 
 
-def policy_findings(client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec) -> list[PolicyFinding]:
+def policy_findings(
+    client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec
+) -> list[PolicyFinding]:
     findings = []
     for body in client.list(DATA_POLICY, namespace):
         name = body["metadata"]["name"]
@@ -69,8 +71,16 @@ def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
                 ),
             }
         )
-        write_status(client, DATA_PIPELINE, body, current=status, conditions_before=before,
-                     conditions_after=status.conditions, now=now, outcome=outcome)
+        write_status(
+            client,
+            DATA_PIPELINE,
+            body,
+            current=status,
+            conditions_before=before,
+            conditions_after=status.conditions,
+            now=now,
+            outcome=outcome,
+        )
         return outcome
 
     plan = build_run_plan(name=name, namespace=namespace, spec=spec)
@@ -94,8 +104,16 @@ def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
         plan_hash=None if plan_errors else plan.digest(),
     )
     status = pipeline_status(previous, observation, now=now)
-    write_status(client, DATA_PIPELINE, body, current=status, conditions_before=before,
-                 conditions_after=status.conditions, now=now, outcome=outcome)
+    write_status(
+        client,
+        DATA_PIPELINE,
+        body,
+        current=status,
+        conditions_before=before,
+        conditions_after=status.conditions,
+        now=now,
+        outcome=outcome,
+    )
     return outcome
 
 

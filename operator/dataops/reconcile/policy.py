@@ -37,7 +37,14 @@ def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
     previous = parse_status(DataPolicyStatus, body)
     now = utcnow()
     status = policy_status(previous, findings, generation=meta.get("generation"), now=now)
-    write_status(client, DATA_POLICY, body, current=status,
-                 conditions_before=previous.conditions if previous else [],
-                 conditions_after=status.conditions, now=now, outcome=outcome)
+    write_status(
+        client,
+        DATA_POLICY,
+        body,
+        current=status,
+        conditions_before=previous.conditions if previous else [],
+        conditions_after=status.conditions,
+        now=now,
+        outcome=outcome,
+    )
     return outcome

@@ -24,7 +24,14 @@ def reconcile_suite(client: KubeClient, body: dict[str, Any]) -> Outcome:
     previous = parse_status(DataQualitySuiteStatus, body)
     now = utcnow()
     status = suite_status(previous, spec, generation=meta.get("generation"), now=now)
-    write_status(client, DATA_QUALITY_SUITE, body, current=status,
-                 conditions_before=previous.conditions if previous else [],
-                 conditions_after=status.conditions, now=now, outcome=outcome)
+    write_status(
+        client,
+        DATA_QUALITY_SUITE,
+        body,
+        current=status,
+        conditions_before=previous.conditions if previous else [],
+        conditions_after=status.conditions,
+        now=now,
+        outcome=outcome,
+    )
     return outcome

@@ -25,7 +25,11 @@ def merge_conditions(
     for want in desired:
         before = old.get(want.type)
         changed = before is None or before.status != want.status
-        since = now if changed or before is None or before.last_transition_time is None else before.last_transition_time
+        since = (
+            now
+            if changed or before is None or before.last_transition_time is None
+            else before.last_transition_time
+        )
         merged.append(
             Condition(
                 type=want.type,

@@ -40,7 +40,9 @@ def _ready_condition(obs: PipelineObservation) -> DesiredCondition:
         return false(ConditionType.READY, Reason.INVALID_PLAN, "; ".join(str(e) for e in obs.plan_errors))
     if obs.missing_suites:
         names = ", ".join(sorted(obs.missing_suites))
-        return false(ConditionType.READY, Reason.QUALITY_SUITE_NOT_FOUND, f"DataQualitySuite not found: {names}")
+        return false(
+            ConditionType.READY, Reason.QUALITY_SUITE_NOT_FOUND, f"DataQualitySuite not found: {names}"
+        )
     blocking = [f for f in obs.policy_findings if f.blocking]
     if blocking:
         names = ", ".join(f.policy for f in blocking)
@@ -60,7 +62,9 @@ def pipeline_status(
         if obs.missing_suites
         else true(ConditionType.REFERENCES_RESOLVED, Reason.RESOLVED, "all referenced objects exist")
     )
-    progressing = false(ConditionType.PROGRESSING, Reason.SUSPENDED if obs.suspended else Reason.IDLE, "no run in progress")
+    progressing = false(
+        ConditionType.PROGRESSING, Reason.SUSPENDED if obs.suspended else Reason.IDLE, "no run in progress"
+    )
     degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
     desired = [ready, refs, _policy_condition(obs.policy_findings), progressing, degraded]
     conditions = merge_conditions(before.conditions, desired, generation=obs.generation, now=now)

@@ -23,10 +23,13 @@ def policy_status(
         compliant = false(
             ConditionType.POLICY_COMPLIANT,
             Reason.POLICY_VIOLATION,
-            f"{len(violating)} of {len(findings)} selected pipelines violate the policy: {', '.join(violating)}",
+            f"{len(violating)} of {len(findings)} selected pipelines violate the policy: "
+            + ", ".join(violating),
         )
     else:
-        compliant = true(ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"{len(findings)} pipelines comply")
+        compliant = true(
+            ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"{len(findings)} pipelines comply"
+        )
     desired = [true(ConditionType.READY, Reason.RECONCILED, f"selects {len(findings)} pipelines"), compliant]
     return before.model_copy(
         update={
@@ -35,6 +38,8 @@ def policy_status(
             "conditions": merge_conditions(before.conditions, desired, generation=generation, now=now),
             "selected_pipelines": len(findings),
             "violating_pipelines": len(violating),
-            "violations": [PipelineViolations(pipeline=n, messages=findings[n][:32]) for n in violating][:100],
+            "violations": [PipelineViolations(pipeline=n, messages=findings[n][:32]) for n in violating][
+                :100
+            ],
         }
     )

@@ -10,7 +10,11 @@ from dataops.status.conditions import false, merge_conditions, true, unknown
 
 
 def suite_status(
-    previous: DataQualitySuiteStatus | None, spec: DataQualitySuiteSpec, *, generation: int | None, now: datetime
+    previous: DataQualitySuiteStatus | None,
+    spec: DataQualitySuiteSpec,
+    *,
+    generation: int | None,
+    now: datetime,
 ) -> DataQualitySuiteStatus:
     before = previous or DataQualitySuiteStatus(conditions=[])
     result = before.last_result
@@ -18,10 +22,14 @@ def suite_status(
         quality = unknown(ConditionType.QUALITY_PASSED, Reason.NOT_YET_VALIDATED, "the suite has not run yet")
         phase = SuitePhase.READY
     elif result.success:
-        quality = true(ConditionType.QUALITY_PASSED, Reason.RECONCILED, f"{result.evaluated} expectations passed")
+        quality = true(
+            ConditionType.QUALITY_PASSED, Reason.RECONCILED, f"{result.evaluated} expectations passed"
+        )
         phase = SuitePhase.PASSED
     else:
-        quality = false(ConditionType.QUALITY_PASSED, Reason.RECONCILED, f"{result.failed} of {result.evaluated} failed")
+        quality = false(
+            ConditionType.QUALITY_PASSED, Reason.RECONCILED, f"{result.failed} of {result.evaluated} failed"
+        )
         phase = SuitePhase.FAILED
     desired = [
         true(ConditionType.READY, Reason.RECONCILED, f"{len(spec.expectations)} expectations accepted"),

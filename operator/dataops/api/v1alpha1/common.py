@@ -174,7 +174,8 @@ class ScheduleSpec(KubeModel):
     cel_rules = (
         CelRule(
             rule=f"!has(self.cron) || self.cron.matches(r'{CRON_PATTERN}')",
-            message="cron must be five fields (minute hour day-of-month month day-of-week) with values in range, "
+            message="cron must be five fields (minute hour day-of-month month day-of-week) "
+            "with values in range, "
             "or a macro such as @hourly",
             check=lambda s: s.cron is None or re.fullmatch(CRON_PATTERN, s.cron) is not None,
             field_path=".cron",

@@ -10,13 +10,12 @@ from pydantic import AfterValidator, Field
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel, list_map, unique_names
 from dataops.api.v1alpha1.common import (
-    API_VERSION,
     Conditions,
     Identifier,
     LocalObjectReference,
-    SparkMemory,
     ScheduleSpec,
     SecretKeySelector,
+    SparkMemory,
 )
 from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
 
@@ -46,7 +45,9 @@ class ColumnSpec(KubeModel):
     """A column of a declared schema (Spark SQL type names)."""
 
     name: str = Field(min_length=1, max_length=128)
-    type: str = Field(pattern=SPARK_TYPE_PATTERN, description="Spark SQL type, e.g. string, long, decimal(10,2).")
+    type: str = Field(
+        pattern=SPARK_TYPE_PATTERN, description="Spark SQL type, e.g. string, long, decimal(10,2)."
+    )
     nullable: bool = True
 
 
@@ -211,11 +212,14 @@ class Sink(KubeModel):
             reason="FieldValueRequired",
         ),
         CelRule(
-            rule="self.format == 'jdbc' ? (has(self.jdbc) && !has(self.path)) : (has(self.path) && !has(self.jdbc))",
+            rule="self.format == 'jdbc' ? (has(self.jdbc) && !has(self.path)) "
+            ": (has(self.path) && !has(self.jdbc))",
             message="a jdbc sink needs jdbc and no path; a file sink needs path and no jdbc",
-            check=lambda s: (s.jdbc is not None and s.path is None)
-            if s.format == SinkFormat.JDBC
-            else (s.path is not None and s.jdbc is None),
+            check=lambda s: (
+                (s.jdbc is not None and s.path is None)
+                if s.format == SinkFormat.JDBC
+                else (s.path is not None and s.jdbc is None)
+            ),
         ),
     )
 
@@ -300,7 +304,9 @@ class SparkSpec(KubeModel):
     """How runs execute on Kubernetes."""
 
     backend: SparkBackend = SparkBackend.NATIVE
-    image: str | None = Field(default=None, max_length=512, description="Defaults to the operator's runtime image.")
+    image: str | None = Field(
+        default=None, max_length=512, description="Defaults to the operator's runtime image."
+    )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     driver: PodResources = Field(default_factory=PodResources)
     executor: ExecutorResources = Field(default_factory=ExecutorResources)
@@ -455,11 +461,10 @@ class DataPipelineStatus(KubeModel):
 class DataPipeline(KubeModel):
     """A data pipeline."""
 
-    api_version: Literal["dataops.dev/v1alpha1"] = Field(default=API_VERSION)
+    api_version: Literal["dataops.dev/v1alpha1"] = "dataops.dev/v1alpha1"
     kind: Literal["DataPipeline"] = "DataPipeline"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: DataPipelineSpec
     status: DataPipelineStatus | None = None
 
     cel_rules = (name_length_rule("DataPipeline"),)
-

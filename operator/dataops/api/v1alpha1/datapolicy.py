@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from dataops.api.v1alpha1.base import KubeModel
-from dataops.api.v1alpha1.common import API_VERSION, Conditions, LabelSelector
+from dataops.api.v1alpha1.common import Conditions, LabelSelector
 from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
 
 
@@ -108,7 +108,7 @@ class DataPolicyStatus(KubeModel):
 class DataPolicy(KubeModel):
     """A governance policy."""
 
-    api_version: Literal["dataops.dev/v1alpha1"] = Field(default=API_VERSION)
+    api_version: Literal["dataops.dev/v1alpha1"] = "dataops.dev/v1alpha1"
     kind: Literal["DataPolicy"] = "DataPolicy"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: DataPolicySpec

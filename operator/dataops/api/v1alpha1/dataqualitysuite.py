@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from pydantic.alias_generators import to_snake
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel
-from dataops.api.v1alpha1.common import API_VERSION, Conditions, ScheduleSpec
+from dataops.api.v1alpha1.common import Conditions, ScheduleSpec
 from dataops.api.v1alpha1.datapipeline import FileFormat
 from dataops.api.v1alpha1.expectations import (
     ARGUMENTS,
@@ -33,6 +34,18 @@ def _cel_list(names: list[str]) -> str:
     return "[" + ", ".join(json.dumps(n) for n in names) + "]"
 
 
+def _type_not_in_or_set(types: frozenset[str], attr: str, e: Expectation) -> bool:
+    return str(e.type) not in types or getattr(e, attr) is not None
+
+
+def _unset_or_type_in(types: frozenset[str], attr: str, e: Expectation) -> bool:
+    return getattr(e, attr) is None or str(e.type) in types
+
+
+def _bounded(types: frozenset[str], e: Expectation) -> bool:
+    return str(e.type) not in types or e.min_value is not None or e.max_value is not None
+
+
 def _argument_rules() -> tuple[CelRule, ...]:
     rules: list[CelRule] = []
     for argument in ARGUMENTS:
@@ -43,8 +56,7 @@ def _argument_rules() -> tuple[CelRule, ...]:
                 CelRule(
                     rule=f"!(self.type in {_cel_list(requiring)}) || has(self.{argument})",
                     message=f"{argument} is required for this expectation type",
-                    check=lambda e, a=attr, r=frozenset(requiring): str(e.type) not in r
-                    or getattr(e, a) is not None,
+                    check=partial(_type_not_in_or_set, frozenset(requiring), attr),
                     field_path=f".{argument}",
                     reason="FieldValueRequired",
                 )
@@ -54,7 +66,7 @@ def _argument_rules() -> tuple[CelRule, ...]:
             CelRule(
                 rule=f"!has(self.{argument}) || self.type in {_cel_list(accepting)}",
                 message=f"{argument} is not an argument of this expectation type",
-                check=lambda e, a=attr, ok=frozenset(accepting): getattr(e, a) is None or str(e.type) in ok,
+                check=partial(_unset_or_type_in, frozenset(accepting), attr),
                 field_path=f".{argument}",
                 reason="FieldValueForbidden",
             )
@@ -64,9 +76,7 @@ def _argument_rules() -> tuple[CelRule, ...]:
         CelRule(
             rule=f"!(self.type in {_cel_list(bounded)}) || has(self.minValue) || has(self.maxValue)",
             message="at least one of minValue or maxValue is required for this expectation type",
-            check=lambda e, b=frozenset(bounded): str(e.type) not in b
-            or e.min_value is not None
-            or e.max_value is not None,
+            check=partial(_bounded, frozenset(bounded)),
             field_path=".minValue",
             reason="FieldValueRequired",
         )
@@ -98,7 +108,7 @@ class QuantileRanges(KubeModel):
 class Expectation(KubeModel):
     """One expectation; argument names follow Great Expectations' keyword arguments in camelCase."""
 
-    type: ExpectationType  # type: ignore[valid-type]
+    type: ExpectationType
     column: ColumnName | None = None
     column_list: list[ColumnName] | None = Field(default=None, min_length=1, max_length=64)
     column_set: list[ColumnName] | None = Field(default=None, min_length=1, max_length=512)
@@ -188,8 +198,9 @@ class AnomalyCheck(KubeModel):
         CelRule(
             rule="!(self.type in ['freshness', 'distributionShift']) || has(self.column)",
             message="column is required for freshness and distributionShift checks",
-            check=lambda a: a.type not in (AnomalyKind.FRESHNESS, AnomalyKind.DISTRIBUTION_SHIFT)
-            or a.column is not None,
+            check=lambda a: (
+                a.type not in (AnomalyKind.FRESHNESS, AnomalyKind.DISTRIBUTION_SHIFT) or a.column is not None
+            ),
             field_path=".column",
             reason="FieldValueRequired",
         ),
@@ -211,7 +222,9 @@ class DataQualitySuiteSpec(KubeModel):
     engine: Engine = Engine.AUTO
     schedule: ScheduleSpec | None = None
     suspend: bool = False
-    results_path: str | None = Field(default=None, max_length=2048, description="Where results and HTML reports go.")
+    results_path: str | None = Field(
+        default=None, max_length=2048, description="Where results and HTML reports go."
+    )
 
     cel_rules = (
         CelRule(
@@ -229,7 +242,9 @@ class FailedExpectation(KubeModel):
     column: str | None = Field(default=None, max_length=256)
     severity: Severity = Severity.ERROR
     observed_value: str | None = Field(default=None, max_length=1024)
-    unexpected_sample: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=20)
+    unexpected_sample: list[Annotated[str, Field(max_length=256)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class ValidationResult(KubeModel):
@@ -262,11 +277,10 @@ class DataQualitySuiteStatus(KubeModel):
 class DataQualitySuite(KubeModel):
     """A data quality suite."""
 
-    api_version: Literal["dataops.dev/v1alpha1"] = Field(default=API_VERSION)
+    api_version: Literal["dataops.dev/v1alpha1"] = "dataops.dev/v1alpha1"
     kind: Literal["DataQualitySuite"] = "DataQualitySuite"
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: DataQualitySuiteSpec
     status: DataQualitySuiteStatus | None = None
 
     cel_rules = (name_length_rule("DataQualitySuite"),)
-

@@ -1,0 +1,58 @@
+"""Settings, subset comparison for applies, lease expiry, resource paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from dataops.kube.apply import is_subset
+from dataops.kube.client import CONFIG_MAP, DATA_PIPELINE, NAMESPACE
+from dataops.kube.lease import lease_expired
+from dataops.metrics import error_kind
+from dataops.settings import Settings
+
+
+def test_settings_from_env() -> None:
+    s = Settings.from_env(
+        {
+            "DATAOPS_RESYNC_SECONDS": "2.5",
+            "DATAOPS_METRICS_PORT": "0",
+            "DATAOPS_LEADER_ELECTION": "true",
+            "DATAOPS_NAMESPACE": "team-a",
+        }
+    )
+    assert (s.resync_seconds, s.metrics_port, s.leader_election, s.namespace) == (2.5, 0, True, "team-a")
+    assert Settings.from_env({}) == Settings()
+
+
+def test_is_subset() -> None:
+    live = {"metadata": {"name": "a", "labels": {"x": "1", "y": "2"}, "uid": "u"}, "data": {"k": "v"}}
+    assert is_subset({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"k": "v"}}, live)
+    assert not is_subset({"data": {"k": "w"}}, live)
+    assert not is_subset({"data": {"k2": "v"}}, live)
+    assert is_subset({"l": [{"a": 1}]}, {"l": [{"a": 1, "b": 2}]})
+    assert not is_subset({"l": [{"a": 1}]}, {"l": [{"a": 1}, {"a": 2}]})
+
+
+def test_lease_expiry() -> None:
+    now = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
+    assert lease_expired({"renewTime": "2026-01-01T00:00:10.000000Z", "leaseDurationSeconds": 15}, now)
+    assert not lease_expired({"renewTime": "2026-01-01T00:00:20.000000Z", "leaseDurationSeconds": 15}, now)
+    assert lease_expired({}, now)
+
+
+def test_resource_paths() -> None:
+    assert CONFIG_MAP.path("ns", "x") == "/api/v1/namespaces/ns/configmaps/x"
+    assert (
+        DATA_PIPELINE.path("ns", "p", "status")
+        == "/apis/dataops.dev/v1alpha1/namespaces/ns/datapipelines/p/status"
+    )
+    assert DATA_PIPELINE.path() == "/apis/dataops.dev/v1alpha1/datapipelines"
+    assert NAMESPACE.path("ignored", "n") == "/api/v1/namespaces/n"
+
+
+def test_error_kind_is_bounded() -> None:
+    class Api(Exception):
+        status = 503
+
+    assert error_kind(Api()) == "api_5xx"
+    assert error_kind(ValueError()) == "internal"
