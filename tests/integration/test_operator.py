@@ -14,6 +14,7 @@ from dataops.kube.client import (
     DATA_PIPELINE,
     DATA_POLICY,
     DATA_QUALITY_SUITE,
+    EVENT,
     ROLE,
     ROLE_BINDING,
     SERVICE_ACCOUNT,
@@ -367,7 +368,7 @@ def test_operator_restart_creates_no_duplicates(
         assert len(names) == len(set(names)) == len(pipelines), (rt.kind, names)
         for obj in objects:
             assert len(obj["metadata"]["ownerReferences"]) == 1
-    ready_events = kube.list(__import__("dataops.kube.client", fromlist=["EVENT"]).EVENT, namespace)
+    ready_events = kube.list(EVENT, namespace)
     per_pipeline: dict[str, int] = {}
     for event in ready_events:
         if event["reason"] == "Reconciled" and event["involvedObject"]["kind"] == "DataPipeline":
@@ -375,3 +376,71 @@ def test_operator_restart_creates_no_duplicates(
             per_pipeline[name] = per_pipeline.get(name, 0) + 1
     assert per_pipeline and max(per_pipeline.values()) == 1, per_pipeline
     assert operator.alive
+
+
+def test_unparseable_spec_is_reported_not_crashed(
+    kube: KubeClient,
+    kubectl: Any,
+    namespace: str,
+    example_pipeline: dict[str, Any],
+    control_plane: ControlPlane,
+) -> None:
+    """An object the models cannot read (e.g. written under an older CRD) is reported in status."""
+    apply(kubectl, example_pipeline)
+    body = wait_for(lambda: _pipeline(kube, namespace), what="pipeline stored")
+    body["spec"]["sinks"][0]["mode"] = "upsert"  # as an older schema might have allowed
+    client = KubeClient.from_kubeconfig(str(control_plane.kubeconfig))
+    outcome = reconcile_pipeline(client, body)
+    assert outcome.status_written and outcome.events == ["Warning/InvalidSpec"]
+    # The running operator may already have converged the stored (valid) object again: read the Event.
+    events = [e for e in kube.list(EVENT, namespace) if e["involvedObject"]["name"] == "orders-daily"]
+    invalid = [e for e in events if e["reason"] == "InvalidSpec"]
+    assert len(invalid) == 1 and invalid[0]["type"] == "Warning"
+    assert "spec.sinks[0].mode" in invalid[0]["message"]
+
+
+def test_leader_election_one_active_replica(
+    control_plane: ControlPlane, kube: KubeClient, namespace: str
+) -> None:
+    from dataops.devcluster.dev import start_operator
+    from dataops.kube.client import LEASE
+
+    env = {
+        "DATAOPS_LEADER_ELECTION": "true",
+        "DATAOPS_LEADER_ELECTION_NAMESPACE": namespace,
+        "DATAOPS_LEASE_DURATION_SECONDS": "4",
+        "DATAOPS_NAMESPACE": namespace,
+    }
+    first = start_operator(control_plane, extra_env={**env, "DATAOPS_POD_NAME": "replica-a"})
+    try:
+        lease = wait_for(lambda: kube.get(LEASE, namespace, "dataops-operator"), what="lease created")
+        assert lease["spec"]["holderIdentity"] == "replica-a"
+        second = start_operator(control_plane, extra_env={**env, "DATAOPS_POD_NAME": "replica-b"})
+        try:
+            time.sleep(6)
+            lease = kube.get(LEASE, namespace, "dataops-operator")
+            assert lease is not None and lease["spec"]["holderIdentity"] == "replica-a", (
+                "standby took the lease"
+            )
+            first.kill()
+            first.wait()
+            lease = wait_for(
+                lambda: (
+                    (kube.get(LEASE, namespace, "dataops-operator") or {})
+                    .get("spec", {})
+                    .get("holderIdentity")
+                    == "replica-b"
+                    and kube.get(LEASE, namespace, "dataops-operator")
+                ),
+                timeout=20,
+                what="standby takes over",
+            )
+            assert lease["spec"]["leaseTransitions"] == 1
+            assert second.poll() is None
+        finally:
+            second.kill()
+            second.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
