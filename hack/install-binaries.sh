@@ -3,6 +3,7 @@
 # outside the work tree, keyed by version:
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (from the Go module proxy)
 #   kwok                                                                   (fake nodes / pod lifecycles)
+#   helm                                                                   (chart tests)
 # Prints the bin directory on the last line. Safe to run repeatedly: cached binaries are reused.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ CACHE="${DATAOPS_CACHE:-$HOME/.cache/dataops}"
 K8S_VERSION="${DATAOPS_K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${DATAOPS_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${DATAOPS_KWOK_VERSION:-v0.8.0}"
+HELM_VERSION="${DATAOPS_HELM_VERSION:-v3.19.5}"
 
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
@@ -123,7 +125,19 @@ build_kwok() {
   ln -sf "$stages" "$CACHE/kwok-stages.yaml"
 }
 
+build_helm() {
+  if ! have helm "$HELM_VERSION"; then
+    log "building helm $HELM_VERSION"
+    local gobin="$CACHE/build/helm-$HELM_VERSION"
+    mkdir -p "$gobin"
+    GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+    mv "$gobin/helm" "$BIN/helm-$HELM_VERSION"
+  fi
+  link helm "$HELM_VERSION"
+}
+
 build_etcd
 build_kwok
 build_kubernetes
+build_helm
 echo "$BIN"

@@ -48,6 +48,30 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed or not checked else 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one pipeline locally with Spark and print a summary; exit 1 when the run fails."""
+    from dataops.api.validation import validate_document
+    from dataops.manifests import read_documents
+    from dataops.runtime.local import load_pipeline, run_pipeline
+
+    path = Path(args.filename)
+    try:
+        for doc in read_documents([path]):
+            problems = validate_document(doc.body)
+            if problems:
+                print(f"{doc.label}: invalid", file=sys.stderr)
+                for problem in problems:
+                    print(f"  {problem}", file=sys.stderr)
+                return 2
+        pipeline = load_pipeline(path)
+        summary, _ = run_pipeline(pipeline, master=args.master, lineage_transport=args.lineage)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render_table())
+    return 0 if summary.outcome == "Succeeded" else 1
+
+
 def cmd_crds_generate(args: argparse.Namespace) -> int:
     directory = Path(args.output)
     if args.check:
@@ -99,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-f", "--filename", action="append", required=True, help="file or folder (repeatable)"
     )
     validate.set_defaults(func=cmd_validate)
+
+    run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")
+    run.add_argument("-f", "--filename", required=True, help="a file with one DataPipeline")
+    run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
+    run.add_argument(
+        "--lineage", default="none", help="OpenLineage transport: console, file:PATH, http(s)://URL, none"
+    )
+    run.set_defaults(func=cmd_run)
 
     crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(
         dest="crds_command", required=True

@@ -1,0 +1,1 @@
+"""OpenLineage: dataset identities, column lineage from SQL, events, transports."""

@@ -1,0 +1,196 @@
+"""Reading sources and writing sinks with Spark."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from dataops.api.v1alpha1.common import SecretKeySelector
+from dataops.api.v1alpha1.datapipeline import (
+    ColumnSpec,
+    FileFormat,
+    JdbcCredentials,
+    Sink,
+    SinkFormat,
+    Source,
+    WriteMode,
+)
+from dataops.plan.secrets import secret_env_name
+from dataops.runtime.errors import SchemaMismatchError, SinkError, SourceError
+
+
+def ddl_schema(columns: list[ColumnSpec]) -> str:
+    return ", ".join(f"`{c.name}` {c.type}{'' if c.nullable else ' NOT NULL'}" for c in columns)
+
+
+def resolve_secret(ref: SecretKeySelector, where: str) -> str:
+    name = secret_env_name(ref)
+    value = os.environ.get(name)
+    if value is None:
+        raise SourceError(where, f"secret {ref.name}/{ref.key} is not available (expected env {name})")
+    return value
+
+
+def _jdbc_options(credentials: JdbcCredentials | None, where: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    if credentials is not None:
+        if credentials.user_secret_ref is not None:
+            options["user"] = resolve_secret(credentials.user_secret_ref, where)
+        if credentials.password_secret_ref is not None:
+            options["password"] = resolve_secret(credentials.password_secret_ref, where)
+    return options
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    jvm: Any = spark._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
+    return bool(fs.exists(hadoop_path))
+
+
+def read_source(spark: SparkSession, source: Source) -> DataFrame:
+    try:
+        if source.file is not None:
+            spec = source.file
+            reader = spark.read.format(spec.format.value).options(**spec.options)
+            if spec.schema_:
+                reader = reader.schema(ddl_schema(spec.schema_))
+            if spec.format != FileFormat.DELTA and not path_exists(spark, spec.path):
+                raise SourceError(source.name, f"input path {spec.path!r} does not exist")
+            return reader.load(spec.path)
+        if source.jdbc is not None:
+            jdbc = source.jdbc
+            reader = spark.read.format("jdbc").option("url", jdbc.url)
+            reader = (
+                reader.option("dbtable", jdbc.table) if jdbc.table else reader.option("query", jdbc.query)
+            )
+            if jdbc.driver:
+                reader = reader.option("driver", jdbc.driver)
+            return reader.options(**_jdbc_options(jdbc.credentials, source.name)).load()
+    except AnalysisException as exc:
+        raise SourceError(source.name, _first_line(exc)) from exc
+    kind = "kafka" if source.kafka is not None else "connector"
+    raise SourceError(source.name, f"{kind} sources are read by Streaming pipelines only")
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _schema_diff(target: StructType, output: StructType) -> list[str]:
+    want = {f.name.lower(): f.dataType.simpleString() for f in target.fields}
+    have = {f.name.lower(): f.dataType.simpleString() for f in output.fields}
+    problems = [f"column {name!r} is missing from the output" for name in want if name not in have]
+    problems += [f"column {name!r} is not in the target" for name in have if name not in want]
+    problems += [
+        f"column {name!r} is {have[name]} in the output but {want[name]} in the target"
+        for name in want
+        if name in have and want[name] != have[name]
+    ]
+    return problems
+
+
+def check_schema(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
+    """Appending or merging into an existing target needs the same columns and types."""
+    if sink.path is None or sink.mode == WriteMode.OVERWRITE or not path_exists(spark, sink.path):
+        return
+    try:
+        target = spark.read.format(sink.format.value).load(sink.path).schema
+    except AnalysisException:
+        return  # an empty or foreign folder: let the write report it
+    problems = _schema_diff(target, df.schema)
+    if problems:
+        raise SchemaMismatchError(
+            sink.name, "schema mismatch with the existing target: " + "; ".join(problems)
+        )
+
+
+def write_sink(spark: SparkSession, sink: Sink, df: DataFrame) -> int | None:
+    """Write ``df``; returns the rows written when the writer reports them itself (Delta merge)."""
+    try:
+        if sink.format == SinkFormat.JDBC:
+            _write_jdbc(sink, df)
+            return None
+        check_schema(spark, sink, df)
+        if sink.mode == WriteMode.MERGE:
+            if sink.format == SinkFormat.DELTA:
+                return _merge_delta(spark, sink, df)
+            _merge_files(spark, sink, df)
+            return None
+        writer = df.write.format(sink.format.value).mode(sink.mode.value)
+        if sink.partition_by:
+            writer = writer.partitionBy(*sink.partition_by)
+        writer.save(sink.path)
+        return None
+    except AnalysisException as exc:
+        raise SinkError(sink.name, _first_line(exc)) from exc
+
+
+def _write_jdbc(sink: Sink, df: DataFrame) -> None:
+    target = sink.jdbc
+    assert target is not None
+    if sink.mode == WriteMode.MERGE:
+        raise SinkError(sink.name, "merge into a JDBC table is not supported; use append or overwrite")
+    writer = df.write.format("jdbc").option("url", target.url).option("dbtable", target.table)
+    if target.driver:
+        writer = writer.option("driver", target.driver)
+    writer.options(**_jdbc_options(target.credentials, sink.name)).mode(sink.mode.value).save()
+
+
+def _merge_delta(spark: SparkSession, sink: Sink, df: DataFrame) -> int | None:
+    from delta.tables import DeltaTable
+
+    assert sink.path is not None
+    if not path_exists(spark, sink.path):
+        writer = df.write.format("delta")
+        if sink.partition_by:
+            writer = writer.partitionBy(*sink.partition_by)
+        writer.save(sink.path)
+        return None
+    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in sink.merge_keys)
+    table = DeltaTable.forPath(spark, sink.path)
+    table.alias("t").merge(
+        df.alias("s"), condition
+    ).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    metrics = table.history(1).collect()[0]["operationMetrics"] or {}
+    return int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+
+
+def _merge_files(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
+    """Upsert for plain files: keep target rows whose key is not in the output, add the output,
+    write next to the target and swap it in."""
+    assert sink.path is not None
+    fmt = sink.format.value
+    if path_exists(spark, sink.path):
+        existing = spark.read.format(fmt).load(sink.path)
+        kept = existing.join(df.select(*sink.merge_keys).distinct(), on=sink.merge_keys, how="left_anti")
+        merged = kept.unionByName(df)
+    else:
+        merged = df
+    staging = sink.path.rstrip("/") + ".__merge_staging"
+    writer = merged.write.format(fmt).mode("overwrite")
+    if sink.partition_by:
+        writer = writer.partitionBy(*sink.partition_by)
+    writer.save(staging)
+    _swap(spark, staging, sink.path)
+
+
+def _swap(spark: SparkSession, staging: str, target: str) -> None:
+    jvm: Any = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    staging_path = jvm.org.apache.hadoop.fs.Path(staging)
+    target_path = jvm.org.apache.hadoop.fs.Path(target)
+    old_path = jvm.org.apache.hadoop.fs.Path(target.rstrip("/") + ".__merge_old")
+    fs = target_path.getFileSystem(conf)
+    fs.delete(old_path, True)
+    if fs.exists(target_path) and not fs.rename(target_path, old_path):
+        raise SinkError(target, "could not move the old target aside")
+    if not fs.rename(staging_path, target_path):
+        fs.rename(old_path, target_path)
+        raise SinkError(target, "could not move the merged output into place")
+    fs.delete(old_path, True)

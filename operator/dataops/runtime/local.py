@@ -1,0 +1,63 @@
+"""`dataops run`: one pipeline, locally, with Spark in local mode. No cluster needed."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.lineage.events import LineageEmitter, make_transport
+from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.runtime.spark_job import QualityGateRunner, execute_plan
+from dataops.runtime.summary import RunSummary
+
+
+def run_pipeline(
+    pipeline: DataPipeline,
+    *,
+    master: str = "local[*]",
+    lineage_transport: str = "none",
+    run_id: str | None = None,
+    gate_runner: QualityGateRunner | None = None,
+    quiet: bool = False,
+) -> tuple[RunSummary, LineageEmitter]:
+    from dataops.runtime.session import local_session
+
+    errors = check_step_order(pipeline.spec)
+    if errors:
+        raise ValueError("; ".join(str(e) for e in errors))
+    name = pipeline.metadata.name
+    plan = build_run_plan(name=name, namespace=pipeline.metadata.namespace or "default", spec=pipeline.spec)
+    run_id = run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    progress("starting Spark")
+    spark = local_session(master=master, app_name=f"dataops-{name}", conf=pipeline.spec.spark.spark_conf)
+    lineage = LineageEmitter(
+        make_transport(lineage_transport),
+        job_namespace=plan.namespace,
+        job_name=name,
+        sql=";\n".join(s.sql for s in plan.steps),
+    )
+    summary = execute_plan(
+        spark, plan, run_id=run_id, lineage=lineage, gate_runner=gate_runner, progress=progress
+    )
+    progress(f"run {summary.outcome.lower()}")
+    return summary, lineage
+
+
+def load_pipeline(path: Path) -> DataPipeline:
+    from dataops.manifests import read_documents
+
+    docs = [
+        d for d in read_documents([path]) if isinstance(d.body, dict) and d.body.get("kind") == "DataPipeline"
+    ]
+    if len(docs) != 1:
+        raise ValueError(f"{path} must hold exactly one DataPipeline (found {len(docs)})")
+    return DataPipeline.model_validate(docs[0].body)

@@ -1,0 +1,230 @@
+"""Executes a run plan with Spark: sources -> SQL steps -> (quality gates) -> sinks, with lineage.
+
+The same code runs in the driver pod (``python -m dataops.runtime.spark_job``) and in
+``dataops run``. Row counts come from Spark observations attached to the reads and writes, so
+counting costs no extra pass over the data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from openlineage.client.event_v2 import RunState
+from pyspark.errors import AnalysisException, PySparkException
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, Source
+from dataops.lineage.columns import column_lineage
+from dataops.lineage.datasets import sink_identity, source_identity
+from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
+from dataops.plan.runplan import RunPlan
+from dataops.runtime.errors import RunError, StepError
+from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.summary import RunSummary
+
+Progress = Callable[[str], None]
+
+
+class QualityGateRunner(Protocol):
+    """Hook for the data quality engine: validate ``df`` for ``gate``; raise QualityGateFailed to block."""
+
+    def __call__(self, gate: QualityGate, dataset: str, df: DataFrame) -> list[str]:
+        """Returns warnings (failed warn-severity expectations) to report in the run summary."""
+        ...
+
+
+@dataclass
+class _Observed:
+    observation: Observation
+    executed: bool = False
+    reported: int | None = None  # a count the writer reported itself (wins over the observation)
+
+    def rows(self) -> int | None:
+        if self.reported is not None:
+            return self.reported
+        if not self.executed:
+            return None
+        value = self.observation.get.get("rows")
+        return int(value) if value is not None else None
+
+
+def used_sources(plan: RunPlan) -> set[str]:
+    """Sources that some sink reads, directly or through steps."""
+    deps = {s.name: set(s.depends_on) for s in plan.steps}
+    sources = {s["name"] for s in plan.sources}
+    seen: set[str] = set()
+    stack = [k.from_ for k in plan.sinks] + [g["dataset"] for g in plan.quality_gates if g.get("dataset")]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(deps.get(name, ()))
+    return seen & sources
+
+
+def _count(df: DataFrame, name: str) -> tuple[DataFrame, Observation]:
+    observation = Observation(name)
+    return df.observe(observation, F.count(F.lit(1)).alias("rows")), observation
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _fields(df: DataFrame) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+
+
+def execute_plan(
+    spark: SparkSession,
+    plan: RunPlan,
+    *,
+    run_id: str,
+    lineage: LineageEmitter | None = None,
+    gate_runner: QualityGateRunner | None = None,
+    progress: Progress = lambda _msg: None,
+) -> RunSummary:
+    summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
+    sources = [Source.model_validate(s) for s in plan.sources]
+    sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
+    gates = [QualityGate.model_validate(g) for g in plan.quality_gates]
+    inputs = {s.name: DatasetInfo(*source_identity(s)) for s in sources}
+    outputs = {k.name: DatasetInfo(*sink_identity(k)) for k in sinks}
+    if lineage is not None:
+        lineage.emit(
+            RunState.START,
+            run_id=run_id,
+            inputs=list(inputs.values()),
+            outputs=list(outputs.values()),
+            spark_version=spark.version,
+        )
+    reads: dict[str, _Observed] = {}
+    writes: dict[str, _Observed] = {}
+    try:
+        needed = used_sources(plan)
+        for source in sources:
+            started = time.perf_counter()
+            progress(f"reading source {source.name}")
+            df = read_source(spark, source)
+            inputs[source.name].fields = _fields(df)
+            df, observation = _count(df, f"read_{source.name}")
+            reads[source.name] = _Observed(observation)
+            df.createOrReplaceTempView(source.name)
+            summary.step_seconds[f"source:{source.name}"] = time.perf_counter() - started
+        for step in plan.steps:
+            progress(f"planning step {step.name}")
+            try:
+                spark.sql(step.sql).createOrReplaceTempView(step.name)
+            except (AnalysisException, PySparkException) as exc:
+                raise StepError(step.name, _message(exc)) from exc
+        for gate in gates:
+            dataset = gate.dataset or ""
+            if gate_runner is None:
+                summary.warnings.append(
+                    f"quality gate {gate.suite_ref.name} on {dataset or 'sink data'} not evaluated: "
+                    "no quality engine configured"
+                )
+                continue
+            progress(f"quality gate {gate.suite_ref.name} on {dataset}")
+            summary.warnings += gate_runner(gate, dataset, spark.table(dataset))
+        for sink in sinks:
+            started = time.perf_counter()
+            progress(f"writing sink {sink.name} from {sink.from_}")
+            df = spark.table(sink.from_)
+            outputs[sink.name].fields = _fields(df)
+            df, observation = _count(df, f"write_{sink.name}")
+            writes[sink.name] = _Observed(observation)
+            reported = write_sink(spark, sink, df)
+            writes[sink.name].executed = True
+            writes[sink.name].reported = reported
+            summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
+        for name in needed:  # every sink ran, so every source they read was scanned
+            reads[name].executed = True
+        summary.outcome = "Succeeded"
+    except RunError as exc:
+        summary.outcome, summary.error = "Failed", str(exc)
+    except (PySparkException, OSError) as exc:
+        summary.outcome, summary.error = "Failed", _message(exc)
+    summary.finished = datetime.now(UTC)
+    summary.rows_read = {name: obs.rows() for name, obs in reads.items()}
+    summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
+    if lineage is not None:
+        _finish_lineage(lineage, plan, summary, inputs, outputs, sinks)
+    return summary
+
+
+def _finish_lineage(
+    lineage: LineageEmitter,
+    plan: RunPlan,
+    summary: RunSummary,
+    inputs: dict[str, DatasetInfo],
+    outputs: dict[str, DatasetInfo],
+    sinks: list[Sink],
+) -> None:
+    steps = {s.name: s.sql for s in plan.steps}
+    source_columns = {name: [n for n, _ in info.fields] for name, info in inputs.items()}
+    for sink in sinks:
+        info = outputs[sink.name]
+        info.row_count = summary.rows_written.get(sink.name)
+        mapping = column_lineage(
+            output_columns=[n for n, _ in info.fields],
+            from_=sink.from_,
+            steps=steps,
+            source_columns=source_columns,
+        )
+        info.column_lineage = {
+            column: [(inputs[src].namespace, inputs[src].name, col) for src, col in pairs]
+            for column, pairs in mapping.items()
+        }
+    state = RunState.COMPLETE if summary.outcome == "Succeeded" else RunState.FAIL
+    lineage.emit(
+        state,
+        run_id=summary.run_id,
+        inputs=list(inputs.values()),
+        outputs=list(outputs.values()),
+        error=summary.error,
+    )
+
+
+def main() -> int:
+    """Entry point of the driver pod: the plan comes from the mounted ConfigMap."""
+    plan_path = Path(os.environ.get("DATAOPS_PLAN_PATH", "/etc/dataops/plan/plan.json"))
+    plan = RunPlan.model_validate(json.loads(plan_path.read_text()))
+    run_id = os.environ.get("DATAOPS_RUN_ID", "manual")
+    spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
+    lineage = LineageEmitter(
+        make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
+        job_namespace=plan.namespace,
+        job_name=plan.pipeline,
+        sql=";\n".join(s.sql for s in plan.steps),
+    )
+    summary = execute_plan(
+        spark, plan, run_id=run_id, lineage=lineage, progress=lambda m: print(m, flush=True)
+    )
+    print(summary.render_table(), flush=True)
+    result = json.dumps(summary.to_json())
+    # The kubelet copies this file into the pod's termination message, where the operator reads it.
+    termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
+    if termination.parent.exists():
+        with contextlib.suppress(OSError):
+            termination.write_text(
+                result[:4000] if summary.outcome == "Succeeded" else (summary.error or "")[:4000]
+            )
+    spark.stop()
+    return 0 if summary.outcome == "Succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

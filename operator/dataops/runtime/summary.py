@@ -1,0 +1,57 @@
+"""The summary of one run: what was read and written, how long it took, how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class RunSummary:
+    pipeline: str
+    run_id: str
+    started: datetime
+    finished: datetime | None = None
+    outcome: str = "Running"
+    error: str | None = None
+    rows_read: dict[str, int | None] = field(default_factory=dict)
+    rows_written: dict[str, int | None] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_seconds(self) -> float:
+        end = self.finished or self.started
+        return (end - self.started).total_seconds()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pipeline": self.pipeline,
+            "runId": self.run_id,
+            "outcome": self.outcome,
+            "error": self.error,
+            "started": self.started.isoformat(),
+            "finished": self.finished.isoformat() if self.finished else None,
+            "durationSeconds": round(self.duration_seconds, 3),
+            "rowsRead": self.rows_read,
+            "rowsWritten": self.rows_written,
+            "warnings": self.warnings,
+        }
+
+    def render_table(self) -> str:
+        rows: list[tuple[str, str, str]] = [("dataset", "direction", "rows")]
+        rows += [(name, "read", _fmt(n)) for name, n in self.rows_read.items()]
+        rows += [(name, "written", _fmt(n)) for name, n in self.rows_written.items()]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        lines.append("")
+        lines.append(f"run {self.run_id}: {self.outcome} in {self.duration_seconds:.1f}s")
+        if self.error:
+            lines.append(f"error: {self.error}")
+        lines.extend(f"warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def _fmt(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
