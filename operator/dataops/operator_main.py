@@ -11,7 +11,7 @@ import kopf
 from dataops.kube.client import KubeClient
 from dataops.kube.lease import LeaderElector
 from dataops.metrics import IS_LEADER
-from dataops.settings import Settings
+from dataops.settings import Settings, namespace_patterns
 
 
 def run_operator(*, verbose: bool = False) -> int:
@@ -40,10 +40,6 @@ def run_operator(*, verbose: bool = False) -> int:
         # Crash-only: a replica that lost the lease exits and is restarted as a standby.
         elector.keep_renewing(on_lost=lambda: os._exit(1))
     liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
-    kopf.run(
-        standalone=True,
-        clusterwide=settings.namespace is None,
-        namespaces=[settings.namespace] if settings.namespace else [],
-        liveness_endpoint=liveness,
-    )
+    patterns = namespace_patterns(settings.namespace)
+    kopf.run(standalone=True, clusterwide=not patterns, namespaces=patterns, liveness_endpoint=liveness)
     return 0

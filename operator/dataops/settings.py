@@ -13,7 +13,7 @@ class Settings:
     kubeconfig: str | None = None
     """Path of a kubeconfig; unset means in-cluster, then ~/.kube/config."""
     namespace: str | None = None
-    """Watch only this namespace; unset watches all namespaces."""
+    """Watch only these namespaces: comma-separated names or globs (``team-*``); unset watches all."""
     resync_seconds: float = 60.0
     """Every object is reconciled at least this often (level-based safety net and retry)."""
     metrics_port: int = 8080
@@ -29,6 +29,10 @@ class Settings:
     lease_duration_seconds: int = 15
     pod_name: str = ""
     """This replica's identity in the lease (the pod name in a cluster)."""
+    runtime_image: str = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
+    """Image of driver and executor pods when a pipeline names none (runtime-images/spark)."""
+    lineage_transport: str = "console"
+    """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,3 +52,7 @@ class Settings:
             else:
                 values[f.name] = raw or None if "None" in kind else raw
         return cls(**values)  # type: ignore[arg-type]
+
+
+def namespace_patterns(value: str | None) -> list[str]:
+    return [p.strip() for p in (value or "").split(",") if p.strip()]

@@ -21,6 +21,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.cluster
 
 RESYNC_SECONDS = "3"
+RUNTIME_IMAGE = "registry.test/dataops/spark-runtime:test"
 
 
 class Operator:
@@ -31,7 +32,16 @@ class Operator:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = start_operator(cp=self.cp, extra_env={"DATAOPS_RESYNC_SECONDS": RESYNC_SECONDS})
+        # The session operator watches t-* namespaces; d-* namespaces are left to tests that drive
+        # reconcile() themselves with an injected clock.
+        self.proc = start_operator(
+            cp=self.cp,
+            extra_env={
+                "DATAOPS_RESYNC_SECONDS": RESYNC_SECONDS,
+                "DATAOPS_NAMESPACE": "t-*",
+                "DATAOPS_RUNTIME_IMAGE": RUNTIME_IMAGE,
+            },
+        )
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -86,6 +96,15 @@ def kube(control_plane: ControlPlane) -> KubeClient:
 @pytest.fixture
 def namespace(control_plane: ControlPlane) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:8]}"
+    control_plane.kubectl("create", "namespace", name)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def manual_namespace(control_plane: ControlPlane) -> Iterator[str]:
+    """A namespace no operator watches."""
+    name = f"d-{uuid.uuid4().hex[:8]}"
     control_plane.kubectl("create", "namespace", name)
     yield name
     control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)

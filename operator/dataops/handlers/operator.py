@@ -13,6 +13,7 @@ from dataops.api.v1alpha1 import GROUP, VERSION
 from dataops.handlers.runner import Reconciler
 from dataops.kube.client import KubeClient
 from dataops.plan.children import MANAGED_BY, PIPELINE_LABEL
+from dataops.reconcile.pipeline import RunConfig
 from dataops.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if config.metrics_port:
         start_http_server(config.metrics_port)
     client = KubeClient.from_kubeconfig(config.kubeconfig)
-    runner = Reconciler(client, namespace=config.namespace)
+    run_config = RunConfig(image=config.runtime_image, lineage_transport=config.lineage_transport)
+    runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)
     _state["reconciler"] = runner
     log.info("dataops-operator started (namespace=%s)", config.namespace or "<all>")
@@ -86,6 +88,7 @@ def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], 
 
 
 for _group_version, _plural in (
+    ("v1", "pods"),
     ("v1", "configmaps"),
     ("v1", "serviceaccounts"),
     ("rbac.authorization.k8s.io/v1", "roles"),

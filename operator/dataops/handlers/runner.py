@@ -6,6 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
@@ -21,30 +23,39 @@ from dataops.metrics import (
 )
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome
-from dataops.reconcile.pipeline import reconcile_pipeline, references_suite
+from dataops.reconcile.pipeline import DEFAULT_RUN_CONFIG, RunConfig, reconcile_pipeline, references_suite
 from dataops.reconcile.policy import reconcile_policy
 from dataops.reconcile.suite import reconcile_suite
+from dataops.settings import namespace_patterns
 
 log = logging.getLogger(__name__)
 
 ReconcileFn = Callable[[KubeClient, dict[str, Any]], Outcome]
 
-KINDS: dict[str, tuple[ResourceType, ReconcileFn]] = {
-    "DataPipeline": (DATA_PIPELINE, reconcile_pipeline),
-    "DataQualitySuite": (DATA_QUALITY_SUITE, reconcile_suite),
-    "DataPolicy": (DATA_POLICY, reconcile_policy),
+RESOURCES: dict[str, ResourceType] = {
+    "DataPipeline": DATA_PIPELINE,
+    "DataQualitySuite": DATA_QUALITY_SUITE,
+    "DataPolicy": DATA_POLICY,
 }
 
 MAX_RETRY_DELAY = 60.0
 
 
 class Reconciler:
-    def __init__(self, client: KubeClient, *, namespace: str | None = None) -> None:
+    def __init__(
+        self, client: KubeClient, *, namespace: str | None = None, run_config: RunConfig = DEFAULT_RUN_CONFIG
+    ) -> None:
         self.client = client
         self.namespace = namespace
+        self._reconcilers: dict[str, ReconcileFn] = {
+            "DataPipeline": partial(reconcile_pipeline, config=run_config),
+            "DataQualitySuite": reconcile_suite,
+            "DataPolicy": reconcile_policy,
+        }
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._failures: dict[tuple[str, str, str], int] = {}
+        self._timers: dict[tuple[str, str, str], tuple[float, threading.Timer]] = {}
         self._stopped = threading.Event()
 
     def _lock(self, key: tuple[str, str, str]) -> threading.Lock:
@@ -53,7 +64,7 @@ class Reconciler:
 
     def run(self, kind: str, namespace: str, name: str) -> Outcome | None:
         """Reconcile the current state of one object; failures are retried with exponential backoff."""
-        rt, fn = KINDS[kind]
+        rt, fn = RESOURCES[kind], self._reconcilers[kind]
         key = (kind, namespace, name)
         with self._lock(key):
             started = time.perf_counter()
@@ -83,16 +94,35 @@ class Reconciler:
         CHILD_WRITES.labels(kind).inc(outcome.children_written)
         for event in outcome.events:
             EVENTS.labels(kind, event.split("/", 1)[0]).inc()
+        if outcome.requeue_after is not None:
+            self._schedule(key, outcome.requeue_after)
         return outcome
 
     def _schedule_retry(self, key: tuple[str, str, str]) -> None:
         with self._guard:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
-        delay = min(MAX_RETRY_DELAY, 0.5 * 2 ** (failures - 1))
-        timer = threading.Timer(delay, self.run, args=key)
-        timer.daemon = True
+        self._schedule(key, min(MAX_RETRY_DELAY, 0.5 * 2 ** (failures - 1)))
+
+    def _schedule(self, key: tuple[str, str, str], delay: float) -> None:
+        """Reconcile ``key`` again after ``delay`` seconds (the earliest request wins)."""
+        due = time.monotonic() + delay
+        with self._guard:
+            pending = self._timers.get(key)
+            if pending is not None and pending[0] <= due and pending[1].is_alive():
+                return
+            if pending is not None:
+                pending[1].cancel()
+            timer = threading.Timer(delay, self._fire, args=key)
+            timer.daemon = True
+            self._timers[key] = (due, timer)
         timer.start()
+
+    def _fire(self, kind: str, namespace: str, name: str) -> None:
+        with self._guard:
+            self._timers.pop((kind, namespace, name), None)
+        if not self._stopped.is_set():
+            self.run(kind, namespace, name)
 
     # -- fan-out: who else must be reconciled when an object changes -------------------------
 
@@ -116,11 +146,16 @@ class Reconciler:
 
     # -- periodic resync -----------------------------------------------------------------------
 
+    def watches(self, namespace: str) -> bool:
+        patterns = namespace_patterns(self.namespace)
+        return not patterns or any(fnmatchcase(namespace, p) for p in patterns)
+
     def resync_once(self) -> None:
-        for kind, (rt, _) in KINDS.items():
-            for body in self.client.list(rt, self.namespace):
+        for kind, rt in RESOURCES.items():
+            for body in self.client.list(rt):
                 meta = body["metadata"]
-                self.run(kind, meta["namespace"], meta["name"])
+                if self.watches(meta["namespace"]):
+                    self.run(kind, meta["namespace"], meta["name"])
 
     def start_resync(self, interval: float) -> threading.Thread:
         def loop() -> None:
@@ -136,3 +171,7 @@ class Reconciler:
 
     def stop(self) -> None:
         self._stopped.set()
+        with self._guard:
+            for _, timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()

@@ -54,6 +54,7 @@ SERVICE = ResourceType("", "v1", "services", "Service")
 POD = ResourceType("", "v1", "pods", "Pod")
 EVENT = ResourceType("", "v1", "events", "Event")
 NAMESPACE = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
+SPARK_APPLICATION = ResourceType("sparkoperator.k8s.io", "v1beta2", "sparkapplications", "SparkApplication")
 LEASE = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 ROLE = ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role")
 ROLE_BINDING = ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding")
@@ -71,6 +72,7 @@ RESOURCE_TYPES = {
         EVENT,
         NAMESPACE,
         LEASE,
+        SPARK_APPLICATION,
         ROLE,
         ROLE_BINDING,
         DATA_PIPELINE,

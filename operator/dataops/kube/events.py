@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dataops.api.v1alpha1.meta import object_reference
-from dataops.kube.client import KubeClient
+from dataops.kube.client import KubeClient, KubeError
 from dataops.status.events import EventSpec
 
 COMPONENT = "dataops-operator"
@@ -37,5 +37,10 @@ def build_event(involved: dict[str, Any], spec: EventSpec, *, now: datetime) -> 
 
 
 def record(client: KubeClient, involved: dict[str, Any], specs: list[EventSpec], *, now: datetime) -> None:
+    """Names are derived from the content and the second, so a repeated reconcile records an event once."""
     for spec in specs:
-        client.create(build_event(involved, spec, now=now))
+        try:
+            client.create(build_event(involved, spec, now=now))
+        except KubeError as exc:
+            if not exc.conflict:
+                raise

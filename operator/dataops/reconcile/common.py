@@ -29,6 +29,8 @@ class Outcome:
     status_written: bool = False
     children_written: int = 0
     events: list[str] = field(default_factory=list)
+    launched: list[str] = field(default_factory=list)
+    requeue_after: float | None = None
 
 
 def parse_status(model: type[StatusT], body: dict[str, Any]) -> StatusT | None:

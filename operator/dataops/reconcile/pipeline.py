@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,10 +13,14 @@ from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, DataPipelineStatus, PipelinePhase
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.api.validation import format_path
+from dataops.kube import events
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
+from dataops.kube.runs import launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.plan.scheduling import decide
+from dataops.plan.spark_driver import DEFAULT_RUNTIME_IMAGE, Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
@@ -45,14 +51,34 @@ def missing_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -
     return [n for n in names if client.get(DATA_QUALITY_SUITE, namespace, n) is None]
 
 
-def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
-    """Converge one DataPipeline. Safe to call any number of times, from any state."""
+@dataclass(frozen=True)
+class RunConfig:
+    """How runs are launched (from the operator's settings)."""
+
+    image: str = DEFAULT_RUNTIME_IMAGE
+    lineage_transport: str = "console"
+
+
+DEFAULT_RUN_CONFIG = RunConfig()
+
+
+def reconcile_pipeline(
+    client: KubeClient,
+    body: dict[str, Any],
+    *,
+    config: RunConfig = DEFAULT_RUN_CONFIG,
+    now: datetime | None = None,
+) -> Outcome:
+    """Converge one DataPipeline. Safe to call any number of times, from any state.
+
+    ``now`` is injectable so that schedules, backoffs and timeouts can be tested without waiting.
+    """
     outcome = Outcome()
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
         return outcome
     namespace, name = meta["namespace"], meta["name"]
-    now = utcnow()
+    now = now or utcnow()
     previous = parse_status(DataPipelineStatus, body)
     before = previous.conditions if previous else []
     try:
@@ -86,24 +112,40 @@ def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
     plan = build_run_plan(name=name, namespace=namespace, spec=spec)
     plan_errors = check_step_order(spec)
     apply_error = None
+    owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
     if not plan_errors:
-        owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
         try:
             for child in desired_children(owner=owner, plan=plan):
                 outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
+    missing = missing_suites(client, namespace, spec)
+    findings = policy_findings(client, namespace, meta.get("labels") or {}, spec)
+    can_start = not (plan_errors or missing or apply_error or any(f.blocking for f in findings))
+    runs = decide(
+        name=name,
+        uid=meta["uid"],
+        spec=spec,
+        status=previous,
+        drivers=observe_drivers(client, namespace, name, spec.spark.backend),
+        annotations=meta.get("annotations") or {},
+        created=_time(meta.get("creationTimestamp")) or now,
+        now=now,
+        can_start=can_start,
+    )
     observation = PipelineObservation(
         generation=meta.get("generation"),
         suspended=spec.suspend,
-        missing_suites=missing_suites(client, namespace, spec),
-        policy_findings=policy_findings(client, namespace, meta.get("labels") or {}, spec),
+        missing_suites=missing,
+        policy_findings=findings,
         plan_errors=plan_errors,
         apply_error=apply_error,
         plan_config_map=None if plan_errors else plan_config_map_name(name),
         plan_hash=None if plan_errors else plan.digest(),
+        runs=runs,
     )
     status = pipeline_status(previous, observation, now=now)
+    # Runs are recorded in status before their pods exist, so a restart never loses or repeats one.
     write_status(
         client,
         DATA_PIPELINE,
@@ -114,7 +156,29 @@ def reconcile_pipeline(client: KubeClient, body: dict[str, Any]) -> Outcome:
         now=now,
         outcome=outcome,
     )
+    for record in runs.launch:
+        attempt = Launch(
+            owner=owner,
+            run_id=record.id,
+            attempt=record.attempt,
+            image=config.image,
+            lineage_transport=config.lineage_transport,
+        )
+        outcome.children_written += launch(client, attempt, spec)
+        outcome.launched.append(attempt.driver_pod_name)
+    for pod in runs.delete:
+        stop(client, namespace, pod, spec.spark.backend)
+    if runs.events:
+        events.record(client, body, runs.events, now=now)
+        outcome.events.extend(f"{e.type}/{e.reason}" for e in runs.events)
+    outcome.requeue_after = runs.requeue_after(now)
     return outcome
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def pipelines_in(client: KubeClient, namespace: str) -> list[dict[str, Any]]:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
-from dataops.api.v1alpha1.datapipeline import DataPipelineStatus, PipelinePhase, PolicyReport
+from dataops.api.v1alpha1.datapipeline import (
+    DataPipelineStatus,
+    PipelinePhase,
+    PolicyReport,
+    RunOutcome,
+    RunRecord,
+)
 from dataops.plan.runplan import PlanError
+from dataops.plan.scheduling import HISTORY_LIMIT, RunDecision
 from dataops.policy.evaluate import PolicyFinding
 from dataops.status.conditions import DesiredCondition, false, merge_conditions, true
 
@@ -22,6 +30,7 @@ class PipelineObservation:
     apply_error: str | None = None
     plan_config_map: str | None = None
     plan_hash: str | None = None
+    runs: RunDecision | None = None
 
 
 def _policy_condition(findings: list[PolicyFinding]) -> DesiredCondition:
@@ -62,14 +71,37 @@ def pipeline_status(
         if obs.missing_suites
         else true(ConditionType.REFERENCES_RESOLVED, Reason.RESOLVED, "all referenced objects exist")
     )
-    progressing = false(
-        ConditionType.PROGRESSING, Reason.SUSPENDED if obs.suspended else Reason.IDLE, "no run in progress"
-    )
-    degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
+    runs = _run_fields(before, obs.runs)
+    active: list[RunRecord] = runs["active_runs"]
+    last_run: RunRecord | None = runs["last_run"]
+    if active:
+        newest = active[-1]
+        progressing = true(
+            ConditionType.PROGRESSING,
+            Reason.RUN_IN_PROGRESS,
+            f"run {newest.id} attempt {newest.attempt} is {newest.outcome.value.lower()}",
+        )
+    else:
+        idle = Reason.SUSPENDED if obs.suspended else Reason.IDLE
+        progressing = false(ConditionType.PROGRESSING, idle, "no run in progress")
+    if last_run is not None and last_run.outcome == RunOutcome.FAILED:
+        degraded = true(
+            ConditionType.DEGRADED,
+            Reason.RETRIES_EXHAUSTED,
+            f"run {last_run.id} failed after {last_run.attempt} attempt(s): {last_run.message}",
+        )
+    elif last_run is not None and last_run.outcome == RunOutcome.SUCCEEDED:
+        degraded = false(ConditionType.DEGRADED, Reason.LAST_RUN_SUCCEEDED, f"run {last_run.id} succeeded")
+    else:
+        degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
     desired = [ready, refs, _policy_condition(obs.policy_findings), progressing, degraded]
     conditions = merge_conditions(before.conditions, desired, generation=obs.generation, now=now)
     if ready.status.value != "True":
         phase = PipelinePhase.BLOCKED
+    elif active:
+        phase = PipelinePhase.RUNNING
+    elif degraded.status.value == "True":
+        phase = PipelinePhase.DEGRADED
     elif obs.suspended:
         phase = PipelinePhase.SUSPENDED
     else:
@@ -77,6 +109,7 @@ def pipeline_status(
     findings = obs.policy_findings
     return before.model_copy(
         update={
+            **runs,
             "observed_generation": obs.generation,
             "phase": phase,
             "conditions": conditions,
@@ -90,3 +123,24 @@ def pipeline_status(
             else None,
         }
     )
+
+
+def _run_fields(before: DataPipelineStatus, runs: RunDecision | None) -> dict[str, Any]:
+    if runs is None:
+        return {
+            "active_runs": before.active_runs,
+            "current_run": before.current_run,
+            "last_run": before.last_run,
+            "history": before.history,
+            "last_schedule_time": before.last_schedule_time,
+            "last_manual_trigger": before.last_manual_trigger,
+        }
+    history = (before.history + runs.finished)[-HISTORY_LIMIT:]
+    return {
+        "active_runs": runs.active[-HISTORY_LIMIT:],
+        "current_run": runs.active[-1] if runs.active else None,
+        "last_run": runs.finished[-1] if runs.finished else before.last_run,
+        "history": history,
+        "last_schedule_time": runs.last_schedule_time,
+        "last_manual_trigger": runs.last_manual_trigger,
+    }

@@ -104,6 +104,9 @@ class Reason(StrEnum):
     NOT_YET_VALIDATED = "NotYetValidated"
     NOT_OBSERVED = "NotObserved"
     SELECTING = "Selecting"
+    RUN_IN_PROGRESS = "RunInProgress"
+    RETRIES_EXHAUSTED = "RetriesExhausted"
+    LAST_RUN_SUCCEEDED = "LastRunSucceeded"
 
 
 class Condition(KubeModel):

@@ -314,6 +314,10 @@ class SparkSpec(KubeModel):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
     spark_conf: dict[str, str] = Field(default_factory=dict)
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict, description="Added to driver and executor pods."
+    )
+    pod_labels: dict[str, str] = Field(default_factory=dict, description="Added to driver and executor pods.")
 
 
 class PipelineMode(StrEnum):
@@ -398,6 +402,7 @@ class DataPipelineSpec(KubeModel):
 class RunOutcome(StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
+    RETRYING = "Retrying"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
@@ -422,6 +427,11 @@ class RunRecord(KubeModel):
     trigger: RunTrigger
     attempt: int = Field(default=1, ge=1)
     outcome: RunOutcome
+    scheduled_time: datetime | None = Field(
+        default=None, description="The schedule slot a Schedule run fills."
+    )
+    driver_pod: str | None = Field(default=None, max_length=253)
+    not_before: datetime | None = Field(default=None, description="A retry waits until this time (backoff).")
     start_time: datetime | None = None
     completion_time: datetime | None = None
     rows_read: list[DatasetCount] = Field(default_factory=list, max_length=64)
@@ -453,9 +463,12 @@ class DataPipelineStatus(KubeModel):
     plan_config_map: str | None = Field(default=None, max_length=253)
     plan_hash: str | None = Field(default=None, max_length=64)
     policy: PolicyReport | None = None
-    current_run: RunRecord | None = None
-    last_run: RunRecord | None = None
+    current_run: RunRecord | None = Field(default=None, description="The newest active run.")
+    active_runs: list[RunRecord] = Field(default_factory=list, max_length=20)
+    last_run: RunRecord | None = Field(default=None, description="The newest finished run.")
     history: list[RunRecord] = Field(default_factory=list, max_length=20)
+    last_schedule_time: datetime | None = None
+    last_manual_trigger: str | None = Field(default=None, max_length=253)
 
 
 class DataPipeline(KubeModel):

@@ -27,11 +27,17 @@ class ObjectMeta(BaseModel):
 
 
 def name_length_rule(kind: str) -> CelRule:
-    """Names are bounded so that derived child names and label values stay under 63 characters."""
+    """Names are bounded and start with a letter, so derived child names (pods, services) stay valid
+    DNS labels under 63 characters."""
     return CelRule(
-        rule=f"size(self.metadata.name) <= {MAX_NAME_LENGTH}",
-        message=f"metadata.name of a {kind} must be at most {MAX_NAME_LENGTH} characters",
-        check=lambda obj: len(obj.metadata.name) <= MAX_NAME_LENGTH,
+        rule=f"size(self.metadata.name) <= {MAX_NAME_LENGTH} && self.metadata.name.matches('^[a-z]')",
+        message=f"metadata.name of a {kind} must start with a letter and be at most "
+        f"{MAX_NAME_LENGTH} characters",
+        # A missing name is reported on its own (metadata.name: Required value).
+        check=lambda obj: (
+            not obj.metadata.name
+            or (len(obj.metadata.name) <= MAX_NAME_LENGTH and obj.metadata.name[:1].isalpha())
+        ),
     )
 
 

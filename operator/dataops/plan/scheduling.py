@@ -1,0 +1,386 @@
+"""Run lifecycle decisions: triggers, concurrency, retries with backoff, timeouts. Pure.
+
+Given the pipeline spec, the status recorded so far, the driver states observed on the cluster
+and the time, decide which attempts to launch, which pods to delete, how the run records change
+and when to look again. Run identities are deterministic, so a decision repeated after an
+operator restart names the same runs and the same pods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from dataops.api.v1alpha1.datapipeline import (
+    ConcurrencyPolicy,
+    DataPipelineSpec,
+    DataPipelineStatus,
+    DatasetCount,
+    PipelineMode,
+    RunOutcome,
+    RunRecord,
+    RunTrigger,
+)
+from dataops.status.events import EventSpec
+
+RUN_NOW_ANNOTATION = "dataops.dev/run-now"
+HISTORY_LIMIT = 20
+ACTIVE_POLL = timedelta(seconds=30)  # look again while runs are active, even without a watch event
+ACTIVE_PHASES = {"Pending", "Running", "Unknown"}
+
+
+@dataclass(frozen=True)
+class DriverState:
+    """What the cluster says about one attempt's driver."""
+
+    name: str
+    run_id: str
+    attempt: int
+    phase: str  # Pending, Running, Succeeded, Failed, Unknown
+    start_time: datetime | None = None
+    finish_time: datetime | None = None
+    message: str = ""
+
+
+@dataclass
+class RunDecision:
+    active: list[RunRecord] = field(default_factory=list)
+    finished: list[RunRecord] = field(default_factory=list)
+    launch: list[RunRecord] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    events: list[EventSpec] = field(default_factory=list)
+    wake_at: list[datetime] = field(default_factory=list)
+    last_schedule_time: datetime | None = None
+    last_manual_trigger: str | None = None
+
+    def requeue_after(self, now: datetime) -> float | None:
+        future = [(t - now).total_seconds() for t in self.wake_at]
+        return max(0.5, min(future)) if future else None
+
+
+def run_id_for(prefix: str, uid: str, key: str) -> str:
+    return prefix + hashlib.sha256(f"{uid}/{key}".encode()).hexdigest()[:8]
+
+
+def driver_pod_name(pipeline: str, run_id: str, attempt: int) -> str:
+    return f"{pipeline}-{run_id}-{attempt}-driver"
+
+
+def backoff_seconds(spec: DataPipelineSpec, failed_attempt: int) -> int:
+    retry = spec.retry
+    return int(min(retry.backoff_seconds * 2 ** (failed_attempt - 1), retry.max_backoff_seconds))
+
+
+def latest_due(cron: str, tz: str, since: datetime, now: datetime) -> datetime | None:
+    """The newest schedule slot in (since, now], or None."""
+    zone = ZoneInfo(tz)
+    it = croniter(cron, now.astimezone(zone))
+    previous: datetime = it.get_prev(datetime)
+    return previous if previous > since else None
+
+
+def next_due(cron: str, tz: str, after: datetime) -> datetime:
+    zone = ZoneInfo(tz)
+    upcoming: datetime = croniter(cron, after.astimezone(zone)).get_next(datetime)
+    return upcoming
+
+
+def _rows(message: str) -> tuple[list[DatasetCount], list[DatasetCount]]:
+    """The driver writes its run summary (JSON) as the termination message on success."""
+    try:
+        summary = json.loads(message)
+    except ValueError:
+        return [], []
+    if not isinstance(summary, dict):
+        return [], []
+
+    def counts(key: str) -> list[DatasetCount]:
+        values = summary.get(key) or {}
+        return [DatasetCount(name=k, rows=int(v)) for k, v in values.items() if isinstance(v, int)][:64]
+
+    return counts("rowsRead"), counts("rowsWritten")
+
+
+class _Decider:
+    def __init__(self, *, name: str, spec: DataPipelineSpec, now: datetime) -> None:
+        self.name = name
+        self.spec = spec
+        self.now = now
+        self.d = RunDecision()
+
+    def event(self, kind: str, reason: str, message: str) -> None:
+        self.d.events.append(EventSpec(kind, reason, message[:1024]))
+
+    def fail_attempt(self, rec: RunRecord, message: str) -> None:
+        if rec.attempt <= self.spec.retry.max_retries:
+            delay = backoff_seconds(self.spec, rec.attempt)
+            retry = rec.model_copy(
+                update={
+                    "attempt": rec.attempt + 1,
+                    "outcome": RunOutcome.RETRYING,
+                    "not_before": self.now + timedelta(seconds=delay),
+                    "driver_pod": None,
+                    "start_time": None,
+                    "message": f"attempt {rec.attempt} failed: {message}"[:4096],
+                }
+            )
+            self.d.active.append(retry)
+            self.d.wake_at.append(retry.not_before or self.now)
+            self.event(
+                "Warning",
+                "RunAttemptFailed",
+                f"run {rec.id} attempt {rec.attempt} failed: {message}; retry in {delay}s",
+            )
+        else:
+            done = rec.model_copy(
+                update={
+                    "outcome": RunOutcome.FAILED,
+                    "completion_time": self.now,
+                    "message": message[:4096],
+                    "not_before": None,
+                }
+            )
+            self.d.finished.append(done)
+            self.event(
+                "Warning", "RunFailed", f"run {rec.id} failed after {rec.attempt} attempt(s): {message}"
+            )
+
+    def follow(self, rec: RunRecord, driver: DriverState | None) -> None:
+        """Advance one active run from what its driver shows."""
+        if rec.outcome in (RunOutcome.PENDING, RunOutcome.RETRYING) and driver is None:
+            if rec.not_before is not None and self.now < rec.not_before:
+                self.d.active.append(rec)
+                self.d.wake_at.append(rec.not_before)
+                return
+            self.start(rec)
+            return
+        if driver is None:
+            self.fail_attempt(rec, "the driver pod disappeared")
+            return
+        if driver.phase in ACTIVE_PHASES:
+            started = rec.start_time or driver.start_time or self.now
+            rec = rec.model_copy(
+                update={
+                    "outcome": RunOutcome.RUNNING,
+                    "start_time": started,
+                    "driver_pod": driver.name,
+                    "not_before": None,
+                }
+            )
+            timeout = self.spec.timeout_seconds
+            if timeout is not None and started + timedelta(seconds=timeout) <= self.now:
+                self.d.delete.append(driver.name)
+                self.event(
+                    "Warning", "RunTimedOut", f"run {rec.id} attempt {rec.attempt} exceeded {timeout}s"
+                )
+                self.fail_attempt(rec, f"timed out after {timeout}s")
+                return
+            self.d.active.append(rec)
+            if timeout is not None:
+                self.d.wake_at.append(started + timedelta(seconds=timeout))
+            return
+        if driver.phase == "Succeeded":
+            read, written = _rows(driver.message)
+            done = rec.model_copy(
+                update={
+                    "outcome": RunOutcome.SUCCEEDED,
+                    "start_time": rec.start_time or driver.start_time,
+                    "completion_time": driver.finish_time or self.now,
+                    "rows_read": read,
+                    "rows_written": written,
+                    "message": "",
+                    "driver_pod": driver.name,
+                }
+            )
+            self.d.finished.append(done)
+            self.event("Normal", "RunSucceeded", f"run {rec.id} succeeded on attempt {rec.attempt}")
+            return
+        self.fail_attempt(
+            rec.model_copy(update={"driver_pod": driver.name}), driver.message or "the driver failed"
+        )
+
+    def start(self, rec: RunRecord) -> None:
+        rec = rec.model_copy(
+            update={
+                "outcome": RunOutcome.PENDING,
+                "not_before": None,
+                "driver_pod": driver_pod_name(self.name, rec.id, rec.attempt),
+            }
+        )
+        self.d.active.append(rec)
+        self.d.launch.append(rec)
+        self.event("Normal", "RunStarted", f"run {rec.id} attempt {rec.attempt} ({rec.trigger.value})")
+
+    def trigger(self, rec: RunRecord) -> None:
+        """A new run wants to start: apply the concurrency policy."""
+        if any(a.id == rec.id for a in self.d.active) or any(f.id == rec.id for f in self.d.finished):
+            return
+        if self.d.active:
+            policy = self.spec.schedule.concurrency_policy if self.spec.schedule else ConcurrencyPolicy.FORBID
+            if policy == ConcurrencyPolicy.FORBID:
+                self.event(
+                    "Normal",
+                    "RunSkipped",
+                    f"run {rec.id} skipped: run {self.d.active[-1].id} is still active",
+                )
+                return
+            if policy == ConcurrencyPolicy.REPLACE:
+                for old in self.d.active:
+                    if old.driver_pod and old in self.d.launch:
+                        self.d.launch.remove(old)
+                    elif old.driver_pod:
+                        self.d.delete.append(old.driver_pod)
+                    self.d.finished.append(
+                        old.model_copy(
+                            update={
+                                "outcome": RunOutcome.CANCELLED,
+                                "completion_time": self.now,
+                                "message": f"replaced by run {rec.id}",
+                            }
+                        )
+                    )
+                    self.event("Normal", "RunCancelled", f"run {old.id} replaced by run {rec.id}")
+                self.d.active = []
+        self.start(rec)
+
+
+def decide(
+    *,
+    name: str,
+    uid: str,
+    spec: DataPipelineSpec,
+    status: DataPipelineStatus | None,
+    drivers: dict[tuple[str, int], DriverState],
+    annotations: dict[str, str],
+    created: datetime,
+    now: datetime,
+    can_start: bool,
+) -> RunDecision:
+    decider = _Decider(name=name, spec=spec, now=now)
+    d = decider.d
+    previous = status or DataPipelineStatus(conditions=[])
+    d.last_schedule_time = previous.last_schedule_time
+    d.last_manual_trigger = previous.last_manual_trigger
+    for rec in previous.active_runs:
+        decider.follow(rec, drivers.get((rec.id, rec.attempt)))
+    if previous.active_runs:
+        d.wake_at.append(now + ACTIVE_POLL)
+
+    if spec.mode != PipelineMode.BATCH:
+        return d  # continuous runs are managed by the streaming controller
+    token = annotations.get(RUN_NOW_ANNOTATION)
+    if token and token != previous.last_manual_trigger and can_start:
+        d.last_manual_trigger = token
+        decider.trigger(
+            RunRecord(id=run_id_for("m", uid, token), trigger=RunTrigger.MANUAL, outcome=RunOutcome.PENDING)
+        )
+    schedule = spec.schedule
+    if schedule is not None and schedule.cron and not spec.suspend:
+        since = previous.last_schedule_time or created
+        due = latest_due(schedule.cron, schedule.time_zone, since, now)
+        if due is not None and can_start:
+            d.last_schedule_time = due
+            deadline = schedule.starting_deadline_seconds
+            if deadline is not None and (now - due).total_seconds() > deadline:
+                decider.event(
+                    "Warning",
+                    "ScheduleMissed",
+                    f"schedule slot {due.isoformat()} missed by more than {deadline}s",
+                )
+            else:
+                decider.trigger(
+                    RunRecord(
+                        id=run_id_for("s", uid, due.isoformat()),
+                        trigger=RunTrigger.SCHEDULE,
+                        outcome=RunOutcome.PENDING,
+                        scheduled_time=due,
+                    )
+                )
+        d.wake_at.append(next_due(schedule.cron, schedule.time_zone, max(now, since)))
+    return d
+
+
+def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
+    """Parse a driver pod; None when it is not one of ours."""
+    meta = pod.get("metadata") or {}
+    assert isinstance(meta, dict)
+    labels = meta.get("labels") or {}
+    run_id, attempt = labels.get("dataops.dev/run-id"), labels.get("dataops.dev/attempt")
+    if not run_id or not attempt:
+        return None
+    status = pod.get("status") or {}
+    assert isinstance(status, dict)
+    phase = str(status.get("phase") or "Pending")
+    started = status.get("startTime")
+    message, finished = "", None
+    for cs in status.get("containerStatuses") or []:
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated:
+            message = terminated.get("message") or terminated.get("reason") or ""
+            if terminated.get("exitCode") not in (None, 0) and not terminated.get("message"):
+                message = f"{terminated.get('reason', 'Error')} (exit code {terminated.get('exitCode')})"
+            finished = terminated.get("finishedAt")
+    if phase == "Failed" and not message:
+        message = str(status.get("message") or status.get("reason") or "")
+    if meta.get("deletionTimestamp") and phase in ACTIVE_PHASES:
+        phase = "Failed"
+        message = message or "the driver pod was deleted"
+    return DriverState(
+        name=str(meta.get("name")),
+        run_id=str(run_id),
+        attempt=int(attempt),
+        phase=phase,
+        start_time=_time(started),
+        finish_time=_time(finished),
+        message=message.strip()[:4096],
+    )
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+_APP_STATES = {
+    "": "Pending",
+    "NEW": "Pending",
+    "SUBMITTED": "Pending",
+    "PENDING_RERUN": "Pending",
+    "RUNNING": "Running",
+    "SUCCEEDING": "Running",
+    "FAILING": "Running",
+    "INVALIDATING": "Running",
+    "COMPLETED": "Succeeded",
+    "FAILED": "Failed",
+    "SUBMISSION_FAILED": "Failed",
+    "UNKNOWN": "Unknown",
+}
+
+
+def driver_state_from_spark_application(app: dict[str, object]) -> DriverState | None:
+    """Parse a Kubeflow SparkApplication (the SparkOperator backend)."""
+    meta = app.get("metadata") or {}
+    assert isinstance(meta, dict)
+    labels = meta.get("labels") or {}
+    run_id, attempt = labels.get("dataops.dev/run-id"), labels.get("dataops.dev/attempt")
+    if not run_id or not attempt:
+        return None
+    status = app.get("status") or {}
+    assert isinstance(status, dict)
+    state = status.get("applicationState") or {}
+    phase = _APP_STATES.get(str(state.get("state") or ""), "Unknown")
+    return DriverState(
+        name=str(meta.get("name")),
+        run_id=str(run_id),
+        attempt=int(attempt),
+        phase=phase,
+        start_time=_time(status.get("lastSubmissionAttemptTime")),
+        finish_time=_time(status.get("terminationTime")),
+        message=str(state.get("errorMessage") or "")[:4096],
+    )

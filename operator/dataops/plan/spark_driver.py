@@ -1,0 +1,359 @@
+"""What spark-submit's cluster mode would create, built directly (no JVM in the operator). Pure.
+
+For each run attempt: a driver pod, its headless Service and a ConfigMap with spark.properties
+(and the executor pod template), shaped like Spark's BasicDriverFeatureStep,
+DriverServiceFeatureStep and DriverCommandFeatureStep produce them. Alternatively a Kubeflow
+``SparkApplication`` for clusters that run the Spark Operator.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
+from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_config_map_name, runner_name
+from dataops.plan.children import standard_labels as _labels
+from dataops.plan.secrets import secret_env_name
+
+ATTEMPT_LABEL = "dataops.dev/attempt"
+SPARK_ROLE_LABEL = "spark-role"
+SPARK_APP_LABEL = "spark-app-selector"
+DRIVER_CONTAINER = "spark-kubernetes-driver"
+DRIVER_PORT = 7078
+BLOCK_MANAGER_PORT = 7079
+UI_PORT = 4040
+SPARK_CONF_DIR = "/opt/spark/conf"
+PLAN_DIR = "/etc/dataops/plan"
+APP_FILE = "local:///opt/dataops/spark_job.py"
+DEFAULT_RUNTIME_IMAGE = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
+SPARK_UID = 185  # the user of the official Spark images
+MIN_OVERHEAD_MIB = 384
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One attempt of one run."""
+
+    owner: Owner
+    run_id: str
+    attempt: int
+    image: str
+    lineage_transport: str = "console"
+
+    @property
+    def base_name(self) -> str:
+        return f"{self.owner.name}-{self.run_id}-{self.attempt}"
+
+    @property
+    def driver_pod_name(self) -> str:
+        return f"{self.base_name}-driver"
+
+    @property
+    def service_name(self) -> str:
+        return f"{self.base_name}-svc"
+
+    @property
+    def conf_map_name(self) -> str:
+        return f"{self.base_name}-conf"
+
+    @property
+    def app_id(self) -> str:
+        return f"spark-{self.base_name}"
+
+
+def memory_mib(spark_memory: str) -> int:
+    """Spark memory notation (512m, 4g, 1024k, 2t, or bytes) -> MiB."""
+    match = re.fullmatch(r"(\d+)([kmgtKMGT]?)", spark_memory)
+    if not match:
+        raise ValueError(f"not a Spark memory size: {spark_memory!r}")
+    value, unit = int(match.group(1)), match.group(2).lower()
+    factor = {"": 1 / (1024 * 1024), "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024 * 1024}[unit]
+    return max(1, int(value * factor))
+
+
+def pod_memory_mib(resources: PodResources) -> int:
+    """Heap plus Spark's default overhead (10%, at least 384 MiB; 40% would be for non-JVM jobs)."""
+    heap = memory_mib(resources.memory)
+    return heap + max(MIN_OVERHEAD_MIB, heap // 10)
+
+
+def run_labels(launch: Launch, role: str) -> dict[str, str]:
+    return {
+        **_labels(launch.owner.name, f"spark-{role}"),
+        RUN_ID_LABEL: launch.run_id,
+        ATTEMPT_LABEL: str(launch.attempt),
+        SPARK_ROLE_LABEL: role,
+        SPARK_APP_LABEL: launch.app_id,
+    }
+
+
+def _metadata(
+    launch: Launch, name: str, role: str, extra_labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": launch.owner.namespace,
+        "labels": {**(extra_labels or {}), **run_labels(launch, role)},
+        "ownerReferences": [launch.owner.reference()],
+    }
+
+
+def secret_env(spec: DataPipelineSpec) -> list[dict[str, Any]]:
+    """Environment variables that carry the secrets the sources and sinks reference."""
+    credentials: list[JdbcCredentials] = [
+        s.jdbc.credentials for s in spec.sources if s.jdbc and s.jdbc.credentials
+    ]
+    credentials += [k.jdbc.credentials for k in spec.sinks if k.jdbc and k.jdbc.credentials]
+    refs = [r for c in credentials for r in (c.user_secret_ref, c.password_secret_ref) if r is not None]
+    env: dict[str, dict[str, Any]] = {}
+    for ref in refs:
+        env[secret_env_name(ref)] = {
+            "name": secret_env_name(ref),
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        }
+    return [env[k] for k in sorted(env)]
+
+
+def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
+    ns = launch.owner.namespace
+    props = {
+        "spark.app.id": launch.app_id,
+        "spark.app.name": launch.owner.name,
+        "spark.master": "k8s://https://kubernetes.default.svc:443",
+        "spark.submit.deployMode": "cluster",
+        "spark.kubernetes.namespace": ns,
+        "spark.kubernetes.submitInDriver": "true",
+        "spark.kubernetes.resource.type": "python",
+        "spark.kubernetes.driver.pod.name": launch.driver_pod_name,
+        "spark.kubernetes.executor.podNamePrefix": launch.base_name,
+        "spark.kubernetes.container.image": spec.image or launch.image,
+        "spark.kubernetes.container.image.pullPolicy": spec.image_pull_policy,
+        "spark.kubernetes.authenticate.driver.serviceAccountName": runner_name(launch.owner.name),
+        "spark.kubernetes.executor.podTemplateFile": f"{SPARK_CONF_DIR}/executor-pod-template.yaml",
+        "spark.driver.host": f"{launch.service_name}.{ns}.svc",
+        "spark.driver.port": str(DRIVER_PORT),
+        "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
+        "spark.driver.cores": str(spec.driver.cores),
+        "spark.driver.memory": spec.driver.memory,
+        "spark.executor.cores": str(spec.executor.cores),
+        "spark.executor.memory": spec.executor.memory,
+        "spark.executor.instances": str(spec.executor.instances),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    }
+    for key, value in run_labels(launch, "executor").items():
+        props[f"spark.kubernetes.executor.label.{key}"] = value
+    for key, value in spec.pod_labels.items():
+        props[f"spark.kubernetes.executor.label.{key}"] = value
+    for key, value in spec.pod_annotations.items():
+        props[f"spark.kubernetes.executor.annotation.{key}"] = value
+    for key, value in spec.node_selector.items():
+        props[f"spark.kubernetes.node.selector.{key}"] = value
+    if spec.dynamic_allocation.enabled:
+        props |= {
+            "spark.dynamicAllocation.enabled": "true",
+            "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+            "spark.dynamicAllocation.minExecutors": str(spec.dynamic_allocation.min_executors),
+            "spark.dynamicAllocation.maxExecutors": str(spec.dynamic_allocation.max_executors),
+        }
+    return {**props, **spec.spark_conf}
+
+
+def executor_pod_template(spec: SparkSpec) -> dict[str, Any]:
+    """Tolerations and the security context, which Spark takes only from a pod template."""
+    pod_spec: dict[str, Any] = {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
+        "containers": [{"name": "spark-kubernetes-executor"}],
+    }
+    if spec.tolerations:
+        pod_spec["tolerations"] = [t.to_json() for t in spec.tolerations]
+    return {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec}
+
+
+def build_spark_conf_map(launch: Launch, spec: SparkSpec) -> dict[str, Any]:
+    props = spark_properties(launch, spec)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(launch, launch.conf_map_name, "driver"),
+        "data": {
+            "spark.properties": "".join(f"{k}={v}\n" for k, v in sorted(props.items())),
+            "executor-pod-template.yaml": yaml.safe_dump(executor_pod_template(spec), sort_keys=True),
+        },
+    }
+
+
+def build_driver_service(launch: Launch) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(launch, launch.service_name, "driver"),
+        "spec": {
+            "clusterIP": "None",
+            "selector": {SPARK_APP_LABEL: launch.app_id, SPARK_ROLE_LABEL: "driver"},
+            "ports": [
+                {
+                    "name": "driver-rpc-port",
+                    "port": DRIVER_PORT,
+                    "targetPort": DRIVER_PORT,
+                    "protocol": "TCP",
+                },
+                {
+                    "name": "blockmanager",
+                    "port": BLOCK_MANAGER_PORT,
+                    "targetPort": BLOCK_MANAGER_PORT,
+                    "protocol": "TCP",
+                },
+                {"name": "spark-ui", "port": UI_PORT, "targetPort": UI_PORT, "protocol": "TCP"},
+            ],
+        },
+    }
+
+
+def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
+    spark = spec.spark
+    memory = f"{pod_memory_mib(spark.driver)}Mi"
+    meta = _metadata(launch, launch.driver_pod_name, "driver", spark.pod_labels)
+    if spark.pod_annotations:
+        meta["annotations"] = dict(spark.pod_annotations)
+    env = [
+        {"name": "SPARK_DRIVER_BIND_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "SPARK_CONF_DIR", "value": SPARK_CONF_DIR},
+        {"name": "SPARK_APPLICATION_ID", "value": launch.app_id},
+        {"name": "PYSPARK_PYTHON", "value": "python3"},
+        {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
+        {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
+        {"name": "DATAOPS_ATTEMPT", "value": str(launch.attempt)},
+        {"name": "DATAOPS_LINEAGE_TRANSPORT", "value": launch.lineage_transport},
+        *secret_env(spec),
+    ]
+    container: dict[str, Any] = {
+        "name": DRIVER_CONTAINER,
+        "image": spark.image or launch.image,
+        "imagePullPolicy": spark.image_pull_policy,
+        "args": [
+            "driver",
+            "--properties-file",
+            f"{SPARK_CONF_DIR}/spark.properties",
+            "--class",
+            "org.apache.spark.deploy.PythonRunner",
+            APP_FILE,
+        ],
+        "env": env,
+        "ports": [
+            {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
+            {"name": "blockmanager", "containerPort": BLOCK_MANAGER_PORT, "protocol": "TCP"},
+            {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
+        ],
+        "resources": {
+            "requests": {"cpu": str(spark.driver.cores), "memory": memory},
+            "limits": {"memory": memory},
+        },
+        "volumeMounts": [
+            {"name": "spark-conf-volume-driver", "mountPath": SPARK_CONF_DIR},
+            {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True},
+        ],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": runner_name(launch.owner.name),
+        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
+        "containers": [container],
+        "volumes": [
+            {"name": "spark-conf-volume-driver", "configMap": {"name": launch.conf_map_name}},
+            {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
+        ],
+    }
+    if spark.node_selector:
+        pod_spec["nodeSelector"] = dict(spark.node_selector)
+    if spark.tolerations:
+        pod_spec["tolerations"] = [t.to_json() for t in spark.tolerations]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+
+
+def build_native_run(launch: Launch, spec: DataPipelineSpec) -> list[dict[str, Any]]:
+    """The objects of one attempt, in creation order (the pod last: it mounts the ConfigMap)."""
+    return [
+        build_spark_conf_map(launch, spec.spark),
+        build_driver_service(launch),
+        build_driver_pod(launch, spec),
+    ]
+
+
+def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
+    """The same attempt as a Kubeflow Spark Operator ``SparkApplication`` (sparkoperator.k8s.io/v1beta2)."""
+    spark = spec.spark
+    props = spark_properties(launch, spark)
+    for managed in (
+        "spark.kubernetes.driver.pod.name",
+        "spark.master",
+        "spark.submit.deployMode",
+        "spark.driver.host",
+        "spark.kubernetes.submitInDriver",
+        "spark.kubernetes.resource.type",
+        "spark.kubernetes.executor.podTemplateFile",
+    ):
+        props.pop(managed, None)
+    volume_mount = {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True}
+    env = [
+        {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
+        {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
+        {"name": "DATAOPS_LINEAGE_TRANSPORT", "value": launch.lineage_transport},
+        *secret_env(spec),
+    ]
+    labels = {
+        **spark.pod_labels,
+        PIPELINE_LABEL: launch.owner.name,
+        RUN_ID_LABEL: launch.run_id,
+        ATTEMPT_LABEL: str(launch.attempt),
+    }
+    app_spec: dict[str, Any] = {
+        "type": "Python",
+        "pythonVersion": "3",
+        "mode": "cluster",
+        "image": spark.image or launch.image,
+        "imagePullPolicy": spark.image_pull_policy,
+        "mainApplicationFile": APP_FILE,
+        "sparkVersion": "4.0.0",
+        "restartPolicy": {"type": "Never"},
+        "sparkConf": props,
+        "volumes": [{"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}}],
+        "driver": {
+            "cores": spark.driver.cores,
+            "memory": spark.driver.memory,
+            "serviceAccount": runner_name(launch.owner.name),
+            "labels": labels,
+            "annotations": dict(spark.pod_annotations),
+            "env": env,
+            "volumeMounts": [volume_mount],
+            "nodeSelector": dict(spark.node_selector),
+            "tolerations": [t.to_json() for t in spark.tolerations],
+        },
+        "executor": {
+            "instances": spark.executor.instances,
+            "cores": spark.executor.cores,
+            "memory": spark.executor.memory,
+            "labels": labels,
+            "annotations": dict(spark.pod_annotations),
+            "nodeSelector": dict(spark.node_selector),
+            "tolerations": [t.to_json() for t in spark.tolerations],
+        },
+    }
+    if spark.dynamic_allocation.enabled:
+        app_spec["dynamicAllocation"] = {
+            "enabled": True,
+            "minExecutors": spark.dynamic_allocation.min_executors,
+            "maxExecutors": spark.dynamic_allocation.max_executors,
+        }
+    return {
+        "apiVersion": "sparkoperator.k8s.io/v1beta2",
+        "kind": "SparkApplication",
+        "metadata": _metadata(launch, launch.base_name, "driver"),
+        "spec": app_spec,
+    }
