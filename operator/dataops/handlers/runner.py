@@ -18,6 +18,7 @@ from dataops.metrics import (
     RECONCILE_ERRORS,
     RECONCILE_SECONDS,
     RECONCILES,
+    RUN_EVENTS,
     STATUS_WRITES,
     error_kind,
 )
@@ -93,7 +94,10 @@ class Reconciler:
             STATUS_WRITES.labels(kind).inc()
         CHILD_WRITES.labels(kind).inc(outcome.children_written)
         for event in outcome.events:
-            EVENTS.labels(kind, event.split("/", 1)[0]).inc()
+            event_type, reason = event.split("/", 1)
+            EVENTS.labels(kind, event_type).inc()
+            if reason.startswith(("Run", "Schedule")):
+                RUN_EVENTS.labels(reason).inc()
         if outcome.requeue_after is not None:
             self._schedule(key, outcome.requeue_after)
         return outcome

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, SparkBackend
-from dataops.kube.apply import ensure
 from dataops.kube.client import POD, SPARK_APPLICATION, KubeClient
 from dataops.plan.children import PIPELINE_LABEL
 from dataops.plan.scheduling import DriverState, driver_state_from_pod, driver_state_from_spark_application
@@ -26,12 +25,15 @@ def observe_drivers(
 
 
 def launch(client: KubeClient, launch: Launch, spec: DataPipelineSpec) -> int:
-    """Create the attempt's objects (idempotent: deterministic names, server-side apply)."""
+    """Create the attempt's objects. Each attempt is launched once, so they are applied without a
+    read first; server-side apply under deterministic names keeps a repeated launch harmless."""
     if spec.spark.backend == SparkBackend.SPARK_OPERATOR:
         objects = [build_spark_application(launch, spec)]
     else:
         objects = build_native_run(launch, spec)
-    return sum(ensure(client, obj) for obj in objects)
+    for obj in objects:
+        client.apply(obj)
+    return len(objects)
 
 
 def stop(client: KubeClient, namespace: str, name: str, backend: SparkBackend) -> None:

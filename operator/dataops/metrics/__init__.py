@@ -17,6 +17,11 @@ RECONCILE_SECONDS = Histogram(
 STATUS_WRITES = Counter("dataops_status_writes_total", "Status subresource writes", ["kind"])
 CHILD_WRITES = Counter("dataops_child_applies_total", "Server-side applies of child objects", ["kind"])
 EVENTS = Counter("dataops_events_total", "Kubernetes Events recorded", ["kind", "type"])
+RUN_EVENTS = Counter(
+    "dataops_run_events_total",
+    "Run lifecycle events (RunStarted, RunSucceeded, RunAttemptFailed, RunFailed, RunTimedOut, ...)",
+    ["reason"],
+)
 IS_LEADER = Gauge("dataops_leader", "1 while this replica holds the leader lease")
 
 

@@ -144,6 +144,8 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.executor.instances": str(spec.executor.instances),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.csv.filterPushdown.enabled": "false",
+        "spark.sql.json.filterPushdown.enabled": "false",
     }
     for key, value in run_labels(launch, "executor").items():
         props[f"spark.kubernetes.executor.label.{key}"] = value

@@ -1,8 +1,9 @@
 """Executes a run plan with Spark: sources -> SQL steps -> (quality gates) -> sinks, with lineage.
 
 The same code runs in the driver pod (``python -m dataops.runtime.spark_job``) and in
-``dataops run``. Row counts come from Spark observations attached to the reads and writes, so
-counting costs no extra pass over the data.
+``dataops run``. Rows written come from an observation on each sink's output (after the query,
+so it blocks no optimisation); rows read come from the scans' own SQL metrics. Counting costs
+no extra pass over the data.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +32,7 @@ from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan
 from dataops.runtime.errors import RunError, StepError
 from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
 from dataops.runtime.summary import RunSummary
 
 Progress = Callable[[str], None]
@@ -56,21 +59,6 @@ class _Observed:
             return None
         value = self.observation.get.get("rows")
         return int(value) if value is not None else None
-
-
-def used_sources(plan: RunPlan) -> set[str]:
-    """Sources that some sink reads, directly or through steps."""
-    deps = {s.name: set(s.depends_on) for s in plan.steps}
-    sources = {s["name"] for s in plan.sources}
-    seen: set[str] = set()
-    stack = [k.from_ for k in plan.sinks] + [g["dataset"] for g in plan.quality_gates if g.get("dataset")]
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        stack.extend(deps.get(name, ()))
-    return seen & sources
 
 
 def _count(df: DataFrame, name: str) -> tuple[DataFrame, Observation]:
@@ -110,17 +98,18 @@ def execute_plan(
             outputs=list(outputs.values()),
             spark_version=spark.version,
         )
-    reads: dict[str, _Observed] = {}
+    source_ids: dict[str, set[int]] = {}
     writes: dict[str, _Observed] = {}
+    first_execution = execution_count(spark)
+    column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     try:
-        needed = used_sources(plan)
         for source in sources:
             started = time.perf_counter()
             progress(f"reading source {source.name}")
             df = read_source(spark, source)
             inputs[source.name].fields = _fields(df)
-            df, observation = _count(df, f"read_{source.name}")
-            reads[source.name] = _Observed(observation)
+            source_ids[source.name] = expression_ids(df)
             df.createOrReplaceTempView(source.name)
             summary.step_seconds[f"source:{source.name}"] = time.perf_counter() - started
         for step in plan.steps:
@@ -144,50 +133,56 @@ def execute_plan(
             progress(f"writing sink {sink.name} from {sink.from_}")
             df = spark.table(sink.from_)
             outputs[sink.name].fields = _fields(df)
+            if lineage is not None:  # parse the SQL for column lineage while Spark writes
+                column_lineage_of[sink.name] = background.submit(
+                    _column_lineage, plan, inputs, sink, outputs[sink.name].fields
+                )
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
             reported = write_sink(spark, sink, df)
             writes[sink.name].executed = True
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
-        for name in needed:  # every sink ran, so every source they read was scanned
-            reads[name].executed = True
         summary.outcome = "Succeeded"
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError) as exc:
         summary.outcome, summary.error = "Failed", _message(exc)
     summary.finished = datetime.now(UTC)
-    summary.rows_read = {name: obs.rows() for name, obs in reads.items()}
+    summary.rows_read = rows_read(scans_since(spark, first_execution), source_ids)
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
     if lineage is not None:
-        _finish_lineage(lineage, plan, summary, inputs, outputs, sinks)
+        _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
+    background.shutdown(wait=False)
     return summary
+
+
+def _column_lineage(
+    plan: RunPlan, inputs: dict[str, DatasetInfo], sink: Sink, fields: list[tuple[str, str]]
+) -> dict[str, list[tuple[str, str, str]]]:
+    mapping = column_lineage(
+        output_columns=[n for n, _ in fields],
+        from_=sink.from_,
+        steps={s.name: s.sql for s in plan.steps},
+        source_columns={name: [n for n, _ in info.fields] for name, info in inputs.items()},
+    )
+    return {
+        column: [(inputs[src].namespace, inputs[src].name, col) for src, col in pairs]
+        for column, pairs in mapping.items()
+    }
 
 
 def _finish_lineage(
     lineage: LineageEmitter,
-    plan: RunPlan,
     summary: RunSummary,
     inputs: dict[str, DatasetInfo],
     outputs: dict[str, DatasetInfo],
-    sinks: list[Sink],
+    column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]],
 ) -> None:
-    steps = {s.name: s.sql for s in plan.steps}
-    source_columns = {name: [n for n, _ in info.fields] for name, info in inputs.items()}
-    for sink in sinks:
-        info = outputs[sink.name]
-        info.row_count = summary.rows_written.get(sink.name)
-        mapping = column_lineage(
-            output_columns=[n for n, _ in info.fields],
-            from_=sink.from_,
-            steps=steps,
-            source_columns=source_columns,
-        )
-        info.column_lineage = {
-            column: [(inputs[src].namespace, inputs[src].name, col) for src, col in pairs]
-            for column, pairs in mapping.items()
-        }
+    for name, info in outputs.items():
+        info.row_count = summary.rows_written.get(name)
+        if name in column_lineage_of:
+            info.column_lineage = column_lineage_of[name].result()
     state = RunState.COMPLETE if summary.outcome == "Succeeded" else RunState.FAIL
     lineage.emit(
         state,
