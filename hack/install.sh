@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs, cached outside the work tree (~/.cache/dataops):
 #   - a Python virtualenv with the package (editable) and its dev tools, keyed by the dependency list
-#   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and KWOK, built from the Go module proxy
+#   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK and helm, built from the Go module proxy
+#   - the Spark runtime's extra jars (Delta Lake, JDBC drivers) from Maven Central
 # Safe to run again: what is cached is reused. Prints the virtualenv path on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,4 +30,6 @@ ln -sfn "$VENV" "$CACHE/venv"
 
 log "control-plane binaries"
 bash hack/install-binaries.sh >/dev/null
+log "Spark runtime jars (Delta Lake, JDBC drivers)"
+bash hack/install-jars.sh >/dev/null
 echo "$VENV"

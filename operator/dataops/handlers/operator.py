@@ -42,7 +42,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if config.metrics_port:
         start_http_server(config.metrics_port)
     client = KubeClient.from_kubeconfig(config.kubeconfig)
-    run_config = RunConfig(image=config.runtime_image, lineage_transport=config.lineage_transport)
+    run_config = RunConfig(
+        image=config.runtime_image, lineage_transport=config.lineage_transport, policy_list_max_age=2.0
+    )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)
     _state["reconciler"] = runner
@@ -57,10 +59,21 @@ def shutdown(**_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "datapipelines")
-def pipeline_event(type: str, namespace: str | None, name: str, labels: Mapping[str, str], **_: Any) -> None:
+def pipeline_event(
+    type: str | None,
+    namespace: str | None,
+    name: str,
+    labels: Mapping[str, str],
+    meta: Mapping[str, Any],
+    **_: Any,
+) -> None:
     ns = namespace or ""
+    if reconciler().is_own_write("DataPipeline", ns, name, meta.get("resourceVersion")):
+        return
     if type != "DELETED":
-        reconciler().run("DataPipeline", ns, name)
+        # The initial listing (type None, e.g. after a restart) verifies children; edits change the
+        # generation, which makes the reconcile verify them anyway.
+        reconciler().run("DataPipeline", ns, name, verify=type is None)
     reconciler().policies_selecting(ns, dict(labels))
 
 
@@ -87,8 +100,24 @@ def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], 
         reconciler().run("DataPipeline", namespace, pipeline)
 
 
+@kopf.on.event("v1", "pods", labels={**_MANAGED, "spark-role": "driver"})
+def driver_pod_event(
+    type: str,
+    namespace: str | None,
+    name: str,
+    labels: Mapping[str, str],
+    status: Mapping[str, Any],
+    **_: Any,
+) -> None:
+    """A driver's phase moved (or it went away): follow its run."""
+    pipeline = labels.get(PIPELINE_LABEL)
+    if not pipeline or not namespace:
+        return
+    if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
+        reconciler().run("DataPipeline", namespace, pipeline, verify=False)
+
+
 for _group_version, _plural in (
-    ("v1", "pods"),
     ("v1", "configmaps"),
     ("v1", "serviceaccounts"),
     ("rbac.authorization.k8s.io/v1", "roles"),

@@ -48,8 +48,8 @@ class Reconciler:
     ) -> None:
         self.client = client
         self.namespace = namespace
+        self.run_config = run_config
         self._reconcilers: dict[str, ReconcileFn] = {
-            "DataPipeline": partial(reconcile_pipeline, config=run_config),
             "DataQualitySuite": reconcile_suite,
             "DataPolicy": reconcile_policy,
         }
@@ -57,15 +57,25 @@ class Reconciler:
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._failures: dict[tuple[str, str, str], int] = {}
         self._timers: dict[tuple[str, str, str], tuple[float, threading.Timer]] = {}
+        self._own_writes: dict[tuple[str, str, str], str] = {}
+        self._pod_phases: dict[tuple[str, str], str] = {}
         self._stopped = threading.Event()
 
     def _lock(self, key: tuple[str, str, str]) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
-    def run(self, kind: str, namespace: str, name: str) -> Outcome | None:
-        """Reconcile the current state of one object; failures are retried with exponential backoff."""
-        rt, fn = RESOURCES[kind], self._reconcilers[kind]
+    def run(self, kind: str, namespace: str, name: str, *, verify: bool = True) -> Outcome | None:
+        """Reconcile the current state of one object; failures are retried with exponential backoff.
+
+        ``verify=False`` lets a pipeline whose spec and plan did not change skip reading its
+        children back (used for run progress: driver pod phases, timers)."""
+        rt = RESOURCES[kind]
+        fn = (
+            partial(reconcile_pipeline, config=self.run_config, verify_children=verify)
+            if kind == "DataPipeline"
+            else self._reconcilers[kind]
+        )
         key = (kind, namespace, name)
         with self._lock(key):
             started = time.perf_counter()
@@ -100,7 +110,30 @@ class Reconciler:
                 RUN_EVENTS.labels(reason).inc()
         if outcome.requeue_after is not None:
             self._schedule(key, outcome.requeue_after)
+        if outcome.resource_version:
+            with self._guard:
+                self._own_writes[key] = outcome.resource_version
         return outcome
+
+    def is_own_write(self, kind: str, namespace: str, name: str, resource_version: str | None) -> bool:
+        """True for the watch event of our own last status write (nothing new to converge)."""
+        with self._guard:
+            return (
+                resource_version is not None
+                and self._own_writes.get((kind, namespace, name)) == resource_version
+            )
+
+    def pod_phase_changed(self, namespace: str, name: str, phase: str | None, deleted: bool) -> bool:
+        """Driver pods change often (scheduling, IPs); only phase changes and deletions matter."""
+        key = (namespace, name)
+        with self._guard:
+            if deleted:
+                self._pod_phases.pop(key, None)
+                return True
+            if self._pod_phases.get(key) == phase:
+                return False
+            self._pod_phases[key] = phase or ""
+            return True
 
     def _schedule_retry(self, key: tuple[str, str, str]) -> None:
         with self._guard:
@@ -125,22 +158,26 @@ class Reconciler:
     def _fire(self, kind: str, namespace: str, name: str) -> None:
         with self._guard:
             self._timers.pop((kind, namespace, name), None)
+            failed = (kind, namespace, name) in self._failures
         if not self._stopped.is_set():
-            self.run(kind, namespace, name)
+            self.run(kind, namespace, name, verify=failed)
 
     # -- fan-out: who else must be reconciled when an object changes -------------------------
 
     def pipelines_referencing_suite(self, namespace: str, suite: str) -> None:
         for body in self.client.list(DATA_PIPELINE, namespace):
             if references_suite(body, suite):
-                self.run("DataPipeline", namespace, body["metadata"]["name"])
+                self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def all_pipelines(self, namespace: str) -> None:
+        self.client.forget(DATA_POLICY, namespace)  # a policy changed: no reconcile may reuse the old list
         for body in self.client.list(DATA_PIPELINE, namespace):
-            self.run("DataPipeline", namespace, body["metadata"]["name"])
+            self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def policies_selecting(self, namespace: str, labels: dict[str, str]) -> None:
-        for body in self.client.list(DATA_POLICY, namespace):
+        for body in self.client.list_recent(
+            DATA_POLICY, namespace, max_age=self.run_config.policy_list_max_age
+        ):
             try:
                 spec = DataPolicySpec.model_validate(body.get("spec") or {})
             except ValueError:

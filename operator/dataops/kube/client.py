@@ -7,8 +7,10 @@ Every request is counted by verb, which tests use to prove that an unchanged obj
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass
@@ -115,6 +117,7 @@ class KubeClient:
         self.field_manager = field_manager
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._lists: dict[tuple[str, str | None], tuple[float, list[dict[str, Any]]]] = {}
 
     @classmethod
     def from_kubeconfig(cls, path: str | None = None) -> KubeClient:
@@ -172,6 +175,24 @@ class KubeClient:
                 return None
             raise
         return result
+
+    def list_recent(self, rt: ResourceType, namespace: str | None, *, max_age: float) -> list[dict[str, Any]]:
+        """A LIST answer at most ``max_age`` seconds old. The caller must :meth:`forget` the entry
+        whenever a watch reports a change of that resource type in that namespace."""
+        key = (rt.plural, namespace)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._lists.get(key)
+        if cached is not None and now - cached[0] <= max_age:
+            return copy.deepcopy(cached[1])
+        items = self.list(rt, namespace)
+        with self._lock:
+            self._lists[key] = (now, items)
+        return copy.deepcopy(items)
+
+    def forget(self, rt: ResourceType, namespace: str | None) -> None:
+        with self._lock:
+            self._lists.pop((rt.plural, namespace), None)
 
     def list(
         self, rt: ResourceType, namespace: str | None = None, *, label_selector: str | None = None

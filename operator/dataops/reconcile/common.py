@@ -31,6 +31,7 @@ class Outcome:
     events: list[str] = field(default_factory=list)
     launched: list[str] = field(default_factory=list)
     requeue_after: float | None = None
+    resource_version: str | None = None  # of our own status write: its watch event needs no reconcile
 
 
 def parse_status(model: type[StatusT], body: dict[str, Any]) -> StatusT | None:
@@ -62,8 +63,9 @@ def write_status(
     if not patch:
         return
     meta = body["metadata"]
-    client.patch_status(rt, meta["namespace"], meta["name"], patch)
+    written = client.patch_status(rt, meta["namespace"], meta["name"], patch)
     outcome.status_written = True
+    outcome.resource_version = written.get("metadata", {}).get("resourceVersion")
     specs = transition_events(conditions_before, conditions_after)
     events.record(client, body, specs, now=now)
     outcome.events.extend(f"{s.type}/{s.reason}" for s in specs)

@@ -31,10 +31,15 @@ log = logging.getLogger(__name__)
 
 
 def policy_findings(
-    client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec
+    client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec, *, max_age: float
 ) -> list[PolicyFinding]:
     findings = []
-    for body in client.list(DATA_POLICY, namespace):
+    policies = (
+        client.list_recent(DATA_POLICY, namespace, max_age=max_age)
+        if max_age
+        else client.list(DATA_POLICY, namespace)
+    )
+    for body in policies:
         name = body["metadata"]["name"]
         try:
             policy = DataPolicySpec.model_validate(body.get("spec") or {})
@@ -57,6 +62,8 @@ class RunConfig:
 
     image: str = DEFAULT_RUNTIME_IMAGE
     lineage_transport: str = "console"
+    policy_list_max_age: float = 0.0
+    """Reuse a LIST of DataPolicies this many seconds (the operator forgets it on policy events)."""
 
 
 DEFAULT_RUN_CONFIG = RunConfig()
@@ -68,10 +75,13 @@ def reconcile_pipeline(
     *,
     config: RunConfig = DEFAULT_RUN_CONFIG,
     now: datetime | None = None,
+    verify_children: bool = True,
 ) -> Outcome:
     """Converge one DataPipeline. Safe to call any number of times, from any state.
 
     ``now`` is injectable so that schedules, backoffs and timeouts can be tested without waiting.
+    ``verify_children=False`` skips reading the children back when neither the spec nor the plan
+    changed (the caller reconciles with it on whenever a child itself changes, and periodically).
     """
     outcome = Outcome()
     meta = body["metadata"]
@@ -113,21 +123,39 @@ def reconcile_pipeline(
     plan_errors = check_step_order(spec)
     apply_error = None
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
-    if not plan_errors:
+    # A pipeline seen for the first time has no children yet: apply them without reading first.
+    first_time = previous is None or previous.plan_hash is None
+    ready_before = next((c for c in before if c.type == ConditionType.READY), None)
+    unchanged = (
+        previous is not None
+        and previous.observed_generation == meta.get("generation")
+        and previous.plan_hash == plan.digest()
+        and (ready_before is None or ready_before.reason != Reason.APPLY_FAILED)
+    )
+    if not plan_errors and (verify_children or not unchanged):
         try:
             for child in desired_children(owner=owner, plan=plan):
-                outcome.children_written += ensure(client, child)
+                if first_time:
+                    client.apply(child)
+                    outcome.children_written += 1
+                else:
+                    outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
     missing = missing_suites(client, namespace, spec)
-    findings = policy_findings(client, namespace, meta.get("labels") or {}, spec)
+    findings = policy_findings(
+        client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
+    )
     can_start = not (plan_errors or missing or apply_error or any(f.blocking for f in findings))
     runs = decide(
         name=name,
         uid=meta["uid"],
         spec=spec,
         status=previous,
-        drivers=observe_drivers(client, namespace, name, spec.spark.backend),
+        # Only runs recorded as active need their drivers looked up.
+        drivers=observe_drivers(client, namespace, name, spec.spark.backend)
+        if previous is not None and previous.active_runs
+        else {},
         annotations=meta.get("annotations") or {},
         created=_time(meta.get("creationTimestamp")) or now,
         now=now,

@@ -8,6 +8,8 @@ from dataops.api.v1alpha1.common import Condition, ConditionStatus, ConditionTyp
 
 # Conditions whose False (or, for Degraded, True) status is bad news.
 _INVERTED = {ConditionType.DEGRADED, ConditionType.PROGRESSING}
+# Run events (RunStarted, RunSucceeded, ...) already tell these transitions.
+_SILENT = {ConditionType.PROGRESSING}
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ def transition_events(previous: list[Condition], current: list[Condition]) -> li
     old = {c.type: c for c in previous}
     events = []
     for cond in current:
+        if cond.type in _SILENT:
+            continue
         before = old.get(cond.type)
         if before is not None and before.status == cond.status and before.reason == cond.reason:
             continue

@@ -1,0 +1,64 @@
+"""`dataops run`: the bundled example end to end in a fresh process, and a failing run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dataops.lineage.validate import EventValidator
+from tests.conftest import EXAMPLES, ROOT
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dataops.cli", "run", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_example_pipeline_runs_locally(tmp_path: Path, lineage_validator: EventValidator) -> None:
+    events = tmp_path / "lineage.jsonl"
+    result = _run("-f", str(EXAMPLES / "03-orders-pipeline.yaml"), "--lineage", f"file:{events}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line.split("|") for line in result.stdout.splitlines() if line.count("|") == 2]
+    table = {(c[0].strip(), c[1].strip()): c[2].strip() for c in lines}
+    assert table[("orders", "read")] == "200" and table[("customers", "read")] == "40"
+    assert table[("revenue", "written")] == "5"
+    assert "Succeeded" in result.stdout
+    assert "reading source orders" in result.stderr  # progress while it runs
+    emitted = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["eventType"] for e in emitted] == ["START", "COMPLETE"]
+    for event in emitted:
+        assert lineage_validator.errors(event) == []
+
+
+def test_failing_run_exits_non_zero_with_the_step_named(
+    tmp_path: Path, example_pipeline: dict[str, Any]
+) -> None:
+    example_pipeline["spec"]["transforms"][1]["sql"] = "SELECT nonsense FROM completed_orders"
+    example_pipeline["spec"]["sinks"][0]["path"] = str(tmp_path / "out")
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(example_pipeline))
+    result = _run("-f", str(path))
+    assert result.returncode == 1
+    assert "error: step 'revenue_by_country':" in result.stdout
+    assert "nonsense" in result.stdout
+
+
+def test_invalid_manifest_is_rejected_before_spark_starts(
+    tmp_path: Path, example_pipeline: dict[str, Any]
+) -> None:
+    example_pipeline["spec"]["sinks"][0]["mode"] = "upsert"
+    path = tmp_path / "invalid.yaml"
+    path.write_text(yaml.safe_dump(example_pipeline))
+    result = _run("-f", str(path))
+    assert result.returncode == 2
+    assert "spec.sinks[0].mode: Unsupported value" in result.stderr
