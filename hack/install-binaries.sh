@@ -4,6 +4,7 @@
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (from the Go module proxy)
 #   kwok                                                                   (fake nodes / pod lifecycles)
 #   helm                                                                   (chart tests)
+#   promtool                                                               (alert rule tests; Debian package)
 # Prints the bin directory on the last line. Safe to run repeatedly: cached binaries are reused.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ K8S_VERSION="${DATAOPS_K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${DATAOPS_ETCD_VERSION:-v3.6.16}"
 KWOK_VERSION="${DATAOPS_KWOK_VERSION:-v0.8.0}"
 HELM_VERSION="${DATAOPS_HELM_VERSION:-v3.19.5}"
+PROMTOOL_PACKAGE="prometheus"
 
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
@@ -136,8 +138,23 @@ build_helm() {
   link helm "$HELM_VERSION"
 }
 
+fetch_promtool() {
+  # promtool from Debian's prometheus package (the package is unpacked, not installed).
+  if [ ! -x "$BIN/promtool-debian" ]; then
+    log "fetching promtool (Debian package $PROMTOOL_PACKAGE)"
+    local work="$CACHE/build/promtool"
+    rm -rf "$work" && mkdir -p "$work"
+    (cd "$work" && { apt-get download "$PROMTOOL_PACKAGE" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download "$PROMTOOL_PACKAGE" >/dev/null 2>&1; }; })
+    dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
+    mv "$work/x/usr/bin/promtool" "$BIN/promtool-debian"
+    rm -rf "$work"
+  fi
+  link promtool debian
+}
+
 build_etcd
 build_kwok
 build_kubernetes
 build_helm
+fetch_promtool
 echo "$BIN"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from dataops.devcluster.controlplane import ControlPlane
+from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import start_operator
 from dataops.kube.client import KubeClient
 from tests.conftest import ROOT
@@ -30,6 +30,7 @@ class Operator:
     def __init__(self, cp: ControlPlane) -> None:
         self.cp = cp
         self.proc: subprocess.Popen[bytes] | None = None
+        self.metrics_port = free_port()
 
     def start(self) -> None:
         # The session operator watches t-* namespaces; d-* namespaces are left to tests that drive
@@ -40,6 +41,7 @@ class Operator:
                 "DATAOPS_RESYNC_SECONDS": RESYNC_SECONDS,
                 "DATAOPS_NAMESPACE": "t-*",
                 "DATAOPS_RUNTIME_IMAGE": RUNTIME_IMAGE,
+                "DATAOPS_METRICS_PORT": str(self.metrics_port),
             },
         )
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dataops.api.v1alpha1.meta import parse_time
 from dataops.kube.client import LEASE, KubeClient, KubeError
 
 log = logging.getLogger(__name__)
@@ -21,15 +22,13 @@ def _format(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
-
-
 def lease_expired(spec: dict[str, Any], now: datetime) -> bool:
     renew = spec.get("renewTime") or spec.get("acquireTime")
     if not renew:
         return True
-    return _parse(renew) + timedelta(seconds=int(spec.get("leaseDurationSeconds", 15))) < now
+    renewed = parse_time(renew)
+    assert renewed is not None
+    return renewed + timedelta(seconds=int(spec.get("leaseDurationSeconds", 15))) < now
 
 
 class LeaderElector:

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -26,6 +27,7 @@ from dataops.api.v1alpha1.datapipeline import (
     RunRecord,
     RunTrigger,
 )
+from dataops.api.v1alpha1.meta import parse_time
 from dataops.status.events import EventSpec
 
 RUN_NOW_ANNOTATION = "dataops.dev/run-now"
@@ -305,14 +307,23 @@ def decide(
     return d
 
 
-def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
-    """Parse a driver pod; None when it is not one of ours."""
-    meta = pod.get("metadata") or {}
+def _run_identity(obj: dict[str, object]) -> tuple[dict[str, Any], str, int] | None:
+    """(metadata, run id, attempt) from the run labels; None when the object is not a run attempt."""
+    meta = obj.get("metadata") or {}
     assert isinstance(meta, dict)
     labels = meta.get("labels") or {}
     run_id, attempt = labels.get("dataops.dev/run-id"), labels.get("dataops.dev/attempt")
     if not run_id or not attempt:
         return None
+    return meta, str(run_id), int(attempt)
+
+
+def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
+    """Parse a driver pod; None when it is not one of ours."""
+    identity = _run_identity(pod)
+    if identity is None:
+        return None
+    meta, run_id, attempt = identity
     status = pod.get("status") or {}
     assert isinstance(status, dict)
     phase = str(status.get("phase") or "Pending")
@@ -332,19 +343,13 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
         message = message or "the driver pod was deleted"
     return DriverState(
         name=str(meta.get("name")),
-        run_id=str(run_id),
-        attempt=int(attempt),
+        run_id=run_id,
+        attempt=attempt,
         phase=phase,
-        start_time=_time(started),
-        finish_time=_time(finished),
+        start_time=parse_time(started),
+        finish_time=parse_time(finished),
         message=message.strip()[:4096],
     )
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 _APP_STATES = {
@@ -365,22 +370,20 @@ _APP_STATES = {
 
 def driver_state_from_spark_application(app: dict[str, object]) -> DriverState | None:
     """Parse a Kubeflow SparkApplication (the SparkOperator backend)."""
-    meta = app.get("metadata") or {}
-    assert isinstance(meta, dict)
-    labels = meta.get("labels") or {}
-    run_id, attempt = labels.get("dataops.dev/run-id"), labels.get("dataops.dev/attempt")
-    if not run_id or not attempt:
+    identity = _run_identity(app)
+    if identity is None:
         return None
+    meta, run_id, attempt = identity
     status = app.get("status") or {}
     assert isinstance(status, dict)
     state = status.get("applicationState") or {}
     phase = _APP_STATES.get(str(state.get("state") or ""), "Unknown")
     return DriverState(
         name=str(meta.get("name")),
-        run_id=str(run_id),
-        attempt=int(attempt),
+        run_id=run_id,
+        attempt=attempt,
         phase=phase,
-        start_time=_time(status.get("lastSubmissionAttemptTime")),
-        finish_time=_time(status.get("terminationTime")),
+        start_time=parse_time(status.get("lastSubmissionAttemptTime")),
+        finish_time=parse_time(status.get("terminationTime")),
         message=str(state.get("errorMessage") or "")[:4096],
     )

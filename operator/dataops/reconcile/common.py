@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,6 +15,12 @@ from dataops.status.diff import merge_patch
 from dataops.status.events import transition_events
 
 StatusT = TypeVar("StatusT", bound=BaseModel)
+
+
+class StatusWithConditions(Protocol):
+    conditions: list[Condition]
+
+    def model_dump(self, *, by_alias: bool, exclude_none: bool, mode: str) -> dict[str, Any]: ...
 
 
 def utcnow() -> datetime:
@@ -50,9 +56,8 @@ def write_status(
     rt: ResourceType,
     body: dict[str, Any],
     *,
-    current: BaseModel,
+    current: StatusWithConditions,
     conditions_before: list[Condition],
-    conditions_after: list[Condition],
     now: datetime,
     outcome: Outcome,
 ) -> None:
@@ -66,6 +71,6 @@ def write_status(
     written = client.patch_status(rt, meta["namespace"], meta["name"], patch)
     outcome.status_written = True
     outcome.resource_version = written.get("metadata", {}).get("resourceVersion")
-    specs = transition_events(conditions_before, conditions_after)
+    specs = transition_events(conditions_before, current.conditions)
     events.record(client, body, specs, now=now)
     outcome.events.extend(f"{s.type}/{s.reason}" for s in specs)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, DataPipelineStatus, PipelinePhase
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
+from dataops.api.v1alpha1.meta import parse_time
 from dataops.api.validation import format_path
 from dataops.kube import events
 from dataops.kube.apply import ensure
@@ -113,7 +114,6 @@ def reconcile_pipeline(
             body,
             current=status,
             conditions_before=before,
-            conditions_after=status.conditions,
             now=now,
             outcome=outcome,
         )
@@ -157,7 +157,7 @@ def reconcile_pipeline(
         if previous is not None and previous.active_runs
         else {},
         annotations=meta.get("annotations") or {},
-        created=_time(meta.get("creationTimestamp")) or now,
+        created=parse_time(meta.get("creationTimestamp")) or now,
         now=now,
         can_start=can_start,
     )
@@ -180,7 +180,6 @@ def reconcile_pipeline(
         body,
         current=status,
         conditions_before=before,
-        conditions_after=status.conditions,
         now=now,
         outcome=outcome,
     )
@@ -201,12 +200,6 @@ def reconcile_pipeline(
         outcome.events.extend(f"{e.type}/{e.reason}" for e in runs.events)
     outcome.requeue_after = runs.requeue_after(now)
     return outcome
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def pipelines_in(client: KubeClient, namespace: str) -> list[dict[str, Any]]:

@@ -30,7 +30,6 @@ def reconcile_suite(client: KubeClient, body: dict[str, Any]) -> Outcome:
         body,
         current=status,
         conditions_before=previous.conditions if previous else [],
-        conditions_after=status.conditions,
         now=now,
         outcome=outcome,
     )

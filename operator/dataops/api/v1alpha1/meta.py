@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,13 @@ def name_length_rule(kind: str) -> CelRule:
             or (len(obj.metadata.name) <= MAX_NAME_LENGTH and obj.metadata.name[:1].isalpha())
         ),
     )
+
+
+def parse_time(value: object) -> datetime | None:
+    """A Kubernetes timestamp ("2026-11-25T10:00:00Z"), or None when absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def object_reference(body: dict[str, Any]) -> dict[str, Any]:
