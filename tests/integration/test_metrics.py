@@ -17,9 +17,13 @@ pytestmark = pytest.mark.cluster
 
 
 def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text: str = response.read().decode()
-        return text
+    """The exposition, or "" while the (possibly just restarted) operator is not serving yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text: str = response.read().decode()
+            return text
+    except OSError:
+        return ""
 
 
 def test_operator_metrics(
