@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=$(bash hack/install.sh | tail -n 1)
-exec "$VENV/bin/dataops" run -f examples/03-orders-pipeline.yaml --lineage console "$@"
+exec "$VENV/bin/dataops" run -f examples/ --lineage console "$@"

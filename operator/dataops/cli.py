@@ -52,19 +52,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one pipeline locally with Spark and print a summary; exit 1 when the run fails."""
     from dataops.api.validation import validate_document
     from dataops.manifests import read_documents
+    from dataops.quality.gate import SuiteGateRunner
     from dataops.runtime.local import load_pipeline, run_pipeline
 
-    path = Path(args.filename)
+    paths = [Path(p) for p in args.filename]
     try:
-        for doc in read_documents([path]):
+        for doc in read_documents(paths):
             problems = validate_document(doc.body)
             if problems:
                 print(f"{doc.label}: invalid", file=sys.stderr)
                 for problem in problems:
                     print(f"  {problem}", file=sys.stderr)
                 return 2
-        pipeline = load_pipeline(path)
-        summary, _ = run_pipeline(pipeline, master=args.master, lineage_transport=args.lineage)
+        pipeline, suites = load_pipeline(paths)
+        gate_runner = SuiteGateRunner(suites) if pipeline.spec.quality_gates else None
+        summary, _ = run_pipeline(
+            pipeline, master=args.master, lineage_transport=args.lineage, gate_runner=gate_runner
+        )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -125,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")
-    run.add_argument("-f", "--filename", required=True, help="a file with one DataPipeline")
+    run.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        help="files or folders holding one DataPipeline and the DataQualitySuites its gates use (repeatable)",
+    )
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     run.add_argument(
         "--lineage", default="none", help="OpenLineage transport: console, file:PATH, http(s)://URL, none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from typing import Any
 
@@ -110,6 +111,9 @@ def test_examples_apply_and_become_ready(
     owner = plan["metadata"]["ownerReferences"][0]
     assert owner["kind"] == "DataPipeline" and owner["uid"] == body["metadata"]["uid"] and owner["controller"]
     assert plan["metadata"]["annotations"]["dataops.dev/plan-hash"] == status["planHash"]
+    # The referenced suite travels with the plan, so the driver can evaluate the gate.
+    suites = json.loads(plan["data"]["plan.json"])["suites"]
+    assert list(suites) == ["orders-quality"] and len(suites["orders-quality"]["expectations"]) == 5
     managers = {m["manager"] for m in plan["metadata"]["managedFields"]}
     assert managers == {"dataops-operator"}
     assert all(m["operation"] == "Apply" for m in plan["metadata"]["managedFields"])

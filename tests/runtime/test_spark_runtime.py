@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
-from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.datapipeline import DataPipeline, QualityGate
 from dataops.lineage.events import LineageEmitter, make_transport
 from dataops.lineage.validate import EventValidator
 from dataops.plan.runplan import build_run_plan
@@ -294,3 +294,53 @@ def test_missing_secret_is_a_clear_error(spark: SparkSession, tmp_path: Path) ->
     assert (
         summary.error == "source 'items': secret db/pw is not available (expected env DATAOPS_SECRET_DB_PW)"
     )
+
+
+def _gated(
+    spark: SparkSession, data: dict[str, Any], action: str, max_amount: float
+) -> tuple[RunSummary, Path]:
+    from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
+    from dataops.quality.gate import SuiteGateRunner
+
+    pipeline = _pipeline(data["dir"])
+    pipeline.spec.quality_gates = [
+        QualityGate.model_validate(
+            {"suiteRef": {"name": "amounts"}, "dataset": "completed", "action": action}
+        )
+    ]
+    suite = DataQualitySuiteSpec.model_validate(
+        {
+            "expectations": [
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "column": "amount",
+                    "minValue": 0,
+                    "maxValue": max_amount,
+                },
+                {"type": "expect_column_values_to_not_be_null", "column": "order_id"},
+            ]
+        }
+    )
+    plan = build_run_plan(name="revenue", namespace="test", spec=pipeline.spec)
+    summary = execute_plan(spark, plan, run_id="g1", gate_runner=SuiteGateRunner({"amounts": suite}))
+    return summary, data["dir"] / "out"
+
+
+def test_blocking_gate_keeps_bad_data_out(spark: SparkSession, data: dict[str, Any]) -> None:
+    summary, out = _gated(spark, data, "block", max_amount=500)
+    assert summary.outcome == "Failed"
+    assert summary.error is not None
+    assert summary.error.startswith(
+        "quality gate 'amounts on completed': 1 expectation(s) failed, nothing was written"
+    )
+    assert "expect_column_values_to_be_between(amount)" in summary.error
+    assert not out.exists()
+
+
+def test_passing_and_warning_gates_publish(spark: SparkSession, data: dict[str, Any]) -> None:
+    summary, out = _gated(spark, data, "block", max_amount=1000)
+    assert summary.outcome == "Succeeded" and summary.warnings == []
+    assert out.exists()
+    summary, _ = _gated(spark, data, "warn", max_amount=500)
+    assert summary.outcome == "Succeeded"
+    assert summary.warnings and "expect_column_values_to_be_between(amount)" in summary.warnings[0]

@@ -61,6 +61,9 @@ class RunPlan(BaseModel):
     sinks: list[PlannedSink]
     retry: dict[str, Any]
     timeout_seconds: int | None = None
+    suites: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Specs of the DataQualitySuites the gates reference, by name."
+    )
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
@@ -105,7 +108,9 @@ def check_step_order(spec: DataPipelineSpec) -> list[PlanError]:
     return errors
 
 
-def build_run_plan(*, name: str, namespace: str, spec: DataPipelineSpec) -> RunPlan:
+def build_run_plan(
+    *, name: str, namespace: str, spec: DataPipelineSpec, suites: dict[str, dict[str, Any]] | None = None
+) -> RunPlan:
     known = {s.name for s in spec.sources}
     steps = []
     for step in spec.transforms:
@@ -122,4 +127,5 @@ def build_run_plan(*, name: str, namespace: str, spec: DataPipelineSpec) -> RunP
         sinks=[PlannedSink(name=k.name, from_=k.from_, spec=k.to_json()) for k in spec.sinks],
         retry=spec.retry.to_json(),
         timeout_seconds=spec.timeout_seconds,
+        suites=dict(sorted((suites or {}).items())),
     )

@@ -52,9 +52,13 @@ def policy_findings(
     return sorted(findings, key=lambda f: f.policy)
 
 
-def missing_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> list[str]:
-    names = sorted({g.suite_ref.name for g in spec.quality_gates})
-    return [n for n in names if client.get(DATA_QUALITY_SUITE, namespace, n) is None]
+def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> dict[str, Any]:
+    """The specs of the suites the gates reference, by name (None for those that do not exist)."""
+    found: dict[str, Any] = {}
+    for name in sorted({g.suite_ref.name for g in spec.quality_gates}):
+        body = client.get(DATA_QUALITY_SUITE, namespace, name)
+        found[name] = body.get("spec") if body is not None else None
+    return found
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,14 @@ def reconcile_pipeline(
         )
         return outcome
 
-    plan = build_run_plan(name=name, namespace=namespace, spec=spec)
+    suites = referenced_suites(client, namespace, spec)
+    missing = [n for n, suite in suites.items() if suite is None]
+    plan = build_run_plan(
+        name=name,
+        namespace=namespace,
+        spec=spec,
+        suites={n: suite for n, suite in suites.items() if suite is not None},
+    )
     plan_errors = check_step_order(spec)
     apply_error = None
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
@@ -142,7 +153,6 @@ def reconcile_pipeline(
                     outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
-    missing = missing_suites(client, namespace, spec)
     findings = policy_findings(
         client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
     )

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
 from dataops.plan.runplan import build_run_plan, check_step_order
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan
@@ -52,12 +53,18 @@ def run_pipeline(
     return summary, lineage
 
 
-def load_pipeline(path: Path) -> DataPipeline:
+def load_pipeline(paths: list[Path]) -> tuple[DataPipeline, dict[str, DataQualitySuiteSpec]]:
+    """The one DataPipeline in ``paths`` and the DataQualitySuites found beside it."""
     from dataops.manifests import read_documents
 
-    docs = [
-        d for d in read_documents([path]) if isinstance(d.body, dict) and d.body.get("kind") == "DataPipeline"
-    ]
-    if len(docs) != 1:
-        raise ValueError(f"{path} must hold exactly one DataPipeline (found {len(docs)})")
-    return DataPipeline.model_validate(docs[0].body)
+    docs = [d.body for d in read_documents(paths) if isinstance(d.body, dict)]
+    pipelines = [d for d in docs if d.get("kind") == "DataPipeline"]
+    if len(pipelines) != 1:
+        where = ", ".join(map(str, paths))
+        raise ValueError(f"expected exactly one DataPipeline in {where} (found {len(pipelines)})")
+    suites = {
+        d["metadata"]["name"]: DataQualitySuiteSpec.model_validate(d["spec"])
+        for d in docs
+        if d.get("kind") == "DataQualitySuite"
+    }
+    return DataPipeline.model_validate(pipelines[0]), suites

@@ -119,7 +119,7 @@ def execute_plan(
             except (AnalysisException, PySparkException) as exc:
                 raise StepError(step.name, _message(exc)) from exc
         for gate in gates:
-            dataset = gate.dataset or ""
+            dataset = gate.dataset or plan.sinks[0].from_
             if gate_runner is None:
                 summary.warnings.append(
                     f"quality gate {gate.suite_ref.name} on {dataset or 'sink data'} not evaluated: "

@@ -1,0 +1,55 @@
+"""Quality gates inside a pipeline run: validate a dataset with a DataQualitySuite before sinks write.
+
+A failed error-severity expectation of a ``block`` gate stops the run before anything is
+written, with the failed expectations in the error; ``warn`` gates and warn-severity
+expectations only add warnings to the run summary.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from dataops.api.v1alpha1.datapipeline import GateAction, QualityGate
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec, Engine
+from dataops.quality import gx_engine, single_pass
+from dataops.quality.results import ExpectationOutcome, SuiteOutcome
+from dataops.runtime.errors import QualityGateFailed
+
+
+def validate_suite(df: DataFrame, suite: DataQualitySuiteSpec) -> SuiteOutcome:
+    if suite.engine == Engine.GREAT_EXPECTATIONS:
+        return SuiteOutcome(gx_engine.validate(df, suite.expectations))
+    return SuiteOutcome(single_pass.validate(df, suite.expectations))
+
+
+def describe(outcome: ExpectationOutcome) -> str:
+    target = f"({outcome.column})" if outcome.column else ""
+    if outcome.unexpected_count is not None:
+        sample = ", ".join(repr(v) for v in outcome.unexpected_sample[:5])
+        return f"{outcome.type}{target}: {outcome.unexpected_count} unexpected, e.g. {sample}"
+    return f"{outcome.type}{target}: observed {outcome.observed_value!r}"
+
+
+class SuiteGateRunner:
+    """The runtime's QualityGateRunner, backed by the suites the pipeline references."""
+
+    def __init__(self, suites: dict[str, DataQualitySuiteSpec]) -> None:
+        self.suites = suites
+        self.outcomes: dict[str, SuiteOutcome] = {}
+
+    def __call__(self, gate: QualityGate, dataset: str, df: DataFrame) -> list[str]:
+        name = gate.suite_ref.name
+        suite = self.suites.get(name)
+        where = f"{name} on {dataset}"
+        if suite is None:
+            raise QualityGateFailed(where, f"DataQualitySuite {name!r} is not available to this run")
+        outcome = validate_suite(df, suite)
+        self.outcomes[where] = outcome
+        blocking = [o for o in outcome.failed if o.severity == "error"]
+        if blocking and gate.action == GateAction.BLOCK:
+            raise QualityGateFailed(
+                where,
+                f"{len(blocking)} expectation(s) failed, nothing was written: "
+                + "; ".join(describe(o) for o in blocking),
+            )
+        return [f"quality gate {where}: {describe(o)}" for o in outcome.failed]

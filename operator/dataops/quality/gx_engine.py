@@ -1,0 +1,65 @@
+"""Great Expectations 1.x as an engine: each expectation validated on a Spark DataFrame batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from dataops.api.v1alpha1.dataqualitysuite import Expectation
+from dataops.quality.results import ExpectationOutcome
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+def _class_name(expectation_type: str) -> str:
+    return "".join(part.capitalize() for part in expectation_type.split("_"))
+
+
+def _batch(df: DataFrame) -> Any:
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_spark("dataops")
+    asset = source.add_dataframe_asset("dataset")
+    definition = asset.add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": df})
+
+
+def gx_expectation(expectation: Expectation) -> Any:
+    import great_expectations as gx
+
+    cls = getattr(gx.expectations, _class_name(str(expectation.type.value)))
+    kwargs = expectation.kwargs()
+    if expectation.mostly != 1.0:
+        kwargs["mostly"] = expectation.mostly
+    if expectation.row_condition:
+        kwargs["row_condition"] = expectation.row_condition
+        kwargs["condition_parser"] = "spark"
+    return cls(**kwargs)
+
+
+def validate(df: DataFrame, expectations: list[Expectation]) -> list[ExpectationOutcome]:
+    batch = _batch(df)
+    outcomes = []
+    for expectation in expectations:
+        result = batch.validate(gx_expectation(expectation), result_format="SUMMARY")
+        details = result.result or {}
+        outcomes.append(
+            ExpectationOutcome(
+                type=str(expectation.type.value),
+                column=expectation.column,
+                success=bool(result.success),
+                severity=expectation.severity.value,
+                observed_value=details.get("observed_value"),
+                element_count=details.get("element_count"),
+                unexpected_count=details.get("unexpected_count"),
+                unexpected_percent=details.get("unexpected_percent"),
+                unexpected_sample=list(details.get("partial_unexpected_list") or [])[:20],
+                engine="great_expectations",
+            )
+        )
+    return outcomes
