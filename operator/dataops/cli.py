@@ -76,6 +76,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if summary.outcome == "Succeeded" else 1
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Propose a DataQualitySuite from data, as YAML ready for kubectl apply."""
+    from dataops.quality.profile import propose_suite
+    from dataops.runtime.session import local_session
+
+    file_format = args.format or Path(args.path.rstrip("/")).suffix.lstrip(".") or "parquet"
+    spark = local_session(master=args.master, app_name="dataops-profile")
+    reader = spark.read.format(file_format)
+    if file_format == "csv":
+        reader = reader.option("header", "true").option("inferSchema", "true")
+    try:
+        df = reader.load(args.path)
+    except Exception as exc:
+        print(f"error: cannot read {args.path} as {file_format}: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format)
+    print(yaml.safe_dump(suite, sort_keys=False), end="")
+    return 0
+
+
 def cmd_crds_generate(args: argparse.Namespace) -> int:
     directory = Path(args.output)
     if args.check:
@@ -141,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--lineage", default="none", help="OpenLineage transport: console, file:PATH, http(s)://URL, none"
     )
     run.set_defaults(func=cmd_run)
+
+    profile = sub.add_parser("profile", help="propose a DataQualitySuite from data (YAML on stdout)")
+    profile.add_argument("--path", required=True, help="file or folder of data")
+    profile.add_argument(
+        "--format", choices=["parquet", "csv", "json", "delta", "orc"], help="default: from the path"
+    )
+    profile.add_argument("--name", default="profiled-suite", help="metadata.name of the suite")
+    profile.add_argument("--master", default="local[*]")
+    profile.set_defaults(func=cmd_profile)
 
     crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(
         dest="crds_command", required=True

@@ -322,13 +322,21 @@ def _gated(
         }
     )
     plan = build_run_plan(name="revenue", namespace="test", spec=pipeline.spec)
-    summary = execute_plan(spark, plan, run_id="g1", gate_runner=SuiteGateRunner({"amounts": suite}))
-    return summary, data["dir"] / "out"
+    lineage = LineageEmitter(make_transport("none"), job_namespace="test", job_name="revenue")
+    summary = execute_plan(
+        spark, plan, run_id="g1", lineage=lineage, gate_runner=SuiteGateRunner({"amounts": suite})
+    )
+    return summary, data["dir"] / "out", lineage
 
 
 def test_blocking_gate_keeps_bad_data_out(spark: SparkSession, data: dict[str, Any]) -> None:
-    summary, out = _gated(spark, data, "block", max_amount=500)
+    summary, out, lineage = _gated(spark, data, "block", max_amount=500)
     assert summary.outcome == "Failed"
+    assertions = lineage.events[-1]["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"]
+    assert [(a["assertion"], a["success"]) for a in assertions] == [
+        ("expect_column_values_to_be_between", False),
+        ("expect_column_values_to_not_be_null", True),
+    ]
     assert summary.error is not None
     assert summary.error.startswith(
         "quality gate 'amounts on completed': 1 expectation(s) failed, nothing was written"
@@ -337,10 +345,15 @@ def test_blocking_gate_keeps_bad_data_out(spark: SparkSession, data: dict[str, A
     assert not out.exists()
 
 
-def test_passing_and_warning_gates_publish(spark: SparkSession, data: dict[str, Any]) -> None:
-    summary, out = _gated(spark, data, "block", max_amount=1000)
+def test_passing_and_warning_gates_publish(
+    spark: SparkSession, data: dict[str, Any], lineage_validator: EventValidator
+) -> None:
+    summary, out, lineage = _gated(spark, data, "block", max_amount=1000)
     assert summary.outcome == "Succeeded" and summary.warnings == []
     assert out.exists()
-    summary, _ = _gated(spark, data, "warn", max_amount=500)
+    complete = lineage.events[-1]
+    assert lineage_validator.errors(complete) == []
+    assert all(a["success"] for a in complete["outputs"][0]["facets"]["dataQualityAssertions"]["assertions"])
+    summary, _, _ = _gated(spark, data, "warn", max_amount=500)
     assert summary.outcome == "Succeeded"
     assert summary.warnings and "expect_column_values_to_be_between(amount)" in summary.warnings[0]

@@ -11,6 +11,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
+    data_quality_assertions_dataset,
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
@@ -56,6 +57,9 @@ class DatasetInfo:
     column_lineage: dict[str, list[tuple[str, str, str]]] = field(
         default_factory=dict
     )  # col -> (ns, name, col)
+    assertions: list[tuple[str, bool, str | None, str]] = field(
+        default_factory=list
+    )  # type, ok, column, severity
 
 
 def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
@@ -69,8 +73,21 @@ def _input(info: DatasetInfo) -> InputDataset:
     return InputDataset(namespace=info.namespace, name=info.name, facets=facets)
 
 
+def _assertions(info: DatasetInfo) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
+    return data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
+        assertions=[
+            data_quality_assertions_dataset.Assertion(
+                assertion=kind, success=ok, column=column, severity=severity
+            )
+            for kind, ok, column, severity in info.assertions
+        ]
+    )
+
+
 def _output(info: DatasetInfo) -> OutputDataset:
     facets: dict[str, Any] = {"schema": _schema(info.fields)} if info.fields else {}
+    if info.assertions:
+        facets["dataQualityAssertions"] = _assertions(info)
     if info.column_lineage:
         facets["columnLineage"] = column_lineage_dataset.ColumnLineageDatasetFacet(
             fields={

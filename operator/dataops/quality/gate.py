@@ -36,6 +36,13 @@ class SuiteGateRunner:
     def __init__(self, suites: dict[str, DataQualitySuiteSpec]) -> None:
         self.suites = suites
         self.outcomes: dict[str, SuiteOutcome] = {}
+        self._last: SuiteOutcome | None = None
+
+    def assertions(self) -> list[tuple[str, bool, str | None, str]]:
+        """The last gate's expectations as OpenLineage assertions (type, success, column, severity)."""
+        if self._last is None:
+            return []
+        return [(o.type, o.success, o.column, o.severity) for o in self._last.results]
 
     def __call__(self, gate: QualityGate, dataset: str, df: DataFrame) -> list[str]:
         name = gate.suite_ref.name
@@ -45,6 +52,7 @@ class SuiteGateRunner:
             raise QualityGateFailed(where, f"DataQualitySuite {name!r} is not available to this run")
         outcome = validate_suite(df, suite)
         self.outcomes[where] = outcome
+        self._last = outcome
         blocking = [o for o in outcome.failed if o.severity == "error"]
         if blocking and gate.action == GateAction.BLOCK:
             raise QualityGateFailed(

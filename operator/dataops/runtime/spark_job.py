@@ -45,6 +45,10 @@ class QualityGateRunner(Protocol):
         """Returns warnings (failed warn-severity expectations) to report in the run summary."""
         ...
 
+    def assertions(self) -> list[tuple[str, bool, str | None, str]]:
+        """The last gate's checks (type, success, column, severity) for the OpenLineage assertions facet."""
+        ...
+
 
 @dataclass
 class _Observed:
@@ -127,7 +131,12 @@ def execute_plan(
                 )
                 continue
             progress(f"quality gate {gate.suite_ref.name} on {dataset}")
-            summary.warnings += gate_runner(gate, dataset, spark.table(dataset))
+            try:
+                summary.warnings += gate_runner(gate, dataset, spark.table(dataset))
+            finally:  # the assertions describe the data each sink publishes (or would have)
+                checked = gate_runner.assertions()
+                for info in outputs.values():
+                    info.assertions += checked
         for sink in sinks:
             started = time.perf_counter()
             progress(f"writing sink {sink.name} from {sink.from_}")
