@@ -204,3 +204,21 @@ def test_driver_state_from_pod() -> None:
     assert state.message == "OOMKilled (exit code 137)"
     assert state.finish_time == datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
     assert driver_state_from_pod({"metadata": {"name": "x"}}) is None
+
+
+def test_pending_driver_keeps_the_run_pending_and_counts_from_launch(
+    example_pipeline: dict[str, Any],
+) -> None:
+    spec = _spec(example_pipeline, timeoutSeconds=60, retry={"maxRetries": 0})
+    now = datetime(2026, 11, 25, 10, 7, tzinfo=UTC)
+    first = _decide(spec, None, now)
+    run = first.launch[0]
+    assert run.start_time == now
+    pending = {(run.id, 1): DriverState("d1", run.id, 1, "Pending")}
+    still = _decide(spec, _after(None, first), now + timedelta(seconds=5), drivers=pending)
+    assert [(r.outcome, r.start_time) for r in still.active] == [(RunOutcome.PENDING, now)]
+    stuck = _decide(spec, _after(None, still), now + timedelta(seconds=61), drivers=pending)
+    assert stuck.delete == ["d1"] and stuck.finished[0].message == "timed out after 60s"
+    running = {(run.id, 1): DriverState("d1", run.id, 1, "Running")}
+    moving = _decide(spec, _after(None, still), now + timedelta(seconds=6), drivers=running)
+    assert [r.outcome for r in moving.active] == [RunOutcome.RUNNING]

@@ -130,10 +130,10 @@ class Reconciler:
             if deleted:
                 self._pod_phases.pop(key, None)
                 return True
-            if self._pod_phases.get(key) == phase:
-                return False
+            before = self._pod_phases.get(key)
             self._pod_phases[key] = phase or ""
-            return True
+            # A new driver that is still Pending was recorded when it was launched: nothing to do yet.
+            return before != phase and not (before is None and phase == "Pending")
 
     def _schedule_retry(self, key: tuple[str, str, str]) -> None:
         with self._guard:

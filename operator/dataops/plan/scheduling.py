@@ -166,9 +166,11 @@ class _Decider:
             return
         if driver.phase in ACTIVE_PHASES:
             started = rec.start_time or driver.start_time or self.now
+            # A driver still waiting to be scheduled or started leaves the run Pending (no status write).
+            waiting = driver.phase != "Running" and rec.outcome == RunOutcome.PENDING
             rec = rec.model_copy(
                 update={
-                    "outcome": RunOutcome.RUNNING,
+                    "outcome": RunOutcome.PENDING if waiting else RunOutcome.RUNNING,
                     "start_time": started,
                     "driver_pod": driver.name,
                     "not_before": None,
@@ -207,9 +209,11 @@ class _Decider:
         )
 
     def start(self, rec: RunRecord) -> None:
+        """Launch an attempt; its clock (timeouts) starts now, recorded before the driver exists."""
         rec = rec.model_copy(
             update={
                 "outcome": RunOutcome.PENDING,
+                "start_time": self.now,
                 "not_before": None,
                 "driver_pod": driver_pod_name(self.name, rec.id, rec.attempt),
             }
