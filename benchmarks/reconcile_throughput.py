@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.table import percentile, print_table
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.devcluster.dev import install_crds, start_operator
 from dataops.kube.client import DATA_PIPELINE, KubeClient
@@ -34,11 +35,6 @@ def _ready_count(client: KubeClient, namespace: str) -> int:
             if cond["type"] == "Ready" and cond["status"] == "True":
                 count += 1
     return count
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(pipelines: int) -> list[tuple[str, str]]:
@@ -85,7 +81,7 @@ def run(pipelines: int) -> list[tuple[str, str]]:
                 durations.append(time.perf_counter() - t0)
                 assert not outcome.status_written and outcome.children_written == 0
             rows.append(("no-op reconcile p50 (ms)", f"{statistics.median(durations) * 1000:.1f}"))
-            rows.append(("no-op reconcile p99 (ms)", f"{_percentile(durations, 0.99) * 1000:.1f}"))
+            rows.append(("no-op reconcile p99 (ms)", f"{percentile(durations, 0.99) * 1000:.1f}"))
             rows.append(
                 ("API requests per no-op reconcile", f"{sum(counting.requests.values()) / len(bodies):.1f}")
             )
@@ -101,11 +97,7 @@ def main() -> None:
     parser.add_argument("--pipelines", type=int, default=200)
     args = parser.parse_args()
     rows = run(args.pipelines)
-    width = max(len(k) for k, _ in rows)
-    print(f"{'metric'.ljust(width)} | value")
-    print(f"{'-' * width}-|------")
-    for key, value in rows:
-        print(f"{key.ljust(width)} | {value}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

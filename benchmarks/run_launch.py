@@ -26,6 +26,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
+from benchmarks.table import percentile, print_table
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.devcluster.dev import install_crds, start_operator
 from dataops.kube.client import DATA_PIPELINE, KubeClient
@@ -48,11 +49,6 @@ def _pipelines(count: int) -> list[dict[str, Any]]:
         }
         docs.append(doc)
     return docs
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _ready(client: KubeClient) -> int:
@@ -126,7 +122,7 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
         ("pipelines made Ready per minute", f"{count / setup * 60:.0f}"),
         ("simultaneous run triggers sent in (s)", f"{triggering:.1f}"),
         ("trigger -> driver pod, median (s)", f"{statistics.median(latencies):.2f}"),
-        ("trigger -> driver pod, p99 (s)", f"{_percentile(latencies, 0.99):.2f}"),
+        ("trigger -> driver pod, p99 (s)", f"{percentile(latencies, 0.99):.2f}"),
         ("first trigger -> last driver pod (s)", f"{span:.1f}"),
         ("runs launched per minute", f"{count / span * 60:.0f}"),
     ]
@@ -138,11 +134,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     rows = run(args.runs, args.workers)
-    width = max(len(k) for k, _ in rows)
-    print(f"{'metric'.ljust(width)} | value")
-    print(f"{'-' * width}-|------")
-    for key, value in rows:
-        print(f"{key.ljust(width)} | {value}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

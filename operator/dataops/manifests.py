@@ -39,7 +39,3 @@ def read_documents(paths: list[Path]) -> Iterator[Document]:
         for index, body in enumerate(yaml.safe_load_all(path.read_text())):
             if body is not None:
                 yield Document(str(path), index, body)
-
-
-def is_dataops(body: Any) -> bool:
-    return isinstance(body, dict) and str(body.get("apiVersion", "")).startswith("dataops.dev/")

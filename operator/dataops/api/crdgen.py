@@ -267,10 +267,3 @@ def drifted_crds(directory: Path) -> list[str]:
         if not path.exists() or path.read_text() != text:
             drift.append(name)
     return drift
-
-
-def kind_info(kind: str) -> KindInfo:
-    for info in KINDS:
-        if info.kind == kind:
-            return info
-    raise KeyError(kind)

@@ -113,7 +113,3 @@ def validate_document(doc: Any) -> list[FieldError]:
                 seen.add((error.path, error.message))
                 errors.append(error)
     return errors
-
-
-def parse_pipeline(doc: dict[str, Any]) -> DataPipeline:
-    return DataPipeline.model_validate(doc)

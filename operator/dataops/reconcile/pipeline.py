@@ -212,10 +212,6 @@ def reconcile_pipeline(
     return outcome
 
 
-def pipelines_in(client: KubeClient, namespace: str) -> list[dict[str, Any]]:
-    return client.list(DATA_PIPELINE, namespace)
-
-
 def references_suite(body: dict[str, Any], suite: str) -> bool:
     gates = (body.get("spec") or {}).get("qualityGates") or []
     return any((g.get("suiteRef") or {}).get("name") == suite for g in gates)
