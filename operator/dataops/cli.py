@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import yaml
@@ -96,6 +97,45 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Run one DataQualitySuite's standalone validation locally (what a validation pod does)."""
+    from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuite, DatasetRef
+    from dataops.lineage.events import LineageEmitter, make_transport
+    from dataops.plan.validation import build_validation_plan
+    from dataops.runtime.session import local_session
+    from dataops.runtime.validator import run_validation
+
+    docs = [
+        d
+        for d in yaml.safe_load_all(Path(args.file).read_text())
+        if d and d.get("kind") == "DataQualitySuite"
+    ]
+    if len(docs) != 1:
+        print(f"error: {args.file} must hold exactly one DataQualitySuite", file=sys.stderr)
+        return 2
+    suite = DataQualitySuite.model_validate(docs[0])
+    if args.path:
+        dataset = DatasetRef.model_validate({"path": args.path, "format": args.format or "parquet"})
+        suite.spec = suite.spec.model_copy(update={"dataset": dataset})
+    plan = build_validation_plan(
+        name=suite.metadata.name,
+        namespace=suite.metadata.namespace or "default",
+        spec=suite.spec,
+        status=suite.status,
+    )
+    spark = local_session(master=args.master, app_name="dataops-check")
+    lineage = LineageEmitter(
+        make_transport(args.lineage), job_namespace=plan.namespace, job_name=plan.suite, job_type="VALIDATION"
+    )
+    run = run_validation(
+        spark, plan, run_id=args.run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}", lineage=lineage
+    )
+    print(yaml.safe_dump(run.result.to_json(), sort_keys=False), end="")
+    if run.result.error:
+        return 2
+    return 0 if run.result.success else 1
+
+
 def cmd_crds_generate(args: argparse.Namespace) -> int:
     directory = Path(args.output)
     if args.check:
@@ -170,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--name", default="profiled-suite", help="metadata.name of the suite")
     profile.add_argument("--master", default="local[*]")
     profile.set_defaults(func=cmd_profile)
+
+    check = sub.add_parser(
+        "check", help="validate a DataQualitySuite's dataset locally (exit 0 passed, 1 failed, 2 error)"
+    )
+    check.add_argument("-f", "--file", required=True, help="YAML with one DataQualitySuite")
+    check.add_argument("--path", help="dataset path (overrides spec.dataset)")
+    check.add_argument("--format", choices=["parquet", "csv", "json", "delta", "orc"])
+    check.add_argument("--run-id", help="default: local-<timestamp>")
+    check.add_argument("--master", default="local[*]")
+    check.add_argument("--lineage", default="none", help="OpenLineage transport (as for run)")
+    check.set_defaults(func=cmd_check)
 
     crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(
         dest="crds_command", required=True

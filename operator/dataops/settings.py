@@ -31,6 +31,8 @@ class Settings:
     """This replica's identity in the lease (the pod name in a cluster)."""
     runtime_image: str = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
     """Image of driver and executor pods when a pipeline names none (runtime-images/spark)."""
+    validator_image: str = "ghcr.io/dataops-operator/validator:0.1.0"
+    """Image of standalone validation pods when a suite names none (runtime-images/validator)."""
     lineage_transport: str = "console"
     """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
 

@@ -12,7 +12,8 @@ import pytest
 
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.kube.client import CONFIG_MAP, DATA_PIPELINE, EVENT, POD, SERVICE, SPARK_APPLICATION, KubeClient
-from dataops.reconcile.pipeline import RunConfig, reconcile_pipeline
+from dataops.reconcile.config import RunConfig
+from dataops.reconcile.pipeline import reconcile_pipeline
 from tests.integration.conftest import RUNTIME_IMAGE, Operator, apply, condition, wait_for
 
 pytestmark = pytest.mark.cluster

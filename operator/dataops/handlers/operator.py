@@ -12,8 +12,9 @@ from prometheus_client import start_http_server
 from dataops.api.v1alpha1 import GROUP, VERSION
 from dataops.handlers.runner import Reconciler
 from dataops.kube.client import KubeClient
-from dataops.plan.children import MANAGED_BY, PIPELINE_LABEL
-from dataops.reconcile.pipeline import RunConfig
+from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, PIPELINE_LABEL
+from dataops.plan.validation import SUITE_LABEL, VALIDATOR_COMPONENT
+from dataops.reconcile.config import RunConfig
 from dataops.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         start_http_server(config.metrics_port)
     client = KubeClient.from_kubeconfig(config.kubeconfig)
     run_config = RunConfig(
-        image=config.runtime_image, lineage_transport=config.lineage_transport, policy_list_max_age=2.0
+        image=config.runtime_image,
+        validator_image=config.validator_image,
+        lineage_transport=config.lineage_transport,
+        policy_list_max_age=2.0,
     )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)
@@ -115,6 +119,23 @@ def driver_pod_event(
         return
     if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
         reconciler().run("DataPipeline", namespace, pipeline, verify=False)
+
+
+@kopf.on.event("v1", "pods", labels={**_MANAGED, COMPONENT_LABEL: VALIDATOR_COMPONENT})
+def validator_pod_event(
+    type: str,
+    namespace: str | None,
+    name: str,
+    labels: Mapping[str, str],
+    status: Mapping[str, Any],
+    **_: Any,
+) -> None:
+    """A validation pod finished (or went away): record its result in the suite's status."""
+    suite = labels.get(SUITE_LABEL)
+    if not suite or not namespace:
+        return
+    if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
+        reconciler().run("DataQualitySuite", namespace, suite)
 
 
 for _group_version, _plural in (

@@ -24,7 +24,8 @@ from dataops.metrics import (
 )
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome
-from dataops.reconcile.pipeline import DEFAULT_RUN_CONFIG, RunConfig, reconcile_pipeline, references_suite
+from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
+from dataops.reconcile.pipeline import reconcile_pipeline, references_suite
 from dataops.reconcile.policy import reconcile_policy
 from dataops.reconcile.suite import reconcile_suite
 from dataops.settings import namespace_patterns
@@ -50,7 +51,7 @@ class Reconciler:
         self.namespace = namespace
         self.run_config = run_config
         self._reconcilers: dict[str, ReconcileFn] = {
-            "DataQualitySuite": reconcile_suite,
+            "DataQualitySuite": partial(reconcile_suite, config=run_config),
             "DataPolicy": reconcile_policy,
         }
         self._guard = threading.Lock()

@@ -12,6 +12,7 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import (
     column_lineage_dataset,
     data_quality_assertions_dataset,
+    data_quality_metrics_input_dataset,
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
@@ -60,6 +61,8 @@ class DatasetInfo:
     assertions: list[tuple[str, bool, str | None, str]] = field(
         default_factory=list
     )  # type, ok, column, severity
+    row_count_evaluated: int | None = None  # an input's rows a quality validation evaluated
+    column_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataQualityMetrics facet
 
 
 def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
@@ -68,9 +71,26 @@ def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
     )
 
 
+def _quality_metrics(
+    info: DatasetInfo,
+) -> data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet:
+    return data_quality_metrics_input_dataset.DataQualityMetricsInputDatasetFacet(
+        rowCount=info.row_count_evaluated,
+        columnMetrics={
+            column: data_quality_metrics_input_dataset.ColumnMetrics(**metrics)
+            for column, metrics in info.column_metrics.items()
+        },
+    )
+
+
 def _input(info: DatasetInfo) -> InputDataset:
     facets: dict[str, Any] = {"schema": _schema(info.fields)} if info.fields else {}
-    return InputDataset(namespace=info.namespace, name=info.name, facets=facets)
+    if info.assertions:
+        facets["dataQualityAssertions"] = _assertions(info)
+    input_facets: dict[str, Any] = {}
+    if info.row_count_evaluated is not None or info.column_metrics:
+        input_facets["dataQualityMetrics"] = _quality_metrics(info)
+    return InputDataset(namespace=info.namespace, name=info.name, facets=facets, inputFacets=input_facets)
 
 
 def _assertions(info: DatasetInfo) -> data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet:
@@ -113,17 +133,26 @@ def _output(info: DatasetInfo) -> OutputDataset:
 class LineageEmitter:
     """Emits START, COMPLETE and FAIL events of one pipeline's runs and keeps them for inspection."""
 
-    def __init__(self, transport: Transport, *, job_namespace: str, job_name: str, sql: str = "") -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        job_namespace: str,
+        job_name: str,
+        sql: str = "",
+        job_type: str = "JOB",
+    ) -> None:
         self.client = OpenLineageClient(transport=transport)
         self.job_namespace = job_namespace
         self.job_name = job_name
         self.sql = sql
+        self.job_type = job_type
         self.events: list[dict[str, Any]] = []
 
     def _job(self) -> Job:
         facets: dict[str, Any] = {
             "jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH", integration="SPARK", jobType="JOB"
+                processingType="BATCH", integration="SPARK", jobType=self.job_type
             )
         }
         if self.sql:

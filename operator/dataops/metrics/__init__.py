@@ -22,6 +22,21 @@ RUN_EVENTS = Counter(
     "Run lifecycle events (RunStarted, RunSucceeded, RunAttemptFailed, RunFailed, RunTimedOut, ...)",
     ["reason"],
 )
+QUALITY_VALIDATIONS = Counter(
+    "dataops_quality_validations_total",
+    "Standalone suite validations by outcome (passed, failed, error)",
+    ["outcome"],
+)
+QUALITY_FAILED_EXPECTATIONS = Counter(
+    "dataops_quality_failed_expectations_total",
+    "Failed expectations and anomaly checks of standalone validations, by severity",
+    ["severity"],
+)
+QUALITY_VALIDATION_SECONDS = Histogram(
+    "dataops_quality_validation_duration_seconds",
+    "Wall time of a validation as the validator measured it",
+    buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
 IS_LEADER = Gauge("dataops_leader", "1 while this replica holds the leader lease")
 
 

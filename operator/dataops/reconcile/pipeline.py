@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,10 +20,11 @@ from dataops.kube.runs import launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
 from dataops.plan.scheduling import decide
-from dataops.plan.spark_driver import DEFAULT_RUNTIME_IMAGE, Launch
+from dataops.plan.spark_driver import Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
+from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
 from dataops.status.conditions import false, merge_conditions
 from dataops.status.pipeline import PipelineObservation, pipeline_status
 
@@ -59,19 +59,6 @@ def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec
         body = client.get(DATA_QUALITY_SUITE, namespace, name)
         found[name] = body.get("spec") if body is not None else None
     return found
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """How runs are launched (from the operator's settings)."""
-
-    image: str = DEFAULT_RUNTIME_IMAGE
-    lineage_transport: str = "console"
-    policy_list_max_age: float = 0.0
-    """Reuse a LIST of DataPolicies this many seconds (the operator forgets it on policy events)."""
-
-
-DEFAULT_RUN_CONFIG = RunConfig()
 
 
 def reconcile_pipeline(

@@ -1,18 +1,91 @@
-"""reconcile() for DataQualitySuite."""
+"""reconcile() for DataQualitySuite: status, and standalone validation runs in pods."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec, DataQualitySuiteStatus
-from dataops.kube.client import DATA_QUALITY_SUITE, KubeClient
+from dataops.api.v1alpha1.dataqualitysuite import (
+    DataQualitySuiteSpec,
+    DataQualitySuiteStatus,
+    ValidationResult,
+)
+from dataops.api.v1alpha1.meta import parse_time
+from dataops.kube import events
+from dataops.kube.client import DATA_QUALITY_SUITE, POD, KubeClient
+from dataops.metrics import QUALITY_FAILED_EXPECTATIONS, QUALITY_VALIDATION_SECONDS, QUALITY_VALIDATIONS
+from dataops.plan.children import Owner
+from dataops.plan.validation import (
+    SUITE_LABEL,
+    ValidationDecision,
+    build_plan_config_map,
+    build_validation_plan,
+    build_validator_pod,
+    decide_validation,
+    validator_pod_name,
+    validator_state_from_pod,
+)
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
+from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
 from dataops.status.suite import suite_status
 
 
-def reconcile_suite(client: KubeClient, body: dict[str, Any]) -> Outcome:
+def _observe(client: KubeClient, namespace: str, status: DataQualitySuiteStatus | None) -> Any:
+    if status is None or status.active is None:
+        return None
+    pod = client.get(POD, namespace, status.active.pod)
+    return validator_state_from_pod(pod) if pod is not None else None
+
+
+def _count(result: ValidationResult) -> None:
+    outcome = "error" if result.error else ("passed" if result.success else "failed")
+    QUALITY_VALIDATIONS.labels(outcome).inc()
+    for failed in result.failed_expectations:
+        QUALITY_FAILED_EXPECTATIONS.labels(failed.severity.value).inc()
+    if result.duration_seconds is not None:
+        QUALITY_VALIDATION_SECONDS.observe(result.duration_seconds)
+
+
+def _launch(
+    client: KubeClient,
+    owner: Owner,
+    spec: DataQualitySuiteSpec,
+    status: DataQualitySuiteStatus,
+    decision: ValidationDecision,
+    config: RunConfig,
+) -> int:
+    assert decision.launch is not None
+    plan = build_validation_plan(name=owner.name, namespace=owner.namespace, spec=spec, status=status)
+    client.apply(build_plan_config_map(owner, plan))
+    client.apply(
+        build_validator_pod(
+            owner,
+            decision.launch,
+            spec,
+            image=config.validator_image,
+            lineage_transport=config.lineage_transport,
+        )
+    )
+    return 2
+
+
+def _delete_finished_pods(client: KubeClient, namespace: str, suite: str, keep: set[str]) -> None:
+    """Keep the pod of the last result (for its logs) and the active one; delete older ones."""
+    for pod in client.list(POD, namespace, label_selector=f"{SUITE_LABEL}={suite}"):
+        name = pod["metadata"]["name"]
+        if name not in keep and not pod["metadata"].get("deletionTimestamp"):
+            client.delete(POD, namespace, name)
+
+
+def reconcile_suite(
+    client: KubeClient,
+    body: dict[str, Any],
+    *,
+    config: RunConfig = DEFAULT_RUN_CONFIG,
+    now: datetime | None = None,
+) -> Outcome:
     outcome = Outcome()
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
@@ -21,9 +94,21 @@ def reconcile_suite(client: KubeClient, body: dict[str, Any]) -> Outcome:
         spec = DataQualitySuiteSpec.model_validate(body.get("spec") or {})
     except ValidationError:
         return outcome  # the CRD schema admits nothing invalid; an old object waits for an edit
+    namespace, name = meta["namespace"], meta["name"]
+    now = now or utcnow()
     previous = parse_status(DataQualitySuiteStatus, body)
-    now = utcnow()
-    status = suite_status(previous, spec, generation=meta.get("generation"), now=now)
+    decision = decide_validation(
+        name=name,
+        uid=meta["uid"],
+        spec=spec,
+        status=previous,
+        pod=_observe(client, namespace, previous),
+        annotations=meta.get("annotations") or {},
+        created=parse_time(meta.get("creationTimestamp")) or now,
+        now=now,
+    )
+    status = suite_status(previous, spec, generation=meta.get("generation"), now=now, runs=decision)
+    # The active run is recorded before its pod exists: a restart neither loses nor repeats it.
     write_status(
         client,
         DATA_QUALITY_SUITE,
@@ -33,4 +118,21 @@ def reconcile_suite(client: KubeClient, body: dict[str, Any]) -> Outcome:
         now=now,
         outcome=outcome,
     )
+    if decision.recorded is not None:
+        _count(decision.recorded)
+    owner = Owner(kind="DataQualitySuite", name=name, namespace=namespace, uid=meta["uid"])
+    for pod in decision.delete_pods:
+        client.delete(POD, namespace, pod)
+    if decision.launch is not None:
+        outcome.children_written += _launch(client, owner, spec, status, decision, config)
+        outcome.launched.append(decision.launch.pod)
+    if decision.recorded is not None or decision.launch is not None:
+        keep = {decision.launch.pod} if decision.launch else set()
+        if status.last_result is not None:
+            keep.add(validator_pod_name(name, status.last_result.run_id))
+        _delete_finished_pods(client, namespace, name, keep)
+    if decision.events:
+        events.record(client, body, decision.events, now=now)
+        outcome.events.extend(f"{e.type}/{e.reason}" for e in decision.events)
+    outcome.requeue_after = decision.requeue_after(now)
     return outcome

@@ -107,6 +107,10 @@ class Reason(StrEnum):
     RUN_IN_PROGRESS = "RunInProgress"
     RETRIES_EXHAUSTED = "RetriesExhausted"
     LAST_RUN_SUCCEEDED = "LastRunSucceeded"
+    VALIDATION_PASSED = "ValidationPassed"
+    VALIDATION_FAILED = "ValidationFailed"
+    VALIDATION_ERROR = "ValidationError"
+    NO_DATASET = "NoDataset"
 
 
 class Condition(KubeModel):

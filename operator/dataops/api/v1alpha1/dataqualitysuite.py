@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_snake
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel
 from dataops.api.v1alpha1.common import Conditions, ScheduleSpec
-from dataops.api.v1alpha1.datapipeline import FileFormat
+from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources
 from dataops.api.v1alpha1.expectations import (
     ARGUMENTS,
     EXPECTATIONS,
@@ -190,8 +190,15 @@ class AnomalyCheck(KubeModel):
 
     type: AnomalyKind
     column: ColumnName | None = None
-    threshold: float = Field(default=0.5, ge=0, description="Relative change (or seconds, for freshness).")
-    lookback_runs: int = Field(default=5, ge=1, le=100)
+    threshold: float = Field(
+        default=0.5,
+        ge=0,
+        description="rowCountChange: largest relative change of the row count against the mean of the "
+        "recent runs; distributionShift: largest shift of the column's 5th/50th/95th percentiles against "
+        "the recent runs, relative to their 5-95 percentile spread; freshness: largest age in seconds of "
+        "the newest value; schemaDrift: ignored (any added, removed or retyped column fails).",
+    )
+    lookback_runs: int = Field(default=5, ge=1, le=20, description="How many recent runs to compare with.")
     severity: Severity = Severity.WARN
 
     cel_rules = (
@@ -213,6 +220,18 @@ class Engine(StrEnum):
     SINGLE_PASS = "singlePass"
 
 
+class ValidatorSpec(KubeModel):
+    """The validation pod of standalone runs."""
+
+    image: str | None = Field(
+        default=None, max_length=512, description="Defaults to the operator's validator image."
+    )
+    resources: PodResources = Field(default_factory=PodResources)
+    service_account_name: str | None = Field(default=None, max_length=253)
+    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: int = Field(default=3600, ge=10, le=86400)
+
+
 class DataQualitySuiteSpec(KubeModel):
     dataset: DatasetRef | None = Field(
         default=None, description="Needed for standalone runs; a pipeline gate validates its own data."
@@ -223,8 +242,12 @@ class DataQualitySuiteSpec(KubeModel):
     schedule: ScheduleSpec | None = None
     suspend: bool = False
     results_path: str | None = Field(
-        default=None, max_length=2048, description="Where results and HTML reports go."
+        default=None,
+        max_length=2048,
+        description="Where each run's result.json and report.html go (a folder per run); defaults to "
+        "_dataops_quality inside the dataset's path.",
     )
+    validator: ValidatorSpec = Field(default_factory=ValidatorSpec)
 
     cel_rules = (
         CelRule(
@@ -247,6 +270,28 @@ class FailedExpectation(KubeModel):
     )
 
 
+class ColumnDistribution(KubeModel):
+    mean: float | None = None
+    stddev: float | None = None
+    p05: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+
+
+class DatasetMetrics(KubeModel):
+    """What anomaly checks compare between runs."""
+
+    row_count: int = Field(ge=0)
+    schema_hash: str = Field(default="", max_length=64)
+    columns: list[Annotated[str, Field(max_length=300)]] | None = Field(
+        default=None, max_length=512, description="name:type of every column (last result only)."
+    )
+    newest: dict[str, datetime] = Field(
+        default_factory=dict, description="Newest value of each freshness column."
+    )
+    distributions: dict[str, ColumnDistribution] = Field(default_factory=dict)
+
+
 class ValidationResult(KubeModel):
     run_id: str = Field(max_length=63)
     time: datetime | None = None
@@ -256,6 +301,13 @@ class ValidationResult(KubeModel):
     failed: int = Field(ge=0)
     failed_expectations: list[FailedExpectation] = Field(default_factory=list, max_length=50)
     report_path: str | None = Field(default=None, max_length=2048)
+    duration_seconds: float | None = Field(default=None, ge=0)
+    error: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Why the validation could not run (no verdict on the data).",
+    )
+    metrics: DatasetMetrics | None = None
 
 
 class SuitePhase(StrEnum):
@@ -265,8 +317,20 @@ class SuitePhase(StrEnum):
     FAILED = "Failed"
 
 
+class ActiveValidation(KubeModel):
+    run_id: str = Field(max_length=63)
+    pod: str = Field(max_length=253)
+    trigger: str = Field(max_length=32)
+    start_time: datetime
+
+
 class DataQualitySuiteStatus(KubeModel):
     observed_generation: int | None = None
+    active: ActiveValidation | None = None
+    last_schedule_time: datetime | None = None
+    last_run_now: str | None = Field(
+        default=None, max_length=253, description="The dataops.dev/run-now value already handled."
+    )
     phase: SuitePhase = SuitePhase.PENDING
     conditions: Conditions
     expectation_count: int = 0

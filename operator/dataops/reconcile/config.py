@@ -1,0 +1,20 @@
+"""How run and validation pods are launched (from the operator's settings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dataops.plan.spark_driver import DEFAULT_RUNTIME_IMAGE
+from dataops.plan.validation import DEFAULT_VALIDATOR_IMAGE
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    image: str = DEFAULT_RUNTIME_IMAGE
+    validator_image: str = DEFAULT_VALIDATOR_IMAGE
+    lineage_transport: str = "console"
+    policy_list_max_age: float = 0.0
+    """Reuse a LIST of DataPolicies this many seconds (the operator forgets it on policy events)."""
+
+
+DEFAULT_RUN_CONFIG = RunConfig()
