@@ -33,6 +33,10 @@ class Settings:
     """Image of driver and executor pods when a pipeline names none (runtime-images/spark)."""
     validator_image: str = "ghcr.io/dataops-operator/validator:0.1.0"
     """Image of standalone validation pods when a suite names none (runtime-images/validator)."""
+    kafka_bootstrap: str | None = None
+    """Kafka bootstrap servers (host:port,...) for sources that name none."""
+    connect_url: str | None = None
+    """Kafka Connect REST URL for connector sources that name none."""
     lineage_transport: str = "console"
     """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
 

@@ -48,6 +48,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         validator_image=config.validator_image,
         lineage_transport=config.lineage_transport,
         policy_list_max_age=2.0,
+        kafka_bootstrap=config.kafka_bootstrap,
+        connect_url=config.connect_url,
     )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)

@@ -8,6 +8,7 @@ operator restart names the same runs and the same pods.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from dataops.api.v1alpha1.meta import parse_time
 from dataops.status.events import EventSpec
 
 RUN_NOW_ANNOTATION = "dataops.dev/run-now"
+PROGRESS_ANNOTATION = "dataops.dev/streaming-progress"  # written by a streaming driver on its own pod
 HISTORY_LIMIT = 20
 ACTIVE_POLL = timedelta(seconds=30)  # look again while runs are active, even without a watch event
 ACTIVE_PHASES = {"Pending", "Running", "Unknown"}
@@ -47,6 +49,7 @@ class DriverState:
     start_time: datetime | None = None
     finish_time: datetime | None = None
     message: str = ""
+    progress: dict[str, Any] | None = None  # a streaming driver's last progress report
 
 
 @dataclass
@@ -222,6 +225,29 @@ class _Decider:
         self.d.launch.append(rec)
         self.event("Normal", "RunStarted", f"run {rec.id} attempt {rec.attempt} ({rec.trigger.value})")
 
+    def cancel(self, rec: RunRecord, message: str) -> None:
+        if rec in self.d.launch:
+            self.d.launch.remove(rec)
+        elif rec.driver_pod:
+            self.d.delete.append(rec.driver_pod)
+        self.d.active.remove(rec)
+        self.d.finished.append(
+            rec.model_copy(
+                update={"outcome": RunOutcome.CANCELLED, "completion_time": self.now, "message": message}
+            )
+        )
+        self.event("Normal", "RunCancelled", f"run {rec.id} {message}")
+
+    def continuous(self, run_id: str, previous: DataPipelineStatus, can_start: bool) -> None:
+        """A Streaming pipeline keeps exactly one run of its current plan going (retried with backoff;
+        after the retries are exhausted it stays failed until the spec changes or run-now is set)."""
+        for rec in [a for a in self.d.active if a.id != run_id or self.spec.suspend]:
+            self.cancel(rec, "suspended" if self.spec.suspend else f"replaced by run {run_id}")
+        seen = [*self.d.active, *self.d.finished, *previous.history]
+        if self.spec.suspend or not can_start or any(r.id == run_id for r in seen):
+            return
+        self.start(RunRecord(id=run_id, trigger=RunTrigger.CONTINUOUS, outcome=RunOutcome.PENDING))
+
     def trigger(self, rec: RunRecord) -> None:
         """A new run wants to start: apply the concurrency policy."""
         if any(a.id == rec.id for a in self.d.active) or any(f.id == rec.id for f in self.d.finished):
@@ -266,7 +292,10 @@ def decide(
     created: datetime,
     now: datetime,
     can_start: bool,
+    continuous_key: str = "",
 ) -> RunDecision:
+    """``continuous_key`` identifies what a Streaming pipeline's job runs (the plan's digest): when it
+    changes, the running job is replaced by one with the new plan, resuming from the checkpoint."""
     decider = _Decider(name=name, spec=spec, now=now)
     d = decider.d
     previous = status or DataPipelineStatus(conditions=[])
@@ -277,9 +306,14 @@ def decide(
     if previous.active_runs:
         d.wake_at.append(now + ACTIVE_POLL)
 
-    if spec.mode != PipelineMode.BATCH:
-        return d  # continuous runs are managed by the streaming controller
     token = annotations.get(RUN_NOW_ANNOTATION)
+    if spec.mode == PipelineMode.STREAMING:
+        if token and token != previous.last_manual_trigger:
+            d.last_manual_trigger = token  # run-now restarts the streaming job (from its checkpoint)
+        decider.continuous(
+            run_id_for("c", uid, f"{continuous_key}/{d.last_manual_trigger or ''}"), previous, can_start
+        )
+        return d
     if token and token != previous.last_manual_trigger and can_start:
         d.last_manual_trigger = token
         decider.trigger(
@@ -345,6 +379,10 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
     if meta.get("deletionTimestamp") and phase in ACTIVE_PHASES:
         phase = "Failed"
         message = message or "the driver pod was deleted"
+    progress: dict[str, Any] | None = None
+    with contextlib.suppress(ValueError, TypeError):
+        parsed = json.loads((meta.get("annotations") or {}).get(PROGRESS_ANNOTATION) or "null")
+        progress = parsed if isinstance(parsed, dict) else None
     return DriverState(
         name=str(meta.get("name")),
         run_id=run_id,
@@ -353,6 +391,7 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
         start_time=parse_time(started),
         finish_time=parse_time(finished),
         message=message.strip()[:4096],
+        progress=progress,
     )
 
 

@@ -13,6 +13,10 @@ class RunConfig:
     image: str = DEFAULT_RUNTIME_IMAGE
     validator_image: str = DEFAULT_VALIDATOR_IMAGE
     lineage_transport: str = "console"
+    kafka_bootstrap: str | None = None
+    """Kafka of pipelines whose sources name no bootstrapServers."""
+    connect_url: str | None = None
+    """Kafka Connect REST URL of connector sources that name no connectUrl."""
     policy_list_max_age: float = 0.0
     """Reuse a LIST of DataPolicies this many seconds (the operator forgets it on policy events)."""
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
-from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, DataPipelineStatus, PipelinePhase
+from dataops.api.v1alpha1.datapipeline import (
+    DataPipelineSpec,
+    DataPipelineStatus,
+    PipelineMode,
+    PipelinePhase,
+    RunOutcome,
+    StreamingStatus,
+)
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.api.validation import format_path
@@ -19,16 +26,26 @@ from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, 
 from dataops.kube.runs import launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
-from dataops.plan.scheduling import decide
+from dataops.plan.scheduling import DriverState, RunDecision, decide
 from dataops.plan.spark_driver import Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
+from dataops.reconcile.sources import (
+    FINALIZER,
+    SourcesReport,
+    cleanup,
+    ensure_finalizer,
+    has_streaming_sources,
+    needs_finalizer,
+    reconcile_sources,
+)
 from dataops.status.conditions import false, merge_conditions
-from dataops.status.pipeline import PipelineObservation, pipeline_status
+from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status
 
 log = logging.getLogger(__name__)
+SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was not reachable
 
 
 def policy_findings(
@@ -77,11 +94,13 @@ def reconcile_pipeline(
     """
     outcome = Outcome()
     meta = body["metadata"]
-    if meta.get("deletionTimestamp"):
-        return outcome
     namespace, name = meta["namespace"], meta["name"]
     now = now or utcnow()
     previous = parse_status(DataPipelineStatus, body)
+    if meta.get("deletionTimestamp"):
+        if FINALIZER in (meta.get("finalizers") or []):
+            _finalize(client, body, previous, config=config, now=now, outcome=outcome)
+        return outcome
     before = previous.conditions if previous else []
     try:
         spec = DataPipelineSpec.model_validate(body.get("spec") or {})
@@ -143,20 +162,35 @@ def reconcile_pipeline(
     findings = policy_findings(
         client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
     )
-    can_start = not (plan_errors or missing or apply_error or any(f.blocking for f in findings))
+    sources: SourcesReport | None = None
+    if has_streaming_sources(spec):
+        if needs_finalizer(spec):
+            ensure_finalizer(client, body)
+        sources = reconcile_sources(client, body, spec, previous, config=config, now=now)
+    can_start = not (
+        plan_errors
+        or missing
+        or apply_error
+        or any(f.blocking for f in findings)
+        or (sources and sources.errors)
+    )
+    # Only runs recorded as active need their drivers looked up.
+    drivers = (
+        observe_drivers(client, namespace, name, spec.spark.backend)
+        if previous is not None and previous.active_runs
+        else {}
+    )
     runs = decide(
         name=name,
         uid=meta["uid"],
         spec=spec,
         status=previous,
-        # Only runs recorded as active need their drivers looked up.
-        drivers=observe_drivers(client, namespace, name, spec.spark.backend)
-        if previous is not None and previous.active_runs
-        else {},
+        drivers=drivers,
         annotations=meta.get("annotations") or {},
         created=parse_time(meta.get("creationTimestamp")) or now,
         now=now,
         can_start=can_start,
+        continuous_key=plan.digest(),
     )
     observation = PipelineObservation(
         generation=meta.get("generation"),
@@ -168,6 +202,10 @@ def reconcile_pipeline(
         plan_config_map=None if plan_errors else plan_config_map_name(name),
         plan_hash=None if plan_errors else plan.digest(),
         runs=runs,
+        sources=SourcesView(sources.topics, sources.connectors, sources.restart_request, sources.errors)
+        if sources is not None
+        else None,
+        streaming=streaming_status(spec, runs, drivers, previous),
     )
     status = pipeline_status(previous, observation, now=now)
     # Runs are recorded in status before their pods exist, so a restart never loses or repeats one.
@@ -192,11 +230,62 @@ def reconcile_pipeline(
         outcome.launched.append(attempt.driver_pod_name)
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
-    if runs.events:
-        events.record(client, body, runs.events, now=now)
-        outcome.events.extend(f"{e.type}/{e.reason}" for e in runs.events)
+    happened = [*runs.events, *(sources.events if sources else [])]
+    if happened:
+        events.record(client, body, happened, now=now)
+        outcome.events.extend(f"{e.type}/{e.reason}" for e in happened)
+    if sources is not None:
+        runs.wake_at += sources.wake_at
+        if sources.errors:
+            runs.wake_at.append(now + SOURCES_RETRY)
     outcome.requeue_after = runs.requeue_after(now)
     return outcome
+
+
+def _finalize(
+    client: KubeClient,
+    body: dict[str, Any],
+    previous: DataPipelineStatus | None,
+    *,
+    config: RunConfig,
+    now: datetime,
+    outcome: Outcome,
+) -> None:
+    """The pipeline is being deleted: remove its connectors and owned topics, then the finalizer."""
+    try:
+        spec: DataPipelineSpec | None = DataPipelineSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        spec = None
+    happened = cleanup(client, body, spec, previous, config)
+    if happened:
+        events.record(client, body, happened, now=now)
+        outcome.events.extend(f"{e.type}/{e.reason}" for e in happened)
+
+
+def streaming_status(
+    spec: DataPipelineSpec,
+    runs: RunDecision,
+    drivers: dict[tuple[str, int], DriverState],
+    previous: DataPipelineStatus | None,
+) -> StreamingStatus | None:
+    """The streaming job's progress as its driver last reported it (Streaming pipelines only)."""
+    if spec.mode != PipelineMode.STREAMING:
+        return None
+    before = previous.streaming if previous else None
+    active = runs.active[-1] if runs.active else None
+    if active is None:
+        failed = runs.finished and runs.finished[-1].outcome == RunOutcome.FAILED
+        state = "Suspended" if spec.suspend else ("Failed" if failed else "Stopped")
+        return (before or StreamingStatus()).model_copy(update={"state": state})
+    driver = drivers.get((active.id, active.attempt))
+    if driver is None or not driver.progress:
+        state = "Starting" if active.outcome in (RunOutcome.PENDING, RunOutcome.RETRYING) else "Running"
+        return (before or StreamingStatus()).model_copy(update={"state": state})
+    try:
+        reported = StreamingStatus.model_validate(driver.progress)
+    except ValidationError:
+        return (before or StreamingStatus()).model_copy(update={"state": "Running"})
+    return reported.model_copy(update={"state": reported.state if reported.state != "Unknown" else "Running"})
 
 
 def references_suite(body: dict[str, Any], suite: str) -> bool:

@@ -8,11 +8,14 @@ from typing import Any
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import (
+    ConnectorStatus,
     DataPipelineStatus,
     PipelinePhase,
     PolicyReport,
     RunOutcome,
     RunRecord,
+    StreamingStatus,
+    TopicStatus,
 )
 from dataops.plan.runplan import PlanError
 from dataops.plan.scheduling import HISTORY_LIMIT, RunDecision
@@ -31,6 +34,30 @@ class PipelineObservation:
     plan_config_map: str | None = None
     plan_hash: str | None = None
     runs: RunDecision | None = None
+    sources: SourcesView | None = None
+    streaming: StreamingStatus | None = None
+
+
+@dataclass(frozen=True)
+class SourcesView:
+    """What the reconcile found about Kafka topics and Connect connectors (streaming sources only)."""
+
+    topics: list[TopicStatus]
+    connectors: list[ConnectorStatus]
+    restart_request: str | None
+    errors: list[str]
+
+
+def _sources_condition(view: SourcesView) -> DesiredCondition:
+    if view.errors:
+        return false(ConditionType.SOURCES_READY, Reason.SOURCE_UNAVAILABLE, "; ".join(view.errors)[:4096])
+    parts = []
+    if view.topics:
+        parts.append(f"{len(view.topics)} topic(s)")
+    if view.connectors:
+        states = ", ".join(f"{c.source}={c.state}" for c in view.connectors)
+        parts.append(f"connectors {states}")
+    return true(ConditionType.SOURCES_READY, Reason.SOURCES_AVAILABLE, "; ".join(parts))
 
 
 def _policy_condition(findings: list[PolicyFinding]) -> DesiredCondition:
@@ -95,6 +122,14 @@ def pipeline_status(
     else:
         degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
     desired = [ready, refs, _policy_condition(obs.policy_findings), progressing, degraded]
+    sources: dict[str, Any] = {}
+    if obs.sources is not None:
+        desired.append(_sources_condition(obs.sources))
+        sources = {
+            "topics": obs.sources.topics,
+            "connectors": obs.sources.connectors,
+            "last_connector_restart_request": obs.sources.restart_request,
+        }
     conditions = merge_conditions(before.conditions, desired, generation=obs.generation, now=now)
     if ready.status.value != "True":
         phase = PipelinePhase.BLOCKED
@@ -110,6 +145,8 @@ def pipeline_status(
     return before.model_copy(
         update={
             **runs,
+            **sources,
+            "streaming": obs.streaming,
             "observed_generation": obs.generation,
             "phase": phase,
             "conditions": conditions,

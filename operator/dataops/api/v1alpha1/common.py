@@ -111,6 +111,8 @@ class Reason(StrEnum):
     VALIDATION_FAILED = "ValidationFailed"
     VALIDATION_ERROR = "ValidationError"
     NO_DATASET = "NoDataset"
+    SOURCES_AVAILABLE = "SourcesAvailable"
+    SOURCE_UNAVAILABLE = "SourceUnavailable"
 
 
 class Condition(KubeModel):

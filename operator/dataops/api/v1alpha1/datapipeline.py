@@ -57,6 +57,9 @@ Schema = Annotated[list[ColumnSpec], Field(max_length=512)]
 class KafkaRecordFormat(StrEnum):
     JSON = "json"
     AVRO = "avro"
+    DEBEZIUM = "debezium"
+    """Debezium change events (JSON converter without schemas): rows are the state after each change;
+    deletes carry ``__deleted = true`` so a merge sink removes the key."""
 
 
 class StartingOffsets(StrEnum):
@@ -89,6 +92,12 @@ class ConfigFromSecret(KubeModel):
     secret_key_ref: SecretKeySelector
 
 
+class ConnectorRestartPolicy(KubeModel):
+    max_restarts: int = Field(default=5, ge=0, le=1000, description="Automatic restarts before giving up.")
+    backoff_seconds: int = Field(default=10, ge=1, le=3600)
+    max_backoff_seconds: int = Field(default=300, ge=1, le=86400)
+
+
 class ConnectorSource(KubeModel):
     """A Kafka Connect connector (Debezium CDC, JDBC, file, any class) feeding topics."""
 
@@ -100,6 +109,10 @@ class ConnectorSource(KubeModel):
     connect_url: str | None = Field(default=None, max_length=1024, pattern=r"^https?://")
     topics: list[Annotated[str, Field(max_length=249, pattern=KAFKA_TOPIC_PATTERN)]] = Field(
         default_factory=list, max_length=64, description="Topics the connector writes and the pipeline reads."
+    )
+    restart: ConnectorRestartPolicy = Field(
+        default_factory=lambda: ConnectorRestartPolicy(),
+        description="Failed connectors and tasks are restarted automatically with exponential backoff.",
     )
 
 
@@ -327,8 +340,18 @@ class PipelineMode(StrEnum):
 
 class StreamingSpec(KubeModel):
     trigger_interval_seconds: int = Field(default=10, ge=0, le=86400)
-    checkpoint_location: str | None = Field(default=None, max_length=2048)
-    dead_letter_topic: str | None = Field(default=None, max_length=249, pattern=KAFKA_TOPIC_PATTERN)
+    checkpoint_location: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Where Structured Streaming keeps offsets and state; a restart resumes from it.",
+    )
+    dead_letter_topic: str | None = Field(
+        default=None,
+        max_length=249,
+        pattern=KAFKA_TOPIC_PATTERN,
+        description="Records that fail to parse go here with the reason in headers (default <topic>.dlq).",
+    )
+    max_offsets_per_trigger: int | None = Field(default=None, ge=1, description="Rate limit per micro-batch.")
 
 
 def _step_names(spec: DataPipelineSpec) -> set[str]:
@@ -456,6 +479,46 @@ class PolicyReport(KubeModel):
     violations: list[Annotated[str, Field(max_length=1024)]] = Field(default_factory=list, max_length=64)
 
 
+class TopicStatus(KubeModel):
+    name: str = Field(max_length=249)
+    partitions: int | None = Field(default=None, ge=0)
+    ready: bool = False
+    owned: bool = Field(default=False, description="Created by this pipeline (deleted with it).")
+    message: str = Field(default="", max_length=1024)
+
+
+class TaskStatus(KubeModel):
+    id: int = Field(ge=0)
+    state: str = Field(max_length=32)
+    trace: str | None = Field(
+        default=None, max_length=1024, description="First lines of a failed task's trace."
+    )
+
+
+class ConnectorStatus(KubeModel):
+    name: str = Field(max_length=253)
+    source: str = Field(max_length=63)
+    state: str = Field(default="UNKNOWN", max_length=32)
+    tasks: list[TaskStatus] = Field(default_factory=list, max_length=256)
+    restarts: int = Field(default=0, ge=0)
+    last_restart_time: datetime | None = None
+    message: str = Field(default="", max_length=1024)
+
+
+class StreamingStatus(KubeModel):
+    """The streaming job's progress, as its driver last reported it."""
+
+    state: str = Field(default="Unknown", max_length=32)
+    batch_id: int | None = Field(default=None, ge=-1)
+    last_batch_time: datetime | None = None
+    input_rows_per_second: float | None = None
+    processed_rows_per_second: float | None = None
+    consumer_lag: int | None = Field(default=None, description="Offsets behind the newest, all partitions.")
+    dead_lettered: int | None = Field(
+        default=None, ge=0, description="Records sent to the dead-letter topic."
+    )
+
+
 class DataPipelineStatus(KubeModel):
     observed_generation: int | None = None
     phase: PipelinePhase = PipelinePhase.PENDING
@@ -469,6 +532,12 @@ class DataPipelineStatus(KubeModel):
     history: list[RunRecord] = Field(default_factory=list, max_length=20)
     last_schedule_time: datetime | None = None
     last_manual_trigger: str | None = Field(default=None, max_length=253)
+    topics: list[TopicStatus] = Field(default_factory=list, max_length=64)
+    connectors: list[ConnectorStatus] = Field(default_factory=list, max_length=32)
+    last_connector_restart_request: str | None = Field(
+        default=None, max_length=253, description="The dataops.dev/restart-connectors value already handled."
+    )
+    streaming: StreamingStatus | None = None
 
 
 class DataPipeline(KubeModel):

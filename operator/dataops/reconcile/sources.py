@@ -1,0 +1,234 @@
+"""Streaming sources of a pipeline: Kafka topics (AdminClient) and Kafka Connect connectors (REST).
+
+Runs inside the pipeline's reconcile when the spec declares kafka or connector sources. Failures to
+reach Kafka or Connect are reported (SourcesReady=False, retried), never raised to the caller.
+On deletion, connectors and the topics this pipeline created are removed before the finalizer goes.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dataops.api.v1alpha1.datapipeline import (
+    ConnectorStatus,
+    DataPipelineSpec,
+    DataPipelineStatus,
+    TopicStatus,
+)
+from dataops.kube.client import DATA_PIPELINE, SECRET, KubeClient
+from dataops.plan.connectors import (
+    RESTART_ANNOTATION,
+    connector_name,
+    declared_connectors,
+    desired_config,
+    plan_connector,
+)
+from dataops.plan.topics import desired_topics, owned_topics, plan_topics
+from dataops.reconcile.config import RunConfig
+from dataops.status.events import EventSpec
+from dataops.streams.connect import ConnectClient, ConnectError
+from dataops.streams.kafka_admin import KafkaAdmin, KafkaAdminError
+
+FINALIZER = "dataops.dev/streaming-cleanup"
+
+
+@dataclass
+class SourcesReport:
+    topics: list[TopicStatus] = field(default_factory=list)
+    connectors: list[ConnectorStatus] = field(default_factory=list)
+    restart_request: str | None = None
+    errors: list[str] = field(default_factory=list)
+    events: list[EventSpec] = field(default_factory=list)
+    wake_at: list[datetime] = field(default_factory=list)
+
+
+def has_streaming_sources(spec: DataPipelineSpec) -> bool:
+    return any(s.kafka is not None or s.connector is not None for s in spec.sources)
+
+
+def needs_finalizer(spec: DataPipelineSpec) -> bool:
+    return any(s.connector is not None or (s.kafka is not None and s.kafka.managed) for s in spec.sources)
+
+
+def _bootstrap(spec: DataPipelineSpec, config: RunConfig) -> str | None:
+    declared = next(
+        (s.kafka.bootstrap_servers for s in spec.sources if s.kafka and s.kafka.bootstrap_servers), None
+    )
+    return declared or config.kafka_bootstrap
+
+
+def _secret_values(client: KubeClient, namespace: str, refs: list[Any]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for item in refs:
+        ref = item.secret_key_ref
+        secret = client.get(SECRET, namespace, ref.name)
+        data = (secret or {}).get("data") or {}
+        if ref.key not in data:
+            raise ConnectError(f"Secret {ref.name} has no key {ref.key} (for config {item.config_key})")
+        values[item.config_key] = base64.b64decode(data[ref.key]).decode()
+    return values
+
+
+def _reconcile_topics(
+    spec: DataPipelineSpec, previous: list[TopicStatus], config: RunConfig, report: SourcesReport
+) -> None:
+    desired = desired_topics(spec)
+    if not desired:
+        return
+    bootstrap = _bootstrap(spec, config)
+    if bootstrap is None:
+        report.errors.append(
+            "no Kafka bootstrap servers: set spec.sources[].kafka.bootstrapServers "
+            "or the operator's DATAOPS_KAFKA_BOOTSTRAP"
+        )
+        report.topics = previous
+        return
+    admin = KafkaAdmin(bootstrap)
+    try:
+        plan = plan_topics(desired, admin.describe([t.name for t in desired]), previous)
+        admin.create(plan.create)
+        admin.add_partitions(plan.add_partitions)
+        admin.alter_config(plan.alter_config)
+    except KafkaAdminError as exc:
+        report.errors.append(f"Kafka at {bootstrap}: {exc}")
+        report.topics = previous
+        return
+    report.topics = plan.statuses
+    for topic in plan.create:
+        report.events.append(
+            EventSpec(
+                "Normal", "TopicCreated", f"topic {topic.name} created with {topic.partitions} partition(s)"
+            )
+        )
+    for name, count in plan.add_partitions.items():
+        report.events.append(EventSpec("Normal", "TopicUpdated", f"topic {name} now has {count} partitions"))
+    for status in plan.statuses:
+        if not status.ready and status.message.startswith("cannot lower"):
+            report.errors.append(f"topic {status.name}: {status.message}")
+
+
+def _reconcile_connectors(
+    client: KubeClient,
+    namespace: str,
+    name: str,
+    spec: DataPipelineSpec,
+    previous: DataPipelineStatus | None,
+    restart: bool,
+    config: RunConfig,
+    now: datetime,
+    report: SourcesReport,
+) -> None:
+    before = {c.source: c for c in (previous.connectors if previous else [])}
+    for source_name, source in declared_connectors(spec):
+        cname = connector_name(namespace, name, source_name)
+        url = source.connect_url or config.connect_url
+        if url is None:
+            report.errors.append(
+                f"connector {source_name}: no Kafka Connect URL (spec connectUrl or DATAOPS_CONNECT_URL)"
+            )
+            continue
+        connect = ConnectClient(url)
+        try:
+            desired = desired_config(source, _secret_values(client, namespace, source.config_from_secrets))
+            actions = plan_connector(
+                name=cname,
+                source_name=source_name,
+                source=source,
+                desired=desired,
+                observed=connect.observe(cname),
+                previous=before.get(source_name),
+                restart_requested=restart,
+                now=now,
+            )
+            if actions.put_config:
+                connect.put_config(cname, desired)
+            if actions.pause:
+                connect.pause(cname)
+            if actions.resume:
+                connect.resume(cname)
+            if actions.restart:
+                connect.restart(cname)
+        except ConnectError as exc:
+            report.errors.append(f"connector {source_name}: {exc}")
+            old = before.get(source_name)
+            if old is not None:
+                report.connectors.append(old.model_copy(update={"message": str(exc)[:1024]}))
+            continue
+        assert actions.status is not None
+        report.connectors.append(actions.status)
+        report.events += actions.events
+        report.wake_at += actions.wake_at
+        if actions.status.message:
+            report.errors.append(f"connector {source_name}: {actions.status.message}")
+
+
+def reconcile_sources(
+    client: KubeClient,
+    body: dict[str, Any],
+    spec: DataPipelineSpec,
+    previous: DataPipelineStatus | None,
+    *,
+    config: RunConfig,
+    now: datetime,
+) -> SourcesReport:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    report = SourcesReport(restart_request=previous.last_connector_restart_request if previous else None)
+    request = (meta.get("annotations") or {}).get(RESTART_ANNOTATION)
+    restart = bool(request) and request != report.restart_request
+    if restart:
+        report.restart_request = request
+    _reconcile_topics(spec, previous.topics if previous else [], config, report)
+    _reconcile_connectors(client, namespace, name, spec, previous, restart, config, now, report)
+    return report
+
+
+def ensure_finalizer(client: KubeClient, body: dict[str, Any]) -> None:
+    meta = body["metadata"]
+    finalizers = list(meta.get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        patch = {
+            "metadata": {"finalizers": [*finalizers, FINALIZER], "resourceVersion": meta["resourceVersion"]}
+        }
+        meta.update(client.patch(DATA_PIPELINE, meta["namespace"], meta["name"], patch)["metadata"])
+
+
+def cleanup(
+    client: KubeClient,
+    body: dict[str, Any],
+    spec: DataPipelineSpec | None,
+    status: DataPipelineStatus | None,
+    config: RunConfig,
+) -> list[EventSpec]:
+    """Delete the pipeline's connectors and owned topics, then drop the finalizer. Raises on failure
+    (the reconcile is retried and the object stays until cleanup succeeds)."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    events: list[EventSpec] = []
+    if spec is not None:
+        for source_name, source in declared_connectors(spec):
+            url = source.connect_url or config.connect_url
+            if url and ConnectClient(url).delete(connector_name(namespace, name, source_name)):
+                events.append(
+                    EventSpec(
+                        "Normal",
+                        "ConnectorDeleted",
+                        f"connector {connector_name(namespace, name, source_name)} deleted",
+                    )
+                )
+        topics = owned_topics(status.topics if status else [])
+        bootstrap = _bootstrap(spec, config)
+        if topics and bootstrap:
+            KafkaAdmin(bootstrap).delete(topics)
+            events.append(EventSpec("Normal", "TopicsDeleted", f"topics deleted: {', '.join(topics)}"))
+    finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+    client.patch(
+        DATA_PIPELINE,
+        namespace,
+        name,
+        {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+    )
+    return events

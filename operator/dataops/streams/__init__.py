@@ -1,0 +1,1 @@
+"""Clients of the streaming systems the operator manages: Kafka (AdminClient) and Kafka Connect (REST)."""

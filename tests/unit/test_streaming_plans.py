@@ -1,0 +1,233 @@
+"""Topics, connectors and continuous runs of streaming pipelines. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dataops.api.v1alpha1.datapipeline import (
+    ConnectorSource,
+    ConnectorStatus,
+    DataPipelineSpec,
+    DataPipelineStatus,
+    RunOutcome,
+    TaskStatus,
+)
+from dataops.plan.connectors import ObservedConnector, desired_config, plan_connector
+from dataops.plan.scheduling import DriverState, decide
+from dataops.plan.topics import ExistingTopic, desired_topics, plan_topics
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def _streaming(**extra: Any) -> DataPipelineSpec:
+    return DataPipelineSpec.model_validate(
+        {
+            "mode": "Streaming",
+            "sources": [
+                {
+                    "name": "orders",
+                    "kafka": {
+                        "topic": "orders",
+                        "partitions": 3,
+                        "config": {"retention.ms": "86400000"},
+                        "schema": [{"name": "id", "type": "long"}],
+                    },
+                }
+            ],
+            "sinks": [{"name": "lake", "from": "orders", "format": "delta", "path": "/lake/orders"}],
+            **extra,
+        }
+    )
+
+
+def test_topics_are_created_raised_and_never_lowered() -> None:
+    spec = _streaming()
+    desired = desired_topics(spec)
+    assert [(t.name, t.partitions, t.managed) for t in desired] == [
+        ("orders", 3, True),
+        ("orders.dlq", 1, True),
+    ]
+    fresh = plan_topics(desired, {}, [])
+    assert [t.name for t in fresh.create] == ["orders", "orders.dlq"]
+    assert all(s.owned and s.ready for s in fresh.statuses)
+
+    existing = {
+        "orders": ExistingTopic("orders", 2, {"retention.ms": "1000"}),
+        "orders.dlq": ExistingTopic("orders.dlq", 1),
+    }
+    raised = plan_topics(desired, existing, fresh.statuses)
+    assert raised.create == [] and raised.add_partitions == {"orders": 3}
+    assert raised.alter_config == {"orders": {"retention.ms": "86400000"}}
+    assert raised.statuses[0].owned  # still ours: we created it
+
+    existing["orders"] = ExistingTopic("orders", 6, {"retention.ms": "86400000"})
+    lowered = plan_topics(desired, existing, fresh.statuses)
+    assert not lowered.changes
+    assert (
+        not lowered.statuses[0].ready and "cannot lower partitions from 6 to 3" in lowered.statuses[0].message
+    )
+
+    foreign = plan_topics(desired, {"orders": ExistingTopic("orders", 3, {"retention.ms": "86400000"})}, [])
+    assert not foreign.statuses[0].owned  # existed before: never deleted by this pipeline
+
+
+def test_unmanaged_topic_is_only_checked() -> None:
+    spec = _streaming()
+    spec.sources[0].kafka.managed = False  # type: ignore[union-attr]
+    plan = plan_topics(desired_topics(spec)[:1], {}, [])
+    assert plan.create == [] and not plan.statuses[0].ready and "does not exist" in plan.statuses[0].message
+
+
+def _connector(**extra: Any) -> ConnectorSource:
+    return ConnectorSource.model_validate(
+        {
+            "connectorClass": "io.debezium.connector.postgresql.PostgresConnector",
+            "config": {"database.hostname": "db"},
+            "restart": {"maxRestarts": 2, "backoffSeconds": 10, "maxBackoffSeconds": 60},
+            **extra,
+        }
+    )
+
+
+def _plan(
+    source: ConnectorSource,
+    observed: ObservedConnector | None,
+    previous: ConnectorStatus | None = None,
+    *,
+    restart: bool = False,
+    now: datetime = NOW,
+):  # type: ignore[no-untyped-def]
+    desired = desired_config(source, {"database.password": "s3cret"})
+    return plan_connector(
+        name="ns.p.cdc",
+        source_name="cdc",
+        source=source,
+        desired=desired,
+        observed=observed,
+        previous=previous,
+        restart_requested=restart,
+        now=now,
+    )
+
+
+def test_connector_created_updated_paused_and_resumed_without_leaking_secrets() -> None:
+    source = _connector()
+    created = _plan(source, None)
+    assert created.put_config and not created.pause and created.status is not None
+    desired = desired_config(source, {"database.password": "s3cret"})
+    running = ObservedConnector(config=desired, state="RUNNING", tasks=[TaskStatus(id=0, state="RUNNING")])
+    steady = _plan(source, running)
+    assert not (steady.put_config or steady.pause or steady.resume or steady.restart) and steady.events == []
+    changed = _plan(
+        source, ObservedConnector(config={**desired, "database.password": "old"}, state="RUNNING")
+    )
+    assert changed.put_config
+    assert "database.password" in changed.events[0].message and "s3cret" not in changed.events[0].message
+    paused = _plan(_connector(paused=True), running)
+    assert paused.pause
+    resumed = _plan(
+        source, ObservedConnector(config=desired, state="PAUSED", tasks=[TaskStatus(id=0, state="PAUSED")])
+    )
+    assert resumed.resume
+    everything = repr([created, steady, changed, paused, resumed])
+    assert "s3cret" not in everything.replace("'database.password': 's3cret'", "")  # only inside desired
+
+
+def test_failed_tasks_restart_with_backoff_then_give_up_until_requested() -> None:
+    source = _connector()
+    desired = desired_config(source, {"database.password": "s3cret"})
+    failed = ObservedConnector(
+        config=desired,
+        state="RUNNING",
+        tasks=[
+            TaskStatus(
+                id=0, state="FAILED", trace="org.postgresql.util.PSQLException: connection refused\n\tat x"
+            )
+        ],
+    )
+    first = _plan(source, failed)
+    assert first.restart and first.status is not None and first.status.restarts == 1
+    assert "task(s) 0 failed: org.postgresql.util.PSQLException: connection refused" in first.status.message
+    assert first.status.tasks[0].trace == "org.postgresql.util.PSQLException: connection refused"
+    too_soon = _plan(source, failed, first.status, now=NOW + timedelta(seconds=5))
+    assert not too_soon.restart and NOW + timedelta(seconds=10) in too_soon.wake_at
+    second = _plan(source, failed, first.status, now=NOW + timedelta(seconds=11))
+    assert second.restart and second.status is not None and second.status.restarts == 2
+    exhausted = _plan(source, failed, second.status, now=NOW + timedelta(hours=1))
+    assert (
+        not exhausted.restart
+        and exhausted.status is not None
+        and "gave up after 2" in exhausted.status.message
+    )
+    requested = _plan(source, failed, exhausted.status, restart=True, now=NOW + timedelta(hours=1))
+    assert requested.restart
+
+
+def _decide(spec: DataPipelineSpec, status: DataPipelineStatus | None, key: str = "plan-1", **kw: Any):  # type: ignore[no-untyped-def]
+    args: dict[str, Any] = {
+        "name": "p",
+        "uid": "u",
+        "spec": spec,
+        "status": status,
+        "drivers": {},
+        "annotations": {},
+        "created": NOW - timedelta(hours=1),
+        "now": NOW,
+        "can_start": True,
+        "continuous_key": key,
+    }
+    args.update(kw)
+    return decide(**args)
+
+
+def test_streaming_pipeline_keeps_one_run_of_its_current_plan() -> None:
+    spec = _streaming()
+    first = _decide(spec, None)
+    (run,) = first.launch
+    assert run.trigger.value == "Continuous"
+    status = DataPipelineStatus(conditions=[], active_runs=first.active)
+    again = _decide(
+        spec, status, drivers={(run.id, 1): DriverState(run.driver_pod or "", run.id, 1, "Running")}
+    )
+    assert again.launch == [] and [a.id for a in again.active] == [run.id]
+    replaced = _decide(
+        spec,
+        status,
+        key="plan-2",
+        drivers={(run.id, 1): DriverState(run.driver_pod or "", run.id, 1, "Running")},
+    )
+    assert [r.outcome for r in replaced.finished] == [RunOutcome.CANCELLED]
+    assert (
+        replaced.delete == [run.driver_pod] and len(replaced.launch) == 1 and replaced.launch[0].id != run.id
+    )
+    suspended = _decide(
+        spec.model_copy(update={"suspend": True}),
+        status,
+        drivers={(run.id, 1): DriverState(run.driver_pod or "", run.id, 1, "Running")},
+    )
+    assert suspended.launch == [] and suspended.delete == [run.driver_pod]
+    failed = DataPipelineStatus(
+        conditions=[], history=[run.model_copy(update={"outcome": RunOutcome.FAILED})]
+    )
+    assert _decide(spec, failed).launch == []  # stays failed until the plan changes or run-now
+    assert len(_decide(spec, failed, annotations={"dataops.dev/run-now": "x"}).launch) == 1
+    assert _decide(spec, None, can_start=False).launch == []
+
+
+def test_driver_progress_annotation_is_parsed() -> None:
+    from dataops.plan.scheduling import driver_state_from_pod
+
+    pod = {
+        "metadata": {
+            "name": "d",
+            "labels": {"dataops.dev/run-id": "c1", "dataops.dev/attempt": "1"},
+            "annotations": {"dataops.dev/streaming-progress": '{"batchId": 4, "consumerLag": 10}'},
+        },
+        "status": {"phase": "Running"},
+    }
+    state = driver_state_from_pod(pod)
+    assert state is not None and state.progress == {"batchId": 4, "consumerLag": 10}
+    pod["metadata"]["annotations"] = {"dataops.dev/streaming-progress": "{broken"}  # type: ignore[index]
+    state = driver_state_from_pod(pod)
+    assert state is not None and state.progress is None
