@@ -55,6 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataops.manifests import read_documents
     from dataops.quality.gate import SuiteGateRunner
     from dataops.runtime.local import load_pipeline, run_pipeline
+    from dataops.runtime.streaming import StreamingSettings
 
     paths = [Path(p) for p in args.filename]
     try:
@@ -67,8 +68,19 @@ def cmd_run(args: argparse.Namespace) -> int:
                 return 2
         pipeline, suites = load_pipeline(paths)
         gate_runner = SuiteGateRunner(suites) if pipeline.spec.quality_gates else None
+        streaming = StreamingSettings(
+            bootstrap=args.bootstrap or os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"),
+            checkpoint=args.checkpoint,
+            max_batches=args.max_batches,
+            available_now=args.available_now,
+            idle_timeout=args.idle_timeout,
+        )
         summary, _ = run_pipeline(
-            pipeline, master=args.master, lineage_transport=args.lineage, gate_runner=gate_runner
+            pipeline,
+            master=args.master,
+            lineage_transport=args.lineage,
+            gate_runner=gate_runner,
+            streaming=streaming,
         )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -200,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--lineage", default="none", help="OpenLineage transport: console, file:PATH, http(s)://URL, none"
     )
+    streaming = run.add_argument_group("Streaming pipelines (run until Ctrl-C unless bounded)")
+    streaming.add_argument("--max-batches", type=int, help="stop after this many micro-batches")
+    streaming.add_argument(
+        "--available-now", action="store_true", help="process what the topic holds now, then stop"
+    )
+    streaming.add_argument("--idle-timeout", type=float, help="stop after this many seconds without records")
+    streaming.add_argument(
+        "--checkpoint", help="checkpoint folder (default: spec, else inside the first sink)"
+    )
+    streaming.add_argument("--bootstrap", help="Kafka bootstrap servers for sources that name none")
     run.set_defaults(func=cmd_run)
 
     profile = sub.add_parser("profile", help="propose a DataQualitySuite from data (YAML on stdout)")

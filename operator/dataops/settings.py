@@ -37,6 +37,13 @@ class Settings:
     """Kafka bootstrap servers (host:port,...) for sources that name none."""
     connect_url: str | None = None
     """Kafka Connect REST URL for connector sources that name none."""
+    streams_backend: str = "direct"
+    """How topics and connectors are managed: direct (AdminClient, Connect REST) or strimzi
+    (KafkaTopic/KafkaConnector objects for a Strimzi-managed Kafka)."""
+    strimzi_kafka_cluster: str = "kafka"
+    """strimzi.io/cluster label of KafkaTopics (the Kafka resource's name)."""
+    strimzi_connect_cluster: str = "connect"
+    """strimzi.io/cluster label of KafkaConnectors (the KafkaConnect resource's name)."""
     lineage_transport: str = "console"
     """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
 

@@ -231,3 +231,43 @@ def test_driver_progress_annotation_is_parsed() -> None:
     pod["metadata"]["annotations"] = {"dataops.dev/streaming-progress": "{broken"}  # type: ignore[index]
     state = driver_state_from_pod(pod)
     assert state is not None and state.progress is None
+
+
+def test_strimzi_objects_reference_secrets_instead_of_copying_them() -> None:
+    from dataops.plan.children import Owner
+    from dataops.plan.strimzi import build_kafka_connector, build_kafka_topic, connector_status
+
+    owner = Owner(kind="DataPipeline", name="orders", namespace="sales", uid="u-1")
+    (topic, _dlq) = desired_topics(_streaming())
+    kt = build_kafka_topic(owner, topic, "kafka")
+    assert kt["kind"] == "KafkaTopic" and kt["metadata"]["labels"]["strimzi.io/cluster"] == "kafka"
+    assert kt["spec"] == {
+        "topicName": "orders",
+        "partitions": 3,
+        "replicas": 1,
+        "config": {"retention.ms": "86400000"},
+    }
+    assert kt["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    source = _connector(
+        paused=True,
+        configFromSecrets=[
+            {"configKey": "database.password", "secretKeyRef": {"name": "pg", "key": "password"}}
+        ],
+    )
+    kc = build_kafka_connector(owner, "sales.orders.cdc", "cdc", source, "connect")
+    assert kc["metadata"]["name"] == "sales-orders-cdc" and kc["spec"]["state"] == "paused"
+    assert kc["spec"]["config"]["database.password"] == "${secrets:sales/pg:password}"
+    assert kc["spec"]["autoRestart"] == {"enabled": True, "maxRestarts": 2}
+    live = {
+        **kc,
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "connectorStatus": {
+                "connector": {"state": "RUNNING"},
+                "tasks": [{"id": 0, "state": "FAILED", "trace": "boom"}],
+            },
+            "autoRestart": {"count": 3},
+        },
+    }
+    status = connector_status(live, "sales.orders.cdc", "cdc")
+    assert status.state == "RUNNING" and status.tasks[0].state == "FAILED" and status.restarts == 3

@@ -50,6 +50,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         policy_list_max_age=2.0,
         kafka_bootstrap=config.kafka_bootstrap,
         connect_url=config.connect_url,
+        streams_backend=config.streams_backend,
+        strimzi_kafka_cluster=config.strimzi_kafka_cluster,
+        strimzi_connect_cluster=config.strimzi_connect_cluster,
     )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)

@@ -61,6 +61,8 @@ SPARK_APPLICATION = ResourceType("sparkoperator.k8s.io", "v1beta2", "sparkapplic
 LEASE = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 ROLE = ResourceType("rbac.authorization.k8s.io", "v1", "roles", "Role")
 ROLE_BINDING = ResourceType("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding")
+KAFKA_TOPIC = ResourceType("kafka.strimzi.io", "v1beta2", "kafkatopics", "KafkaTopic")
+KAFKA_CONNECTOR = ResourceType("kafka.strimzi.io", "v1beta2", "kafkaconnectors", "KafkaConnector")
 DATA_PIPELINE = ResourceType(GROUP, VERSION, "datapipelines", "DataPipeline")
 DATA_QUALITY_SUITE = ResourceType(GROUP, VERSION, "dataqualitysuites", "DataQualitySuite")
 DATA_POLICY = ResourceType(GROUP, VERSION, "datapolicies", "DataPolicy")
@@ -76,6 +78,8 @@ RESOURCE_TYPES = {
         NAMESPACE,
         LEASE,
         SPARK_APPLICATION,
+        KAFKA_TOPIC,
+        KAFKA_CONNECTOR,
         ROLE,
         ROLE_BINDING,
         DATA_PIPELINE,

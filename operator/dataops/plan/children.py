@@ -94,7 +94,8 @@ RUNNER_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [""],
         "resources": ["pods"],
-        "verbs": ["create", "get", "list", "watch", "delete", "deletecollection"],
+        # patch: a streaming driver reports its progress in an annotation of its own pod.
+        "verbs": ["create", "get", "list", "watch", "patch", "delete", "deletecollection"],
     },
     {
         "apiGroups": [""],

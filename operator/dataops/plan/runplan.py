@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PipelineMode, StreamingSpec
 
 PLAN_FORMAT_VERSION = 1
 
@@ -63,6 +63,9 @@ class RunPlan(BaseModel):
     timeout_seconds: int | None = None
     suites: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Specs of the DataQualitySuites the gates reference, by name."
+    )
+    streaming: dict[str, Any] | None = Field(
+        default=None, description="StreamingSpec of a Streaming pipeline."
     )
 
     def canonical_json(self) -> str:
@@ -128,4 +131,7 @@ def build_run_plan(
         retry=spec.retry.to_json(),
         timeout_seconds=spec.timeout_seconds,
         suites=dict(sorted((suites or {}).items())),
+        streaming=(spec.streaming or StreamingSpec()).to_json()
+        if spec.mode == PipelineMode.STREAMING
+        else None,
     )

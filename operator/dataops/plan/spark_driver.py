@@ -43,6 +43,7 @@ class Launch:
     attempt: int
     image: str
     lineage_transport: str = "console"
+    kafka_bootstrap: str | None = None
 
     @property
     def base_name(self) -> str:
@@ -231,6 +232,13 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
         {"name": "DATAOPS_ATTEMPT", "value": str(launch.attempt)},
         {"name": "DATAOPS_LINEAGE_TRANSPORT", "value": launch.lineage_transport},
+        {"name": "DATAOPS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "DATAOPS_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        *(
+            [{"name": "DATAOPS_KAFKA_BOOTSTRAP", "value": launch.kafka_bootstrap}]
+            if launch.kafka_bootstrap
+            else []
+        ),
         *secret_env(spec),
     ]
     container: dict[str, Any] = {
@@ -307,6 +315,13 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
         {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
         {"name": "DATAOPS_LINEAGE_TRANSPORT", "value": launch.lineage_transport},
+        {"name": "DATAOPS_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "DATAOPS_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        *(
+            [{"name": "DATAOPS_KAFKA_BOOTSTRAP", "value": launch.kafka_bootstrap}]
+            if launch.kafka_bootstrap
+            else []
+        ),
         *secret_env(spec),
     ]
     labels = {

@@ -17,6 +17,10 @@ class RunConfig:
     """Kafka of pipelines whose sources name no bootstrapServers."""
     connect_url: str | None = None
     """Kafka Connect REST URL of connector sources that name no connectUrl."""
+    streams_backend: str = "direct"
+    """direct (AdminClient and Connect REST) or strimzi (KafkaTopic/KafkaConnector objects)."""
+    strimzi_kafka_cluster: str = "kafka"
+    strimzi_connect_cluster: str = "connect"
     policy_list_max_age: float = 0.0
     """Reuse a LIST of DataPolicies this many seconds (the operator forgets it on policy events)."""
 

@@ -164,7 +164,7 @@ def reconcile_pipeline(
     )
     sources: SourcesReport | None = None
     if has_streaming_sources(spec):
-        if needs_finalizer(spec):
+        if needs_finalizer(spec, config):
             ensure_finalizer(client, body)
         sources = reconcile_sources(client, body, spec, previous, config=config, now=now)
     can_start = not (
@@ -225,6 +225,7 @@ def reconcile_pipeline(
             attempt=record.attempt,
             image=config.image,
             lineage_transport=config.lineage_transport,
+            kafka_bootstrap=config.kafka_bootstrap,
         )
         outcome.children_written += launch(client, attempt, spec)
         outcome.launched.append(attempt.driver_pod_name)

@@ -18,7 +18,10 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineStatus,
     TopicStatus,
 )
-from dataops.kube.client import DATA_PIPELINE, SECRET, KubeClient
+from dataops.kube.apply import ensure
+from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient
+from dataops.plan import strimzi
+from dataops.plan.children import Owner
 from dataops.plan.connectors import (
     RESTART_ANNOTATION,
     connector_name,
@@ -26,6 +29,7 @@ from dataops.plan.connectors import (
     desired_config,
     plan_connector,
 )
+from dataops.plan.strimzi import build_kafka_connector, build_kafka_topic
 from dataops.plan.topics import desired_topics, owned_topics, plan_topics
 from dataops.reconcile.config import RunConfig
 from dataops.status.events import EventSpec
@@ -33,6 +37,7 @@ from dataops.streams.connect import ConnectClient, ConnectError
 from dataops.streams.kafka_admin import KafkaAdmin, KafkaAdminError
 
 FINALIZER = "dataops.dev/streaming-cleanup"
+STRIMZI = "strimzi"
 
 
 @dataclass
@@ -49,8 +54,11 @@ def has_streaming_sources(spec: DataPipelineSpec) -> bool:
     return any(s.kafka is not None or s.connector is not None for s in spec.sources)
 
 
-def needs_finalizer(spec: DataPipelineSpec) -> bool:
-    return any(s.connector is not None or (s.kafka is not None and s.kafka.managed) for s in spec.sources)
+def needs_finalizer(spec: DataPipelineSpec, config: RunConfig) -> bool:
+    """Direct management cleans up Kafka and Connect itself; Strimzi objects go by garbage collection."""
+    return config.streams_backend != STRIMZI and any(
+        s.connector is not None or (s.kafka is not None and s.kafka.managed) for s in spec.sources
+    )
 
 
 def _bootstrap(spec: DataPipelineSpec, config: RunConfig) -> str | None:
@@ -165,6 +173,35 @@ def _reconcile_connectors(
             report.errors.append(f"connector {source_name}: {actions.status.message}")
 
 
+def _reconcile_strimzi(
+    client: KubeClient, body: dict[str, Any], spec: DataPipelineSpec, config: RunConfig, report: SourcesReport
+) -> int:
+    """KafkaTopic and KafkaConnector objects owned by the pipeline; Strimzi does the rest."""
+    meta = body["metadata"]
+    owner = Owner(kind="DataPipeline", name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    written = 0
+    for topic in desired_topics(spec):
+        if not topic.managed:
+            continue
+        manifest = build_kafka_topic(owner, topic, config.strimzi_kafka_cluster)
+        written += ensure(client, manifest)
+        live = client.get(KAFKA_TOPIC, owner.namespace, manifest["metadata"]["name"])
+        report.topics.append(strimzi.topic_status(live, topic))
+    for source_name, source in declared_connectors(spec):
+        cname = connector_name(owner.namespace, owner.name, source_name)
+        manifest = build_kafka_connector(owner, cname, source_name, source, config.strimzi_connect_cluster)
+        written += ensure(client, manifest)
+        live = client.get(KAFKA_CONNECTOR, owner.namespace, manifest["metadata"]["name"])
+        report.connectors.append(strimzi.connector_status(live, cname, source_name))
+    report.errors += [f"topic {t.name}: {t.message}" for t in report.topics if not t.ready]
+    report.errors += [
+        f"connector {c.source}: {c.state} {c.message}".strip()
+        for c in report.connectors
+        if c.state not in ("RUNNING", "PAUSED")
+    ]
+    return written
+
+
 def reconcile_sources(
     client: KubeClient,
     body: dict[str, Any],
@@ -181,6 +218,9 @@ def reconcile_sources(
     restart = bool(request) and request != report.restart_request
     if restart:
         report.restart_request = request
+    if config.streams_backend == STRIMZI:
+        _reconcile_strimzi(client, body, spec, config, report)
+        return report
     _reconcile_topics(spec, previous.topics if previous else [], config, report)
     _reconcile_connectors(client, namespace, name, spec, previous, restart, config, now, report)
     return report

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
-from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.plan.runplan import RunPlan, build_run_plan, check_step_order
+from dataops.runtime.errors import RunError
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan
+from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 def run_pipeline(
@@ -23,7 +32,10 @@ def run_pipeline(
     run_id: str | None = None,
     gate_runner: QualityGateRunner | None = None,
     quiet: bool = False,
+    streaming: StreamingSettings | None = None,
 ) -> tuple[RunSummary, LineageEmitter]:
+    """A Batch pipeline runs once; a Streaming one runs until interrupted (Ctrl-C), until
+    ``streaming.max_batches`` micro-batches or, with ``available_now``, until the topic is drained."""
     from dataops.runtime.session import local_session
 
     errors = check_step_order(pipeline.spec)
@@ -46,11 +58,47 @@ def run_pipeline(
         job_name=name,
         sql=";\n".join(s.sql for s in plan.steps),
     )
-    summary = execute_plan(
-        spark, plan, run_id=run_id, lineage=lineage, gate_runner=gate_runner, progress=progress
-    )
+    if plan.mode == "Streaming":
+        summary = _run_streaming(spark, plan, run_id, streaming or StreamingSettings(), progress)
+    else:
+        summary = execute_plan(
+            spark, plan, run_id=run_id, lineage=lineage, gate_runner=gate_runner, progress=progress
+        )
     progress(f"run {summary.outcome.lower()}")
     return summary, lineage
+
+
+def _run_streaming(
+    spark: SparkSession,
+    plan: RunPlan,
+    run_id: str,
+    settings: StreamingSettings,
+    progress: Callable[[str], None],
+) -> RunSummary:
+    stop = threading.Event()
+
+    def report(status: dict[str, object]) -> None:
+        fields = ", ".join(f"{k}={v}" for k, v in status.items() if k != "state")
+        progress(f"streaming {str(status.get('state', '')).lower()}: {fields}")
+
+    try:
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
+    except RunError as exc:
+        summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
+        summary.outcome, summary.error = "Failed", str(exc)
+        return summary
+    progress(f"streaming topic {run.kafka.topic}, checkpoint {run.checkpoint} (Ctrl-C stops)")
+    results: list[RunSummary] = []
+    worker = threading.Thread(target=lambda: results.append(run.run(progress=report, stop=stop)), daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.5)
+    except KeyboardInterrupt:
+        progress("interrupted: stopping after the current micro-batch")
+        stop.set()
+        worker.join()
+    return results[0]
 
 
 def load_pipeline(paths: list[Path]) -> tuple[DataPipeline, dict[str, DataQualitySuiteSpec]]:

@@ -202,21 +202,40 @@ def _finish_lineage(
     )
 
 
+def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummary:
+    """The driver of a Streaming pipeline: runs until stopped, reporting progress on its pod."""
+    from dataops.runtime.pod_progress import PodProgressReporter
+    from dataops.runtime.streaming import StreamingRun, StreamingSettings
+
+    reporter = PodProgressReporter.from_env()
+    settings = StreamingSettings(bootstrap=os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"))
+    try:
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
+    except RunError as exc:
+        summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
+        summary.outcome, summary.error = "Failed", str(exc)
+        return summary
+    return run.run(progress=reporter or (lambda r: print(json.dumps(r), flush=True)))
+
+
 def main() -> int:
     """Entry point of the driver pod: the plan comes from the mounted ConfigMap."""
     plan_path = Path(os.environ.get("DATAOPS_PLAN_PATH", "/etc/dataops/plan/plan.json"))
     plan = RunPlan.model_validate(json.loads(plan_path.read_text()))
     run_id = os.environ.get("DATAOPS_RUN_ID", "manual")
     spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
-    lineage = LineageEmitter(
-        make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
-        job_namespace=plan.namespace,
-        job_name=plan.pipeline,
-        sql=";\n".join(s.sql for s in plan.steps),
-    )
-    summary = execute_plan(
-        spark, plan, run_id=run_id, lineage=lineage, progress=lambda m: print(m, flush=True)
-    )
+    if plan.mode == "Streaming":
+        summary = _run_streaming(spark, plan, run_id)
+    else:
+        lineage = LineageEmitter(
+            make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
+            job_namespace=plan.namespace,
+            job_name=plan.pipeline,
+            sql=";\n".join(s.sql for s in plan.steps),
+        )
+        summary = execute_plan(
+            spark, plan, run_id=run_id, lineage=lineage, progress=lambda m: print(m, flush=True)
+        )
     print(summary.render_table(), flush=True)
     result = json.dumps(summary.to_json())
     # The kubelet copies this file into the pod's termination message, where the operator reads it.

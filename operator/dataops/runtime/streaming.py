@@ -1,0 +1,251 @@
+"""A Streaming pipeline's run: Kafka -> parse -> SQL steps -> sinks, as Spark Structured Streaming.
+
+One micro-batch at a time (``foreachBatch``): records are parsed against the declared schema,
+the ones that fail go to the dead-letter topic with the reason (the job keeps running), the rest
+feed the SQL steps and are written idempotently, so a restart from the checkpoint neither loses
+nor duplicates records. Progress (rates, lag, last batch) is handed to a callback after each batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming.query import StreamingQuery
+
+from dataops.api.v1alpha1.datapipeline import KafkaSource, Sink, Source, StreamingSpec
+from dataops.plan.runplan import RunPlan
+from dataops.plan.topics import DLQ_SUFFIX
+from dataops.runtime.errors import RunError, SourceError, StepError
+from dataops.runtime.io import read_source
+from dataops.runtime.stream_parse import dead_letter_frame, parse_batch
+from dataops.runtime.stream_sinks import write_batch
+from dataops.runtime.summary import RunSummary
+
+ProgressCallback = Callable[[dict[str, Any]], None]
+CHECKPOINT_FOLDER = "_dataops_checkpoint"
+
+
+@dataclass
+class StreamingSettings:
+    bootstrap: str | None = None  # for kafka sources that name none
+    checkpoint: str | None = None  # default: spec, else inside the first sink's path
+    max_batches: int | None = None  # stop after this many micro-batches
+    available_now: bool = False  # process what the topic holds now, then stop
+    idle_timeout: float | None = None  # stop after this many seconds without new records
+
+
+@dataclass
+class _Counters:
+    batches: int = 0
+    rows_in: int = 0
+    rows_parsed: int = 0
+    dead_lettered: int = 0
+    written: dict[str, int] = field(default_factory=dict)
+    last_data: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def checkpoint_location(plan: RunPlan, settings: StreamingSettings) -> str:
+    spec = StreamingSpec.model_validate(plan.streaming or {})
+    if settings.checkpoint:
+        return settings.checkpoint
+    if spec.checkpoint_location:
+        return spec.checkpoint_location
+    first = Sink.model_validate(plan.sinks[0].spec)
+    if first.path is None:
+        raise RunError(first.name, "set spec.streaming.checkpointLocation (the sink has no path)")
+    return f"{first.path.rstrip('/')}/{CHECKPOINT_FOLDER}"
+
+
+def _stream_source(sources: list[Source]) -> tuple[Source, KafkaSource]:
+    kafka = [s for s in sources if s.kafka is not None]
+    if len(kafka) != 1:
+        raise SourceError(
+            ",".join(s.name for s in kafka) or "-", "a Streaming pipeline reads exactly one kafka source"
+        )
+    assert kafka[0].kafka is not None
+    return kafka[0], kafka[0].kafka
+
+
+def consumer_lag(progress: dict[str, Any]) -> int | None:
+    """Offsets between what the last batch read and the newest offsets, over all partitions."""
+    total, known = 0, False
+    for source in progress.get("sources") or []:
+        latest, end = source.get("latestOffset"), source.get("endOffset")
+        if not isinstance(latest, dict) or not isinstance(end, dict):
+            continue
+        for topic, partitions in latest.items():
+            for partition, offset in partitions.items():
+                total += max(0, int(offset) - int((end.get(topic) or {}).get(partition, 0)))
+                known = True
+    return total if known else None
+
+
+def status_report(progress: dict[str, Any], dead_lettered: int, state: str = "Running") -> dict[str, Any]:
+    """A StreamingStatus (as JSON) from a StreamingQueryProgress."""
+    report: dict[str, Any] = {"state": state, "deadLettered": dead_lettered}
+    if "batchId" in progress:
+        report["batchId"] = int(progress["batchId"])
+    if progress.get("timestamp"):
+        report["lastBatchTime"] = str(progress["timestamp"])
+    for key in ("inputRowsPerSecond", "processedRowsPerSecond"):
+        value = progress.get(key)
+        if isinstance(value, int | float):
+            report[key] = round(float(value), 3)
+    lag = consumer_lag(progress)
+    if lag is not None:
+        report["consumerLag"] = lag
+    return report
+
+
+class StreamingRun:
+    def __init__(
+        self, spark: SparkSession, plan: RunPlan, *, run_id: str, settings: StreamingSettings
+    ) -> None:
+        self.spark = spark
+        self.plan = plan
+        self.run_id = run_id
+        self.settings = settings
+        self.spec = StreamingSpec.model_validate(plan.streaming or {})
+        self.sources = [Source.model_validate(s) for s in plan.sources]
+        self.sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
+        self.source, self.kafka = _stream_source(self.sources)
+        self.bootstrap = self.kafka.bootstrap_servers or settings.bootstrap
+        if not self.bootstrap:
+            raise SourceError(
+                self.source.name, "no bootstrap servers (kafka.bootstrapServers or DATAOPS_KAFKA_BOOTSTRAP)"
+            )
+        self.dead_letter_topic = self.spec.dead_letter_topic or f"{self.kafka.topic}{DLQ_SUFFIX}"
+        self.checkpoint = checkpoint_location(plan, settings)
+        digest = hashlib.sha256(self.checkpoint.encode()).hexdigest()[:12]
+        self.app_id = f"dataops:{plan.namespace}/{plan.pipeline}:{digest}"
+        self.counters = _Counters()
+
+    def _register_static_sources(self) -> None:
+        for source in self.sources:
+            if source is not self.source:
+                read_source(self.spark, source).createOrReplaceTempView(source.name)
+
+    def _process(self, batch: DataFrame, batch_id: int) -> None:
+        session = batch.sparkSession
+        cached = batch.persist()
+        try:
+            parsed = parse_batch(cached, self.kafka)
+            rejected = parsed.rejected.count()
+            if rejected:
+                (
+                    dead_letter_frame(parsed.rejected, self.plan.pipeline)
+                    .write.format("kafka")
+                    .option("kafka.bootstrap.servers", self.bootstrap)
+                    .option("topic", self.dead_letter_topic)
+                    .save()
+                )
+            rows = parsed.rows.persist()
+            parsed_count = rows.count()
+            rows.createOrReplaceTempView(self.source.name)
+            for step in self.plan.steps:
+                try:
+                    session.sql(step.sql).createOrReplaceTempView(step.name)
+                except PySparkException as exc:
+                    raise StepError(step.name, str(exc).splitlines()[0]) from exc
+            written: dict[str, int] = {}
+            for sink in self.sinks:
+                out = session.table(sink.from_)
+                write_batch(session, sink, out, batch_id=batch_id, app_id=f"{self.app_id}:{sink.name}")
+                written[sink.name] = parsed_count if sink.from_ == self.source.name else -1
+            rows.unpersist()
+            with self.counters.lock:
+                c = self.counters
+                c.batches += 1
+                c.rows_in += parsed_count + rejected
+                c.rows_parsed += parsed_count
+                c.dead_lettered += rejected
+                for name, n in written.items():
+                    if n >= 0:
+                        c.written[name] = c.written.get(name, 0) + n
+                if parsed_count + rejected:
+                    c.last_data = _monotonic()
+        finally:
+            cached.unpersist()
+
+    def start(self) -> StreamingQuery:
+        self._register_static_sources()
+        reader = (
+            self.spark.readStream.format("kafka")
+            .option("kafka.bootstrap.servers", self.bootstrap)
+            .option("subscribe", self.kafka.topic)
+            .option("startingOffsets", self.kafka.starting_offsets.value)
+            .option("failOnDataLoss", "false")
+        )
+        if self.spec.max_offsets_per_trigger:
+            reader = reader.option("maxOffsetsPerTrigger", str(self.spec.max_offsets_per_trigger))
+        writer = (
+            reader.load()
+            .writeStream.foreachBatch(self._process)
+            .option("checkpointLocation", self.checkpoint)
+            .queryName(f"dataops-{self.plan.pipeline}")
+        )
+        if self.settings.available_now:
+            writer = writer.trigger(availableNow=True)
+        else:
+            writer = writer.trigger(processingTime=f"{self.spec.trigger_interval_seconds} seconds")
+        return writer.start()
+
+    def run(
+        self, *, progress: ProgressCallback = lambda _r: None, stop: threading.Event | None = None
+    ) -> RunSummary:
+        summary = RunSummary(pipeline=self.plan.pipeline, run_id=self.run_id, started=datetime.now(UTC))
+        stop = stop or threading.Event()
+        self.counters.last_data = _monotonic()
+        last_batch: object = None
+        query: StreamingQuery | None = None
+        try:
+            query = self.start()
+            while query.isActive:
+                query.awaitTermination(1)
+                recent = query.lastProgress
+                if recent and recent.get("batchId") != last_batch:
+                    last_batch = recent.get("batchId")
+                    progress(status_report(recent, self.counters.dead_lettered))
+                idle = self.settings.idle_timeout
+                if (
+                    stop.is_set()
+                    or (
+                        self.settings.max_batches is not None
+                        and self.counters.batches >= self.settings.max_batches
+                    )
+                    or (idle is not None and _monotonic() - self.counters.last_data > idle)
+                ):
+                    query.stop()
+            error = query.exception()
+            if error is not None:
+                raise RunError(
+                    self.source.name, str(error.desc if hasattr(error, "desc") else error).splitlines()[0]
+                )
+            summary.outcome = "Succeeded"
+        except RunError as exc:
+            summary.outcome, summary.error = "Failed", str(exc)
+        except PySparkException as exc:
+            summary.outcome, summary.error = "Failed", str(exc).splitlines()[0]
+        summary.finished = datetime.now(UTC)
+        summary.rows_read = {self.source.name: self.counters.rows_in}
+        summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}
+        if self.counters.dead_lettered:
+            summary.warnings.append(
+                f"{self.counters.dead_lettered} record(s) sent to dead-letter topic {self.dead_letter_topic}"
+            )
+        final: dict[str, Any] = (query.lastProgress if query is not None else None) or {}
+        progress(status_report(final, self.counters.dead_lettered, "Stopped"))
+        return summary
+
+
+def _monotonic() -> float:
+    return time.monotonic()
