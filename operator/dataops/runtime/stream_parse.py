@@ -50,19 +50,18 @@ def _value_schema(source: KafkaSource) -> StructType:
 
 def _reason(source: KafkaSource, parsed: Column) -> Column:
     """Why a record is rejected (null when it is fine)."""
-    required = [c.name for c in source.schema_ if not c.nullable]
-    if source.format == KafkaRecordFormat.DEBEZIUM:
-        state = F.when(parsed["op"] == "d", parsed["before"]).otherwise(parsed["after"])
-        bad_op = ~parsed["op"].isin("c", "u", "d", "r")
-    else:
-        state, bad_op = parsed, F.lit(False)
     reason = F.when(
         parsed.isNull() | parsed[CORRUPT].isNotNull(), F.lit("malformed: not JSON of the declared schema")
     )
-    reason = reason.when(
-        bad_op, F.concat(F.lit("unknown Debezium op "), F.coalesce(parsed["op"], F.lit("null")))
-    )
-    for name in required:
+    state = parsed
+    if source.format == KafkaRecordFormat.DEBEZIUM:
+        op = parsed["op"]
+        reason = reason.when(
+            ~op.isin("c", "u", "d", "r") | op.isNull(),
+            F.concat(F.lit("unknown Debezium op "), F.coalesce(op, F.lit("null"))),
+        )
+        state = F.when(op == "d", parsed["before"]).otherwise(parsed["after"])
+    for name in (c.name for c in source.schema_ if not c.nullable):
         reason = reason.when(state.isNull() | state[name].isNull(), F.lit(f"missing required field {name}"))
     return reason
 
