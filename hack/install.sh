@@ -30,6 +30,8 @@ ln -sfn "$VENV" "$CACHE/venv"
 
 log "control-plane binaries"
 bash hack/install-binaries.sh >/dev/null
-log "Spark runtime jars (Delta Lake, JDBC drivers)"
+log "Spark runtime jars (Delta Lake, JDBC drivers, Kafka source/sink)"
 bash hack/install-jars.sh >/dev/null
+log "Kafka, Kafka Connect, Debezium and PostgreSQL"
+bash hack/install-streaming.sh
 echo "$VENV"

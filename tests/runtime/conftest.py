@@ -1,25 +1,15 @@
-"""A local SparkSession (real PySpark, Delta Lake, JDBC drivers) shared by the runtime tests."""
+"""Fixtures of the runtime tests (the shared SparkSession is in tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyspark.sql import SparkSession
 
 from dataops.lineage.validate import EventValidator
-from dataops.runtime.session import local_session
 from tests.conftest import ROOT
 
 SPEC_DIR = ROOT.parent / "shared" / "openlineage-spec"
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
-    session = local_session(master="local[2]", app_name="dataops-tests")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.errors import SinkError
-from dataops.runtime.io import path_exists
 from dataops.runtime.stream_parse import ORDER_COLUMNS, data_columns
 
 
@@ -32,7 +31,7 @@ def _merge_delta(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
     latest = latest_per_key(df, sink.merge_keys)
     columns = data_columns(df)
     deleted = "__deleted" in df.columns
-    if not path_exists(spark, sink.path):
+    if not DeltaTable.isDeltaTable(spark, sink.path):  # the folder may hold the checkpoint already
         first = latest.where("NOT __deleted") if deleted else latest
         first.select(*columns).limit(0).write.format("delta").save(sink.path)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in sink.merge_keys)
