@@ -24,8 +24,16 @@ def declared_connectors(spec: DataPipelineSpec) -> list[tuple[str, ConnectorSour
     return [(s.name, s.connector) for s in spec.sources if s.connector is not None]
 
 
+# Connect creates the topics a source connector writes with the broker's defaults unless told otherwise.
+TOPIC_CREATION_DEFAULTS = {
+    "topic.creation.default.replication.factor": "-1",
+    "topic.creation.default.partitions": "-1",
+}
+
+
 def desired_config(source: ConnectorSource, secret_values: dict[str, str]) -> dict[str, str]:
     return {
+        **TOPIC_CREATION_DEFAULTS,
         **source.config,
         **secret_values,
         "connector.class": source.connector_class,
@@ -78,9 +86,7 @@ def plan_connector(
     if observed is None:
         actions.put_config = True
         actions.pause = source.paused
-        actions.status = ConnectorStatus(
-            name=name, source=source_name, state="CREATING", restarts=restarts, message="created"
-        )
+        actions.status = ConnectorStatus(name=name, source=source_name, state="CREATING", restarts=restarts)
         actions.events.append(EventSpec("Normal", "ConnectorCreated", f"connector {name} created"))
         actions.wake_at.append(now + timedelta(seconds=5))
         return actions

@@ -172,7 +172,7 @@ def reconcile_pipeline(
         or missing
         or apply_error
         or any(f.blocking for f in findings)
-        or (sources and sources.errors)
+        or (sources and sources.blocking)
     )
     # Only runs recorded as active need their drivers looked up.
     drivers = (

@@ -46,6 +46,7 @@ class SourcesReport:
     connectors: list[ConnectorStatus] = field(default_factory=list)
     restart_request: str | None = None
     errors: list[str] = field(default_factory=list)
+    blocking: bool = False  # topics are missing or Kafka is unreachable: the streaming job cannot run
     events: list[EventSpec] = field(default_factory=list)
     wake_at: list[datetime] = field(default_factory=list)
 
@@ -92,6 +93,7 @@ def _reconcile_topics(
             "no Kafka bootstrap servers: set spec.sources[].kafka.bootstrapServers "
             "or the operator's DATAOPS_KAFKA_BOOTSTRAP"
         )
+        report.blocking = True
         report.topics = previous
         return
     admin = KafkaAdmin(bootstrap)
@@ -102,6 +104,7 @@ def _reconcile_topics(
         admin.alter_config(plan.alter_config)
     except KafkaAdminError as exc:
         report.errors.append(f"Kafka at {bootstrap}: {exc}")
+        report.blocking = True
         report.topics = previous
         return
     report.topics = plan.statuses
@@ -114,8 +117,10 @@ def _reconcile_topics(
     for name, count in plan.add_partitions.items():
         report.events.append(EventSpec("Normal", "TopicUpdated", f"topic {name} now has {count} partitions"))
     for status in plan.statuses:
-        if not status.ready and status.message.startswith("cannot lower"):
+        if not status.ready:
             report.errors.append(f"topic {status.name}: {status.message}")
+            # A topic that exists with more partitions than declared still serves the job.
+            report.blocking = report.blocking or status.partitions is None
 
 
 def _reconcile_connectors(

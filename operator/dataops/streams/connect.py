@@ -58,7 +58,11 @@ class ConnectClient:
             return ObservedConnector(config=dict(config), state="UNASSIGNED")
         connector = state.get("connector") or {}
         tasks = [
-            TaskStatus(id=int(t["id"]), state=str(t.get("state", "UNKNOWN")), trace=t.get("trace"))
+            TaskStatus(
+                id=int(t["id"]),
+                state=str(t.get("state", "UNKNOWN")),
+                trace=(t.get("trace") or "")[:1000] or None,
+            )
             for t in state.get("tasks") or []
         ]
         return ObservedConnector(
