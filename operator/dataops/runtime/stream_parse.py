@@ -66,12 +66,12 @@ def _reason(source: KafkaSource, parsed: Column) -> Column:
     return reason
 
 
-def parse_batch(batch: DataFrame, source: KafkaSource) -> ParsedBatch:
-    """``batch`` has the Kafka source's columns (key, value, topic, partition, offset, timestamp)."""
+def parse_records(batch: DataFrame, source: KafkaSource) -> DataFrame:
+    """The batch's records with their parsed value ``r`` and ``__reason`` (null when valid)."""
     records = batch.where(F.col("value").isNotNull())  # tombstones carry no data
     text = F.col("value").cast("string")
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    parsed = records.select(
+    return records.select(
         "key",
         "value",
         "topic",
@@ -79,9 +79,15 @@ def parse_batch(batch: DataFrame, source: KafkaSource) -> ParsedBatch:
         "offset",
         F.from_json(text, _value_schema(source), options).alias("r"),
     ).withColumn("__reason", _reason(source, F.col("r")))
-    rejected = parsed.where(F.col("__reason").isNotNull()).select(
+
+
+def rejected_records(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("__reason").isNotNull()).select(
         "key", "value", "__reason", "topic", "partition", "offset"
     )
+
+
+def typed_rows(parsed: DataFrame, source: KafkaSource) -> DataFrame:
     good = parsed.where(F.col("__reason").isNull())
     names = [c.name for c in source.schema_]
     order = [F.col("partition").alias("__partition"), F.col("offset").alias("__offset")]
@@ -90,16 +96,20 @@ def parse_batch(batch: DataFrame, source: KafkaSource) -> ParsedBatch:
         values = [
             F.when(deleted, F.col(f"r.before.{n}")).otherwise(F.col(f"r.after.{n}")).alias(n) for n in names
         ]
-        rows = good.select(
+        return good.select(
             *values,
             F.col("r.op").alias("__op"),
             deleted.alias("__deleted"),
             F.col("r.ts_ms").alias("__source_ts_ms"),
             *order,
         )
-    else:
-        rows = good.select(*[F.col(f"r.{n}").alias(n) for n in names], *order)
-    return ParsedBatch(rows=rows, rejected=rejected)
+    return good.select(*[F.col(f"r.{n}").alias(n) for n in names], *order)
+
+
+def parse_batch(batch: DataFrame, source: KafkaSource) -> ParsedBatch:
+    """``batch`` has the Kafka source's columns (key, value, topic, partition, offset, timestamp)."""
+    parsed = parse_records(batch, source)
+    return ParsedBatch(rows=typed_rows(parsed, source), rejected=rejected_records(parsed))
 
 
 def dead_letter_frame(rejected: DataFrame, pipeline: str) -> DataFrame:

@@ -18,6 +18,7 @@ from typing import Any
 
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from dataops.api.v1alpha1.datapipeline import KafkaSource, Sink, Source, StreamingSpec
@@ -25,7 +26,7 @@ from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
-from dataops.runtime.stream_parse import dead_letter_frame, parse_batch
+from dataops.runtime.stream_parse import dead_letter_frame, parse_records, rejected_records, typed_rows
 from dataops.runtime.stream_sinks import write_batch
 from dataops.runtime.summary import RunSummary
 
@@ -135,46 +136,48 @@ class StreamingRun:
                 read_source(self.spark, source).createOrReplaceTempView(source.name)
 
     def _process(self, batch: DataFrame, batch_id: int) -> None:
+        """One micro-batch: Kafka is read and every record parsed once (cached for the writes)."""
         session = batch.sparkSession
-        cached = batch.persist()
+        parsed = parse_records(batch, self.kafka).persist()
         try:
-            parsed = parse_batch(cached, self.kafka)
-            rejected = parsed.rejected.count()
+            totals = parsed.agg(F.count(F.lit(1)).alias("n"), F.count("__reason").alias("bad")).first()
+            records, rejected = (int(totals["n"]), int(totals["bad"])) if totals else (0, 0)
             if rejected:
                 (
-                    dead_letter_frame(parsed.rejected, self.plan.pipeline)
+                    dead_letter_frame(rejected_records(parsed), self.plan.pipeline)
                     .write.format("kafka")
                     .option("kafka.bootstrap.servers", self.bootstrap)
                     .option("topic", self.dead_letter_topic)
                     .save()
                 )
-            rows = parsed.rows.persist()
-            parsed_count = rows.count()
-            rows.createOrReplaceTempView(self.source.name)
+            good = records - rejected
+            typed_rows(parsed, self.kafka).createOrReplaceTempView(self.source.name)
             for step in self.plan.steps:
                 try:
                     session.sql(step.sql).createOrReplaceTempView(step.name)
                 except PySparkException as exc:
                     raise StepError(step.name, str(exc).splitlines()[0]) from exc
-            written: dict[str, int] = {}
             for sink in self.sinks:
-                out = session.table(sink.from_)
-                write_batch(session, sink, out, batch_id=batch_id, app_id=f"{self.app_id}:{sink.name}")
-                written[sink.name] = parsed_count if sink.from_ == self.source.name else -1
-            rows.unpersist()
+                write_batch(
+                    session,
+                    sink,
+                    session.table(sink.from_),
+                    batch_id=batch_id,
+                    app_id=f"{self.app_id}:{sink.name}",
+                )
             with self.counters.lock:
                 c = self.counters
                 c.batches += 1
-                c.rows_in += parsed_count + rejected
-                c.rows_parsed += parsed_count
+                c.rows_in += records
+                c.rows_parsed += good
                 c.dead_lettered += rejected
-                for name, n in written.items():
-                    if n >= 0:
-                        c.written[name] = c.written.get(name, 0) + n
-                if parsed_count + rejected:
+                for sink in self.sinks:
+                    if sink.from_ == self.source.name:  # rows of SQL steps are not counted (no extra pass)
+                        c.written[sink.name] = c.written.get(sink.name, 0) + good
+                if records:
                     c.last_data = _monotonic()
         finally:
-            cached.unpersist()
+            parsed.unpersist()
 
     def start(self) -> StreamingQuery:
         self._register_static_sources()
