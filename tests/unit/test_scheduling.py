@@ -222,3 +222,16 @@ def test_pending_driver_keeps_the_run_pending_and_counts_from_launch(
     running = {(run.id, 1): DriverState("d1", run.id, 1, "Running")}
     moving = _decide(spec, _after(None, still), now + timedelta(seconds=6), drivers=running)
     assert [r.outcome for r in moving.active] == [RunOutcome.RUNNING]
+
+
+def test_a_failed_quality_gate_is_not_retried(example_pipeline: dict[str, Any]) -> None:
+    spec = _spec(example_pipeline, retry={"maxRetries": 3, "backoffSeconds": 30, "maxBackoffSeconds": 600})
+    now = datetime(2026, 11, 25, 10, 7, tzinfo=UTC)
+    first = _decide(spec, None, now)
+    run = first.launch[0]
+    message = "quality gate 'orders-quality on completed': 1 expectation(s) failed, nothing was written: ..."
+    failed = {(run.id, 1): DriverState("d1", run.id, 1, "Failed", message=message)}
+    final = _decide(spec, _after(None, first), now, drivers=failed)
+    (done,) = final.finished
+    assert (done.outcome, done.attempt, done.message) == (RunOutcome.FAILED, 1, message)
+    assert final.active == [] and "RunFailed" in [e.reason for e in final.events]

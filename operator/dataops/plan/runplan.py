@@ -67,6 +67,7 @@ class RunPlan(BaseModel):
     streaming: dict[str, Any] | None = Field(
         default=None, description="StreamingSpec of a Streaming pipeline."
     )
+    staging_path: str | None = Field(default=None, description="Root of write-audit-publish staging.")
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
@@ -134,4 +135,5 @@ def build_run_plan(
         streaming=(spec.streaming or StreamingSpec()).to_json()
         if spec.mode == PipelineMode.STREAMING
         else None,
+        staging_path=spec.staging_path,
     )

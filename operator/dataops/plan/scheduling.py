@@ -32,6 +32,7 @@ from dataops.api.v1alpha1.meta import parse_time
 from dataops.status.events import EventSpec
 
 RUN_NOW_ANNOTATION = "dataops.dev/run-now"
+QUALITY_GATE_PREFIX = "quality gate "  # how the runtime's QualityGateFailed messages start
 PROGRESS_ANNOTATION = "dataops.dev/streaming-progress"  # written by a streaming driver on its own pod
 HISTORY_LIMIT = 20
 ACTIVE_POLL = timedelta(seconds=30)  # look again while runs are active, even without a watch event
@@ -122,7 +123,10 @@ class _Decider:
         self.d.events.append(EventSpec(kind, reason, message[:1024]))
 
     def fail_attempt(self, rec: RunRecord, message: str) -> None:
-        if rec.attempt <= self.spec.retry.max_retries:
+        # A failed quality gate fails the same way on a retry: the run fails (and the pipeline is
+        # Degraded) at once, with the failed expectations and the quarantine in the message.
+        retryable = not message.startswith(QUALITY_GATE_PREFIX)
+        if retryable and rec.attempt <= self.spec.retry.max_retries:
             delay = backoff_seconds(self.spec, rec.attempt)
             retry = rec.model_copy(
                 update={

@@ -30,8 +30,9 @@ from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan
-from dataops.runtime.errors import RunError, StepError
+from dataops.runtime.errors import QualityGateFailed, RunError, StepError
 from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.publish import discard, publish, stage, staged, staging_location
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
 from dataops.runtime.summary import RunSummary
 
@@ -122,6 +123,15 @@ def execute_plan(
                 spark.sql(step.sql).createOrReplaceTempView(step.name)
             except (AnalysisException, PySparkException) as exc:
                 raise StepError(step.name, _message(exc)) from exc
+        # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
+        staging: dict[str, str] = {}
+        if gates and gate_runner is not None:
+            for sink in sinks:
+                staging[sink.name] = staging_location(
+                    plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id
+                )
+                progress(f"staging sink {sink.name} at {staging[sink.name]}")
+                stage(spark.table(sink.from_), staging[sink.name])
         for gate in gates:
             dataset = gate.dataset or plan.sinks[0].from_
             if gate_runner is None:
@@ -130,17 +140,27 @@ def execute_plan(
                     "no quality engine configured"
                 )
                 continue
-            progress(f"quality gate {gate.suite_ref.name} on {dataset}")
+            staged_sink = next((k.name for k in sinks if k.from_ == dataset and k.name in staging), None)
+            data = staged(spark, staging[staged_sink]) if staged_sink else spark.table(dataset)
+            progress(
+                f"quality gate {gate.suite_ref.name} on {dataset}" + (" (staged)" if staged_sink else "")
+            )
             try:
-                summary.warnings += gate_runner(gate, dataset, spark.table(dataset))
+                summary.warnings += gate_runner(gate, dataset, data)
+            except QualityGateFailed as exc:
+                summary.quarantine = dict(staging)
+                kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
+                raise QualityGateFailed(
+                    exc.where, f"{exc.message}; staged data kept as quarantine ({kept})"
+                ) from exc
             finally:  # the assertions describe the data each sink publishes (or would have)
                 checked = gate_runner.assertions()
                 for info in outputs.values():
                     info.assertions += checked
         for sink in sinks:
             started = time.perf_counter()
-            progress(f"writing sink {sink.name} from {sink.from_}")
-            df = spark.table(sink.from_)
+            progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
+            df = staged(spark, staging[sink.name]) if sink.name in staging else spark.table(sink.from_)
             outputs[sink.name].fields = _fields(df)
             if lineage is not None:  # parse the SQL for column lineage while Spark writes
                 column_lineage_of[sink.name] = background.submit(
@@ -148,10 +168,12 @@ def execute_plan(
                 )
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
-            reported = write_sink(spark, sink, df)
+            reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
             writes[sink.name].executed = True
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
+        for location in staging.values():
+            discard(spark, location)
         summary.outcome = "Succeeded"
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)

@@ -18,6 +18,7 @@ class RunSummary:
     rows_written: dict[str, int | None] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    quarantine: dict[str, str] = field(default_factory=dict)  # sink -> staged data a failed gate kept
 
     @property
     def duration_seconds(self) -> float:
@@ -36,6 +37,7 @@ class RunSummary:
             "rowsRead": self.rows_read,
             "rowsWritten": self.rows_written,
             "warnings": self.warnings,
+            "quarantine": self.quarantine,
         }
 
     def render_table(self) -> str:
@@ -50,6 +52,7 @@ class RunSummary:
         if self.error:
             lines.append(f"error: {self.error}")
         lines.extend(f"warning: {w}" for w in self.warnings)
+        lines.extend(f"quarantine: {sink} -> {where}" for sink, where in self.quarantine.items())
         return "\n".join(lines)
 
 

@@ -370,6 +370,13 @@ class DataPipelineSpec(KubeModel):
         default_factory=list, max_length=64, json_schema_extra=list_map("name")
     )
     quality_gates: list[QualityGate] = Field(default_factory=list, max_length=32)
+    staging_path: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="Write-audit-publish: with quality gates, each sink's output is staged here first "
+        "(<stagingPath>/<run>/<sink>), validated, then published; a failed gate leaves it as quarantine. "
+        "Default: next to each sink (<path>.__staging/<run>).",
+    )
     sinks: Annotated[list[Sink], AfterValidator(unique_names)] = Field(
         min_length=1, max_length=16, json_schema_extra=list_map("name")
     )

@@ -1,0 +1,138 @@
+"""Write-audit-publish on real Spark: with quality gates the sinks' output is staged, the gates check
+the staged data, and only then is it published; a failed gate publishes nothing and keeps the
+staged rows as quarantine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
+from dataops.lineage.events import LineageEmitter, make_transport
+from dataops.plan.runplan import build_run_plan
+from dataops.quality.gate import SuiteGateRunner
+from dataops.runtime.spark_job import execute_plan
+from dataops.runtime.summary import RunSummary
+
+
+def _input(tmp: Path, amounts: list[float]) -> Path:
+    path = tmp / f"orders-{len(list(tmp.glob('orders-*.csv')))}.csv"
+    path.write_text("order_id,amount\n" + "".join(f"{i},{a}\n" for i, a in enumerate(amounts)))
+    return path
+
+
+def _run(
+    spark: SparkSession, tmp: Path, source: Path, *, action: str = "block", run_id: str, **sink: Any
+) -> RunSummary:
+    pipeline = DataPipeline.model_validate(
+        {
+            "metadata": {"name": "wap", "namespace": "test"},
+            "spec": {
+                "sources": [
+                    {
+                        "name": "orders",
+                        "file": {
+                            "path": str(source),
+                            "format": "csv",
+                            "options": {"header": "true", "inferSchema": "true"},
+                        },
+                    }
+                ],
+                "transforms": [{"name": "clean", "sql": "SELECT order_id, amount FROM orders"}],
+                "qualityGates": [{"suiteRef": {"name": "amounts"}, "action": action}],
+                "sinks": [{"name": "lake", "from": "clean", "path": str(tmp / "lake"), **sink}],
+            },
+        }
+    )
+    suite = DataQualitySuiteSpec.model_validate(
+        {
+            "expectations": [
+                {
+                    "type": "expect_column_values_to_be_between",
+                    "column": "amount",
+                    "minValue": 0,
+                    "maxValue": 100,
+                }
+            ]
+        }
+    )
+    plan = build_run_plan(name="wap", namespace="test", spec=pipeline.spec)
+    lineage = LineageEmitter(make_transport("none"), job_namespace="test", job_name="wap")
+    return execute_plan(
+        spark, plan, run_id=run_id, lineage=lineage, gate_runner=SuiteGateRunner({"amounts": suite})
+    )
+
+
+def _amounts(spark: SparkSession, path: Path, fmt: str) -> list[float]:
+    return sorted(r["amount"] for r in spark.read.format(fmt).load(str(path)).collect())
+
+
+def test_failed_gate_publishes_nothing_and_quarantines_the_staged_rows(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    good = _run(
+        spark, tmp_path, _input(tmp_path, [1.0, 2.0, 3.0]), run_id="r1", format="delta", mode="overwrite"
+    )
+    assert good.outcome == "Succeeded", good.error
+    assert _amounts(spark, tmp_path / "lake", "delta") == [1.0, 2.0, 3.0]
+    assert not (tmp_path / "lake.__staging").exists()  # staging removed after publishing
+
+    bad = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [5.0, 500.0, -1.0, 7.0]),
+        run_id="r2",
+        format="delta",
+        mode="overwrite",
+    )
+    assert bad.outcome == "Failed" and bad.error is not None
+    assert bad.error.startswith(
+        "quality gate 'amounts on clean': 1 expectation(s) failed, nothing was written"
+    )
+    assert "expect_column_values_to_be_between(amount): 2 unexpected" in bad.error
+    quarantine = tmp_path / "lake.__staging" / "r2"
+    assert bad.quarantine == {"lake": str(quarantine)} and str(quarantine) in bad.error
+    assert _amounts(spark, quarantine, "parquet") == [-1.0, 5.0, 7.0, 500.0]  # exactly the staged rows
+    assert _amounts(spark, tmp_path / "lake", "delta") == [1.0, 2.0, 3.0]  # the published table is untouched
+    assert bad.rows_written == {}
+
+
+def test_warn_gate_publishes_and_reports(spark: SparkSession, tmp_path: Path) -> None:
+    summary = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [5.0, 500.0]),
+        action="warn",
+        run_id="r1",
+        format="parquet",
+        mode="append",
+    )
+    assert summary.outcome == "Succeeded" and summary.quarantine == {}
+    assert summary.warnings and "expect_column_values_to_be_between(amount)" in summary.warnings[0]
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [5.0, 500.0]
+    assert summary.rows_written == {"lake": 2}
+
+
+def test_file_overwrite_is_swapped_in_and_merge_publishes(spark: SparkSession, tmp_path: Path) -> None:
+    first = _run(
+        spark, tmp_path, _input(tmp_path, [1.0, 2.0]), run_id="r1", format="parquet", mode="overwrite"
+    )
+    second = _run(spark, tmp_path, _input(tmp_path, [9.0]), run_id="r2", format="parquet", mode="overwrite")
+    assert first.outcome == second.outcome == "Succeeded"
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [9.0]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("lake")) == ["lake"]  # no leftovers
+    (tmp_path / "m").mkdir()
+    merged = _run(
+        spark,
+        tmp_path / "m",
+        _input(tmp_path / "m", [4.0, 8.0]),
+        run_id="r3",
+        format="delta",
+        mode="merge",
+        mergeKeys=["order_id"],
+    )
+    assert merged.outcome == "Succeeded", merged.error
+    assert _amounts(spark, tmp_path / "m" / "lake", "delta") == [4.0, 8.0]
