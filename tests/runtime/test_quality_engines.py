@@ -12,6 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.dataqualitysuite import Expectation
 from dataops.quality import gx_engine, single_pass
+from dataops.quality.results import ExpectationOutcome
 
 SUITE: list[dict[str, Any]] = [
     {"type": "expect_column_values_to_not_be_null", "column": "id"},
@@ -31,6 +32,7 @@ SUITE: list[dict[str, Any]] = [
     {"type": "expect_column_values_to_match_regex", "column": "email", "regex": "^[^@]+@[^@]+\\.[a-z]+$"},
     {"type": "expect_column_values_to_not_match_regex", "column": "email", "regex": "test"},
     {"type": "expect_column_value_lengths_to_be_between", "column": "country", "minValue": 2, "maxValue": 2},
+    {"type": "expect_column_value_lengths_to_equal", "column": "country", "value": 2},
     {"type": "expect_column_values_to_be_unique", "column": "id"},
     {"type": "expect_table_row_count_to_be_between", "minValue": 100, "maxValue": 5000},
     {"type": "expect_table_row_count_to_equal", "value": 2000},
@@ -89,13 +91,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def test_engines_agree(df: DataFrame) -> None:
-    expectations = [Expectation.model_validate(e) for e in SUITE]
-    assert all(single_pass.supports(e) for e in expectations)
-    ours = single_pass.validate(df, expectations)
-    theirs = gx_engine.validate(df, expectations)
+def _assert_agree(
+    expectations: list[Expectation], ours: list[ExpectationOutcome], theirs: list[ExpectationOutcome]
+) -> None:
     for e, a, b in zip(expectations, ours, theirs, strict=True):
-        label = f"{e.type.value}({e.column})"
+        label = f"{e.type.value}({e.column}) if {e.row_condition}"
         assert a.engine == "single_pass" and b.engine == "great_expectations"
         assert a.success == b.success, label
         assert _same(a.observed_value, b.observed_value), (label, a.observed_value, b.observed_value)
@@ -109,6 +109,61 @@ def test_engines_agree(df: DataFrame) -> None:
             )
             if a.unexpected_count:
                 assert a.unexpected_sample, label
+
+
+def test_engines_agree(df: DataFrame) -> None:
+    expectations = [Expectation.model_validate(e) for e in SUITE]
+    assert all(single_pass.supports(e) for e in expectations)
+    assert {str(e.type.value) for e in expectations} == single_pass.SUPPORTED  # every type it compiles
+    _assert_agree(expectations, single_pass.validate(df, expectations), gx_engine.validate(df, expectations))
+
+
+CONDITION = "status <> 'fraud' AND country <> 'Germany'"
+
+
+def test_row_conditions_agree_with_the_single_pass_on_the_selected_rows(spark: SparkSession) -> None:
+    """Great Expectations with a row condition (Spark condition parser) == the single pass over the
+    rows the condition selects, for every expectation type the single pass compiles."""
+    schema = "id int, amount double, email string, status string, country string, deleted_at string"
+    dirty = spark.createDataFrame(_rows(True), schema)
+    plain = [Expectation.model_validate(e) for e in SUITE]
+    conditioned = [Expectation.model_validate({**e, "rowCondition": CONDITION}) for e in SUITE]
+    assert not any(single_pass.supports(e) for e in conditioned)  # a row condition goes to GX
+    auto = single_pass.validate(dirty, conditioned)
+    assert {o.engine for o in auto} == {"great_expectations"}
+    _assert_agree(plain, single_pass.validate(dirty.where(CONDITION), plain), auto)
+    verdicts = {(o.type, o.column): o.success for o in auto}
+    # the bad statuses and country names are exactly what the condition leaves out
+    assert verdicts[("expect_column_values_to_not_be_in_set", "status")] is True
+    assert verdicts[("expect_column_value_lengths_to_equal", "country")] is True
+    assert verdicts[("expect_column_values_to_be_unique", "id")] is False  # duplicates are elsewhere
+    whole = {(o.type, o.column): o.success for o in single_pass.validate(dirty, plain)}
+    assert whole[("expect_column_values_to_not_be_in_set", "status")] is False
+    assert whole[("expect_column_value_lengths_to_equal", "country")] is False
+
+
+def test_a_row_condition_can_make_an_expectation_pass_or_fail(spark: SparkSession) -> None:
+    df = spark.createDataFrame(
+        [(i, float(i), "DE" if i % 10 else "Germany", None if i % 4 else "x") for i in range(1, 101)],
+        "id int, amount double, country string, note string",
+    )
+    base: list[dict[str, Any]] = [
+        {"type": "expect_column_value_lengths_to_equal", "column": "country", "value": 2},
+        {"type": "expect_column_mean_to_be_between", "column": "amount", "minValue": 40, "maxValue": 60},
+        {"type": "expect_column_values_to_be_null", "column": "note", "mostly": 0.7},
+        {"type": "expect_column_pair_values_a_to_be_greater_than_b", "columnA": "amount", "columnB": "id"},
+    ]
+    conditions = ["id % 10 <> 0", "amount > 90", "id % 2 = 0", "id > 200"]
+    expectations = [Expectation.model_validate(e) for e in base]
+    expectations += [
+        Expectation.model_validate({**e, "rowCondition": c}) for e, c in zip(base, conditions, strict=True)
+    ]
+    outcomes = single_pass.validate(df, expectations)
+    # fails on all rows, passes without the bad ones; passes on all rows, fails on a selection
+    assert [o.success for o in outcomes] == [False, True, True, False, True, False, False, True]
+    assert [o.engine for o in outcomes[:3]] == ["single_pass"] * 3
+    assert outcomes[0].unexpected_count == 10 and outcomes[4].unexpected_count == 0
+    assert outcomes[5].observed_value == 95.5
 
 
 def test_dirty_data_fails_the_right_expectations(spark: SparkSession) -> None:

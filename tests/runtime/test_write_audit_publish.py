@@ -14,7 +14,7 @@ from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
 from dataops.plan.runplan import build_run_plan
 from dataops.quality.gate import SuiteGateRunner
-from dataops.runtime.spark_job import execute_plan
+from dataops.runtime.spark_job import _clip, _gate_runner, execute_plan
 from dataops.runtime.summary import RunSummary
 
 
@@ -24,29 +24,40 @@ def _input(tmp: Path, amounts: list[float]) -> Path:
     return path
 
 
+SELECT_ALL = "SELECT order_id, amount FROM orders"
+
+
 def _run(
-    spark: SparkSession, tmp: Path, source: Path, *, action: str = "block", run_id: str, **sink: Any
+    spark: SparkSession,
+    tmp: Path,
+    source: Path,
+    *,
+    action: str = "block",
+    run_id: str,
+    gates: list[dict[str, Any]] | None = None,
+    sql: str = SELECT_ALL,
+    extra_sinks: tuple[dict[str, Any], ...] = (),
+    staging_path: Path | None = None,
+    **sink: Any,
 ) -> RunSummary:
-    pipeline = DataPipeline.model_validate(
-        {
-            "metadata": {"name": "wap", "namespace": "test"},
-            "spec": {
-                "sources": [
-                    {
-                        "name": "orders",
-                        "file": {
-                            "path": str(source),
-                            "format": "csv",
-                            "options": {"header": "true", "inferSchema": "true"},
-                        },
-                    }
-                ],
-                "transforms": [{"name": "clean", "sql": "SELECT order_id, amount FROM orders"}],
-                "qualityGates": [{"suiteRef": {"name": "amounts"}, "action": action}],
-                "sinks": [{"name": "lake", "from": "clean", "path": str(tmp / "lake"), **sink}],
-            },
-        }
-    )
+    spec: dict[str, Any] = {
+        "sources": [
+            {
+                "name": "orders",
+                "file": {
+                    "path": str(source),
+                    "format": "csv",
+                    "options": {"header": "true", "inferSchema": "true"},
+                },
+            }
+        ],
+        "transforms": [{"name": "clean", "sql": sql}],
+        "qualityGates": gates or [{"suiteRef": {"name": "amounts"}, "action": action}],
+        "sinks": [{"name": "lake", "from": "clean", "path": str(tmp / "lake"), **sink}, *extra_sinks],
+    }
+    if staging_path is not None:
+        spec["stagingPath"] = str(staging_path)
+    pipeline = DataPipeline.model_validate({"metadata": {"name": "wap", "namespace": "test"}, "spec": spec})
     suite = DataQualitySuiteSpec.model_validate(
         {
             "expectations": [
@@ -77,6 +88,7 @@ def test_failed_gate_publishes_nothing_and_quarantines_the_staged_rows(
         spark, tmp_path, _input(tmp_path, [1.0, 2.0, 3.0]), run_id="r1", format="delta", mode="overwrite"
     )
     assert good.outcome == "Succeeded", good.error
+    assert good.rows_written == {"lake": 3}
     assert _amounts(spark, tmp_path / "lake", "delta") == [1.0, 2.0, 3.0]
     assert not (tmp_path / "lake.__staging").exists()  # staging removed after publishing
 
@@ -136,3 +148,85 @@ def test_file_overwrite_is_swapped_in_and_merge_publishes(spark: SparkSession, t
     )
     assert merged.outcome == "Succeeded", merged.error
     assert _amounts(spark, tmp_path / "m" / "lake", "delta") == [4.0, 8.0]
+
+
+def test_default_gate_checks_every_sink_and_a_failed_first_run_creates_no_target(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    root = tmp_path / "staging"
+    archive = {"name": "archive", "from": "orders", "path": str(tmp_path / "archive"), "format": "json"}
+    bad = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [1.0, 2.0, 300.0]),
+        run_id="r1",
+        sql="SELECT order_id, amount FROM orders WHERE amount < 100",  # lake's data passes, archive's not
+        extra_sinks=(archive,),
+        staging_path=root,
+    )
+    assert bad.outcome == "Failed" and bad.error is not None
+    assert bad.error.startswith("quality gate 'amounts on orders': 1 expectation(s) failed")
+    kept = {"lake": str(root / "r1" / "lake"), "archive": str(root / "r1" / "archive")}
+    assert bad.quarantine == kept and bad.to_json()["quarantine"] == kept
+    assert _amounts(spark, root / "r1" / "lake", "parquet") == [1.0, 2.0]
+    assert _amounts(spark, root / "r1" / "archive", "parquet") == [1.0, 2.0, 300.0]
+    assert not (tmp_path / "lake").exists() and not (tmp_path / "archive").exists()
+
+    good = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [4.0, 5.0]),
+        run_id="r2",
+        extra_sinks=(archive,),
+        staging_path=root,
+    )
+    assert good.outcome == "Succeeded", good.error
+    assert good.rows_written == {"lake": 2, "archive": 2} and good.quarantine == {}
+    assert _amounts(spark, tmp_path / "archive", "json") == [4.0, 5.0]
+    assert sorted(p.name for p in root.iterdir()) == ["r1"]  # r2's staging is gone, r1's quarantine kept
+
+
+def test_a_gate_on_a_source_checks_that_view(spark: SparkSession, tmp_path: Path) -> None:
+    summary = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [1.0, 250.0, 3.0]),
+        run_id="r1",
+        sql="SELECT order_id, amount FROM orders WHERE amount <= 100",
+        gates=[
+            {"suiteRef": {"name": "amounts"}, "dataset": "clean"},  # the staged sink data: passes
+            {"suiteRef": {"name": "amounts"}, "dataset": "orders", "action": "warn"},  # the raw source
+        ],
+        format="parquet",
+    )
+    assert summary.outcome == "Succeeded", summary.error
+    assert len(summary.warnings) == 1 and "amounts on orders" in summary.warnings[0]
+    assert "250.0" in summary.warnings[0]
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [1.0, 3.0]
+    assert not (tmp_path / "lake.__staging").exists()
+
+
+def test_the_driver_pod_runs_the_gates_of_its_plan_and_keeps_the_quarantine_in_its_message() -> None:
+    spec = DataPipeline.model_validate(
+        {
+            "metadata": {"name": "wap", "namespace": "test"},
+            "spec": {
+                "sources": [{"name": "orders", "file": {"path": "/data/orders", "format": "parquet"}}],
+                "qualityGates": [{"suiteRef": {"name": "amounts"}}],
+                "sinks": [{"name": "lake", "from": "orders", "path": "/lake"}],
+            },
+        }
+    ).spec
+    suite = {"expectations": [{"type": "expect_table_row_count_to_equal", "value": 1}]}
+    runner = _gate_runner(build_run_plan(name="wap", namespace="test", spec=spec, suites={"amounts": suite}))
+    assert isinstance(runner, SuiteGateRunner) and list(runner.suites) == ["amounts"]
+    assert (
+        _gate_runner(
+            build_run_plan(name="wap", namespace="test", spec=spec.model_copy(update={"quality_gates": []}))
+        )
+        is None
+    )
+    error = "quality gate 'amounts on orders': " + "x" * 5000 + "; staged data kept as quarantine (lake: /q)"
+    clipped = _clip(error)
+    assert len(clipped) == 4000 and clipped.startswith("quality gate 'amounts on orders'")
+    assert clipped.endswith("quarantine (lake: /q)") and _clip("short") == "short"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
@@ -109,39 +109,33 @@ def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], 
         reconciler().run("DataPipeline", namespace, pipeline)
 
 
-@kopf.on.event("v1", "pods", labels={**_MANAGED, "spark-role": "driver"})
-def driver_pod_event(
-    type: str,
-    namespace: str | None,
-    name: str,
-    labels: Mapping[str, str],
-    status: Mapping[str, Any],
-    **_: Any,
-) -> None:
-    """A driver's phase moved (or it went away): follow its run."""
-    pipeline = labels.get(PIPELINE_LABEL)
-    if not pipeline or not namespace:
-        return
-    if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
-        reconciler().run("DataPipeline", namespace, pipeline, verify=False)
+def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., None]:
+    """A pod's phase moved (or it went away): reconcile its owner (a driver's pipeline follows its
+    run, a validation pod's suite records the result)."""
+
+    def handler(
+        type: str,
+        namespace: str | None,
+        name: str,
+        labels: Mapping[str, str],
+        status: Mapping[str, Any],
+        **_: Any,
+    ) -> None:
+        owner = labels.get(owner_label)
+        if not owner or not namespace:
+            return
+        if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
+            reconciler().run(kind, namespace, owner, verify=verify)
+
+    return handler
 
 
-@kopf.on.event("v1", "pods", labels={**_MANAGED, COMPONENT_LABEL: VALIDATOR_COMPONENT})
-def validator_pod_event(
-    type: str,
-    namespace: str | None,
-    name: str,
-    labels: Mapping[str, str],
-    status: Mapping[str, Any],
-    **_: Any,
-) -> None:
-    """A validation pod finished (or went away): record its result in the suite's status."""
-    suite = labels.get(SUITE_LABEL)
-    if not suite or not namespace:
-        return
-    if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
-        reconciler().run("DataQualitySuite", namespace, suite)
-
+kopf.on.event("v1", "pods", labels={**_MANAGED, "spark-role": "driver"}, id="driver-pods")(
+    _follow_pods("DataPipeline", PIPELINE_LABEL, verify=False)
+)
+kopf.on.event("v1", "pods", labels={**_MANAGED, COMPONENT_LABEL: VALIDATOR_COMPONENT}, id="validator-pods")(
+    _follow_pods("DataQualitySuite", SUITE_LABEL, verify=True)
+)
 
 for _group_version, _plural in (
     ("v1", "configmaps"),

@@ -1,8 +1,9 @@
-"""Quality gates inside a pipeline run: validate a dataset with a DataQualitySuite before sinks write.
+"""Quality gates inside a pipeline run: validate a dataset with a DataQualitySuite before sinks publish.
 
-A failed error-severity expectation of a ``block`` gate stops the run before anything is
-written, with the failed expectations in the error; ``warn`` gates and warn-severity
-expectations only add warnings to the run summary.
+The run stages each sink's output first and the gates check the staged data (write-audit-publish,
+see ``dataops.runtime.publish``). A failed error-severity expectation of a ``block`` gate stops
+the run before anything is published, with the failed expectations in the error; ``warn`` gates
+and warn-severity expectations only add warnings to the run summary.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,9 +83,7 @@ def _run_streaming(
     try:
         run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
     except RunError as exc:
-        summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
-        summary.outcome, summary.error = "Failed", str(exc)
-        return summary
+        return RunSummary.failed(plan.pipeline, run_id, str(exc))
     progress(f"streaming topic {run.kafka.topic}, checkpoint {run.checkpoint} (Ctrl-C stops)")
     results: list[RunSummary] = []
     worker = threading.Thread(target=lambda: results.append(run.run(progress=report, stop=stop)), daemon=True)

@@ -4,6 +4,11 @@ Each sink's output is written once to a staging folder (Parquet), the gates vali
 staged, and only then is it published to the sink: a Delta write is one atomic commit; a file
 overwrite is written beside the target and swapped in with a rename; appends are one committed
 Spark job. A failed gate publishes nothing and leaves the staged data in place as quarantine.
+
+Staging goes to ``<stagingPath>/<run>/<sink>``, or by default beside the sink
+(``<path>.__staging/<run>``). A JDBC sink has no path: without ``stagingPath`` its output is staged
+in the driver's temporary folder, which is only right when executors share that file system (local
+runs); on a cluster, set ``stagingPath`` to shared storage.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
+from dataops.runtime.errors import SinkError
 from dataops.runtime.io import _swap, write_sink
 
 STAGING_SUFFIX = ".__staging"
@@ -39,17 +46,29 @@ def publish(spark: SparkSession, sink: Sink, df: DataFrame, *, run_id: str) -> i
     """Publish ``df`` (the staged rows) to the sink; returns rows the writer reported (merges)."""
     files = sink.format not in (SinkFormat.DELTA, SinkFormat.JDBC)
     if files and sink.mode == WriteMode.OVERWRITE and sink.path:
-        beside = f"{sink.path.rstrip('/')}.__publish-{run_id}"
-        writer = df.write.format(sink.format.value).mode("overwrite")
-        if sink.partition_by:
-            writer = writer.partitionBy(*sink.partition_by)
-        writer.save(beside)
-        _swap(spark, beside, sink.path)
+        _overwrite_by_swap(spark, sink, df, beside=f"{sink.path.rstrip('/')}.__publish-{run_id}")
         return None
     return write_sink(spark, sink, df)
 
 
+def _overwrite_by_swap(spark: SparkSession, sink: Sink, df: DataFrame, *, beside: str) -> None:
+    """Write the new folder beside the target, then rename it into place: readers see the old
+    files or the new ones, never a half-written folder."""
+    assert sink.path is not None
+    writer = df.write.format(sink.format.value).mode("overwrite")
+    if sink.partition_by:
+        writer = writer.partitionBy(*sink.partition_by)
+    try:
+        writer.save(beside)
+    except AnalysisException as exc:
+        discard(spark, beside)
+        raise SinkError(sink.name, str(exc).strip().splitlines()[0]) from exc
+    _swap(spark, beside, sink.path)
+
+
 def discard(spark: SparkSession, location: str) -> None:
+    """Delete a staging folder, and ``<sink>.__staging/`` (or the run's folder under stagingPath)
+    when nothing else is left in it."""
     jvm: Any = spark._jvm
     path = jvm.org.apache.hadoop.fs.Path(location)
     fs = path.getFileSystem(spark._jsc.hadoopConfiguration())

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from openlineage.client.event_v2 import RunState
+from py4j.protocol import Py4JError  # type: ignore[import-untyped]
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -108,6 +109,7 @@ def execute_plan(
     first_execution = execution_count(spark)
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
+    staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
     try:
         for source in sources:
             started = time.perf_counter()
@@ -124,39 +126,10 @@ def execute_plan(
             except (AnalysisException, PySparkException) as exc:
                 raise StepError(step.name, _message(exc)) from exc
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
-        staging: dict[str, str] = {}
         if gates and gate_runner is not None:
-            for sink in sinks:
-                staging[sink.name] = staging_location(
-                    plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id
-                )
-                progress(f"staging sink {sink.name} at {staging[sink.name]}")
-                stage(spark.table(sink.from_), staging[sink.name])
+            _stage_sinks(spark, plan, sinks, run_id=run_id, staging=staging, progress=progress)
         for gate in gates:
-            dataset = gate.dataset or plan.sinks[0].from_
-            if gate_runner is None:
-                summary.warnings.append(
-                    f"quality gate {gate.suite_ref.name} on {dataset or 'sink data'} not evaluated: "
-                    "no quality engine configured"
-                )
-                continue
-            staged_sink = next((k.name for k in sinks if k.from_ == dataset and k.name in staging), None)
-            data = staged(spark, staging[staged_sink]) if staged_sink else spark.table(dataset)
-            progress(
-                f"quality gate {gate.suite_ref.name} on {dataset}" + (" (staged)" if staged_sink else "")
-            )
-            try:
-                summary.warnings += gate_runner(gate, dataset, data)
-            except QualityGateFailed as exc:
-                summary.quarantine = dict(staging)
-                kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
-                raise QualityGateFailed(
-                    exc.where, f"{exc.message}; staged data kept as quarantine ({kept})"
-                ) from exc
-            finally:  # the assertions describe the data each sink publishes (or would have)
-                checked = gate_runner.assertions()
-                for info in outputs.values():
-                    info.assertions += checked
+            _check_gate(spark, gate, sinks, staging, gate_runner, summary, outputs, progress)
         for sink in sinks:
             started = time.perf_counter()
             progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
@@ -172,13 +145,13 @@ def execute_plan(
             writes[sink.name].executed = True
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
-        for location in staging.values():
-            discard(spark, location)
         summary.outcome = "Succeeded"
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError) as exc:
         summary.outcome, summary.error = "Failed", _message(exc)
+    if not summary.quarantine:  # published, or failed for another reason than a gate: nothing to keep
+        _discard_staging(spark, staging)
     summary.finished = datetime.now(UTC)
     summary.rows_read = rows_read(scans_since(spark, first_execution), source_ids)
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
@@ -186,6 +159,86 @@ def execute_plan(
         _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
     background.shutdown(wait=False)
     return summary
+
+
+def _stage_sinks(
+    spark: SparkSession,
+    plan: RunPlan,
+    sinks: list[Sink],
+    *,
+    run_id: str,
+    staging: dict[str, str],
+    progress: Progress,
+) -> None:
+    """Materialize each sink's output once, as Parquet, where the gates and the publish read it."""
+    for sink in sinks:
+        staging[sink.name] = staging_location(plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id)
+        progress(f"staging sink {sink.name} at {staging[sink.name]}")
+        stage(spark.table(sink.from_), staging[sink.name])
+
+
+def _discard_staging(spark: SparkSession, staging: dict[str, str]) -> None:
+    for location in staging.values():
+        with contextlib.suppress(PySparkException, OSError, Py4JError):
+            discard(spark, location)
+
+
+@dataclass
+class _GateTarget:
+    dataset: str
+    data: DataFrame
+    sinks: list[str]  # the sinks that publish this data (their lineage gets the assertions)
+    staged: bool
+
+
+def _gate_targets(
+    spark: SparkSession, gate: QualityGate, sinks: list[Sink], staging: dict[str, str]
+) -> list[_GateTarget]:
+    """What a gate validates: its dataset, or by default the data of each sink; staged data when
+    a sink publishes that dataset, otherwise the source or step view itself."""
+    datasets = [gate.dataset] if gate.dataset else list(dict.fromkeys(k.from_ for k in sinks))
+    targets = []
+    for dataset in datasets:
+        feeding = [k.name for k in sinks if k.from_ == dataset]
+        staged_sink = next((name for name in feeding if name in staging), None)
+        data = staged(spark, staging[staged_sink]) if staged_sink else spark.table(dataset)
+        targets.append(
+            _GateTarget(dataset, data, feeding or [k.name for k in sinks], staged_sink is not None)
+        )
+    return targets
+
+
+def _check_gate(
+    spark: SparkSession,
+    gate: QualityGate,
+    sinks: list[Sink],
+    staging: dict[str, str],
+    gate_runner: QualityGateRunner | None,
+    summary: RunSummary,
+    outputs: dict[str, DatasetInfo],
+    progress: Progress,
+) -> None:
+    """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises."""
+    if gate_runner is None:
+        summary.warnings.append(
+            f"quality gate {gate.suite_ref.name} on {gate.dataset or 'sink data'} not evaluated: "
+            "no quality engine configured"
+        )
+        return
+    for target in _gate_targets(spark, gate, sinks, staging):
+        progress(f"quality gate {gate.suite_ref.name} on {target.dataset}" + " (staged)" * target.staged)
+        try:
+            summary.warnings += gate_runner(gate, target.dataset, target.data)
+        except QualityGateFailed as exc:
+            summary.quarantine = dict(staging)
+            kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
+            raise QualityGateFailed(
+                exc.where, f"{exc.message}; staged data kept as quarantine ({kept})"
+            ) from exc
+        finally:  # the assertions describe the data each sink publishes (or would have)
+            checked = gate_runner.assertions()
+            for name in target.sinks:
+                outputs[name].assertions += checked
 
 
 def _column_lineage(
@@ -234,10 +287,27 @@ def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummar
     try:
         run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
     except RunError as exc:
-        summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
-        summary.outcome, summary.error = "Failed", str(exc)
-        return summary
+        return RunSummary.failed(plan.pipeline, run_id, str(exc))
     return run.run(progress=reporter or (lambda r: print(json.dumps(r), flush=True)))
+
+
+def _gate_runner(plan: RunPlan) -> QualityGateRunner | None:
+    """The gates' engine, with the suites the operator resolved into the plan."""
+    if not plan.quality_gates:
+        return None
+    from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
+    from dataops.quality.gate import SuiteGateRunner
+
+    return SuiteGateRunner({name: DataQualitySuiteSpec.model_validate(s) for name, s in plan.suites.items()})
+
+
+def _clip(error: str | None, limit: int = 4000) -> str:
+    """The termination message is bounded: keep the head (what failed) and the tail (the quarantine)."""
+    text = error or ""
+    if len(text) <= limit:
+        return text
+    tail = limit // 4
+    return f"{text[: limit - tail - 5]} ... {text[-tail:]}"
 
 
 def main() -> int:
@@ -256,7 +326,12 @@ def main() -> int:
             sql=";\n".join(s.sql for s in plan.steps),
         )
         summary = execute_plan(
-            spark, plan, run_id=run_id, lineage=lineage, progress=lambda m: print(m, flush=True)
+            spark,
+            plan,
+            run_id=run_id,
+            lineage=lineage,
+            gate_runner=_gate_runner(plan),
+            progress=lambda m: print(m, flush=True),
         )
     print(summary.render_table(), flush=True)
     result = json.dumps(summary.to_json())
@@ -264,9 +339,7 @@ def main() -> int:
     termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
     if termination.parent.exists():
         with contextlib.suppress(OSError):
-            termination.write_text(
-                result[:4000] if summary.outcome == "Succeeded" else (summary.error or "")[:4000]
-            )
+            termination.write_text(result[:4000] if summary.outcome == "Succeeded" else _clip(summary.error))
     spark.stop()
     return 0 if summary.outcome == "Succeeded" else 1
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 @dataclass
@@ -19,6 +19,12 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     quarantine: dict[str, str] = field(default_factory=dict)  # sink -> staged data a failed gate kept
+
+    @classmethod
+    def failed(cls, pipeline: str, run_id: str, error: str) -> RunSummary:
+        """A run that failed before it started (bad plan, unreachable source, ...)."""
+        now = datetime.now(UTC)
+        return cls(pipeline=pipeline, run_id=run_id, started=now, finished=now, outcome="Failed", error=error)
 
     @property
     def duration_seconds(self) -> float:

@@ -375,7 +375,8 @@ class DataPipelineSpec(KubeModel):
         max_length=2048,
         description="Write-audit-publish: with quality gates, each sink's output is staged here first "
         "(<stagingPath>/<run>/<sink>), validated, then published; a failed gate leaves it as quarantine. "
-        "Default: next to each sink (<path>.__staging/<run>).",
+        "Default: next to each sink (<path>.__staging/<run>); a JDBC sink without it is staged in the "
+        "driver's temporary folder (local runs only: on a cluster, set this to shared storage).",
     )
     sinks: Annotated[list[Sink], AfterValidator(unique_names)] = Field(
         min_length=1, max_length=16, json_schema_extra=list_map("name")
