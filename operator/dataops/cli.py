@@ -117,10 +117,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     from dataops.runtime.session import local_session
     from dataops.runtime.validator import run_validation
 
+    documents = read_documents([Path(args.file)])
     docs = [
-        d
-        for d in yaml.safe_load_all(Path(args.file).read_text())
-        if d and d.get("kind") == "DataQualitySuite"
+        d.body for d in documents if isinstance(d.body, dict) and d.body.get("kind") == "DataQualitySuite"
     ]
     if len(docs) != 1:
         print(f"error: {args.file} must hold exactly one DataQualitySuite", file=sys.stderr)

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.datapipeline import KafkaSource, Sink
-from dataops.runtime.stream_parse import dead_letter_frame, parse_batch
+from dataops.runtime.stream_parse import dead_letter_frame, parse_records, rejected_records, typed_rows
 from dataops.runtime.stream_sinks import write_batch
 
 SCHEMA = [{"name": "id", "type": "long", "nullable": False}, {"name": "amount", "type": "double"}]
@@ -22,6 +23,18 @@ def _batch(spark: SparkSession, values: list[str | None], partition: int = 0) ->
         for i, v in enumerate(values)
     ]
     return spark.createDataFrame(rows, "key binary, value binary, topic string, partition int, offset long")
+
+
+@dataclass
+class Parsed:
+    rows: DataFrame
+    rejected: DataFrame
+
+
+def parse_batch(batch: DataFrame, source: KafkaSource) -> Parsed:
+    """What StreamingRun does with a micro-batch before writing it."""
+    parsed = parse_records(batch, source)
+    return Parsed(typed_rows(parsed, source), rejected_records(parsed))
 
 
 def _source(**extra: Any) -> KafkaSource:

@@ -58,21 +58,8 @@ def test_debezium_captures_inserts_updates_and_deletes(
     )
     connect = ConnectClient(connect_worker.url)
     config = {
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "plugin.name": "pgoutput",
-        "database.hostname": "127.0.0.1",
-        "database.port": str(postgres.port),
-        "database.user": postgres.user,
-        "database.password": postgres.password,
-        "database.dbname": postgres.database,
-        "topic.prefix": "smoke",
-        "table.include.list": "public.smoke_customers",
-        "slot.name": "smoke_slot",
-        "publication.name": "smoke_publication",
-        "publication.autocreate.mode": "filtered",
+        **postgres.debezium_config(prefix="smoke", table="smoke_customers", slot="smoke_slot"),
         "snapshot.mode": "initial",
-        "topic.creation.default.replication.factor": "1",
-        "topic.creation.default.partitions": "1",
     }
     connect.put_config("smoke-cdc", config)
     try:

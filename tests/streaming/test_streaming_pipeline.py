@@ -208,21 +208,8 @@ def test_debezium_changes_reach_the_sink_as_latest_state_per_key(
     connect.put_config(
         "customers-cdc",
         {
-            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-            "plugin.name": "pgoutput",
-            "database.hostname": "127.0.0.1",
-            "database.port": str(postgres.port),
-            "database.user": postgres.user,
-            "database.password": postgres.password,
-            "database.dbname": postgres.database,
-            "topic.prefix": "shop",
-            "table.include.list": "public.customers",
-            "slot.name": "customers_slot",
-            "publication.name": "customers_publication",
-            "publication.autocreate.mode": "filtered",
+            **postgres.debezium_config(prefix="shop", table="customers", slot="customers_slot"),
             "decimal.handling.mode": "double",
-            "topic.creation.default.replication.factor": "1",
-            "topic.creation.default.partitions": "1",
         },
     )
     try:

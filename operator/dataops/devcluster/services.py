@@ -60,8 +60,9 @@ def _stop(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
 
 
 def _java(
-    classpath: str, main: str, args: list[str], *, heap: str, log: Path, log4j: Path
+    classpath: str, main: str, args: list[str], *, heap: str, workdir: Path, log: Path
 ) -> subprocess.Popen[bytes]:
+    """A JVM service logging warnings (and the few INFO lines LOG4J keeps) to ``log``."""
     java = shutil.which("java")
     if java is None:
         raise ServiceError("java not found (Kafka needs Java 17)")
@@ -70,7 +71,7 @@ def _java(
         f"-Xmx{heap}",
         "-XX:+UseSerialGC",
         "-XX:TieredStopAtLevel=1",
-        f"-Dlog4j2.configurationFile={log4j}",
+        f"-Dlog4j2.configurationFile={_log4j_config(workdir)}",
         "-cp",
         classpath,
         main,
@@ -83,6 +84,12 @@ def _java(
         stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def _log4j_config(workdir: Path) -> Path:
+    path = workdir / "log4j2.yaml"
+    path.write_text(LOG4J)
+    return path
 
 
 def kafka_libs() -> Path:
@@ -127,7 +134,6 @@ class KafkaBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
-        (self.workdir / "log4j2.yaml").write_text(LOG4J)
         props = self.workdir / "server.properties"
         props.write_text(
             "\n".join(
@@ -187,8 +193,8 @@ class KafkaBroker:
             "kafka.Kafka",
             [str(props)],
             heap=self.heap,
+            workdir=self.workdir,
             log=self.log,
-            log4j=self.workdir / "log4j2.yaml",
         )
         _wait(self._ready, what="Kafka broker", log=self.log, proc=self.proc, timeout=timeout)
         return self
@@ -242,7 +248,6 @@ class ConnectWorker:
             raise ServiceError(
                 f"{self.plugin_path} is missing: run ./hack/install.sh (hack/install-streaming.sh) first"
             )
-        (self.workdir / "log4j2.yaml").write_text(LOG4J)
         props = self.workdir / "connect.properties"
         props.write_text(
             "\n".join(
@@ -277,8 +282,8 @@ class ConnectWorker:
             "org.apache.kafka.connect.cli.ConnectDistributed",
             [str(props)],
             heap=self.heap,
+            workdir=self.workdir,
             log=self.log,
-            log4j=self.workdir / "log4j2.yaml",
         )
         _wait(self._ready, what="Kafka Connect", log=self.log, proc=self.proc, timeout=timeout)
         return self
@@ -396,6 +401,26 @@ class Postgres:
         if not exists.strip():
             self.sql(f"CREATE DATABASE {self.database} OWNER {self.user}", database="postgres")
         return self
+
+    def debezium_config(self, *, prefix: str, table: str, slot: str) -> dict[str, str]:
+        """Kafka Connect config of a Debezium connector capturing ``public.<table>`` of this server
+        (pgoutput, its own slot and publication; Connect creates the topics with one partition)."""
+        return {
+            "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+            "plugin.name": "pgoutput",
+            "database.hostname": "127.0.0.1",
+            "database.port": str(self.port),
+            "database.user": self.user,
+            "database.password": self.password,
+            "database.dbname": self.database,
+            "topic.prefix": prefix,
+            "table.include.list": f"public.{table}",
+            "slot.name": slot,
+            "publication.name": f"{slot}_publication",
+            "publication.autocreate.mode": "filtered",
+            "topic.creation.default.replication.factor": "1",
+            "topic.creation.default.partitions": "1",
+        }
 
     def sql(self, statement: str, *, database: str | None = None) -> str:
         """Runs SQL with psql (unaligned, tuples only) and returns its output."""

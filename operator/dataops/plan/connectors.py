@@ -163,8 +163,3 @@ def plan_connector(
         message=message,
     )
     return actions
-
-
-def connector_ready(status: ConnectorStatus, source: ConnectorSource) -> bool:
-    wanted = "PAUSED" if source.paused else "RUNNING"
-    return status.state == wanted and all(t.state == wanted for t in status.tasks)

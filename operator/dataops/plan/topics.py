@@ -21,7 +21,6 @@ class DesiredTopic:
     replication_factor: int
     config: dict[str, str]
     managed: bool
-    bootstrap: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +63,11 @@ def desired_topics(spec: DataPipelineSpec) -> list[DesiredTopic]:
                 kafka.replication_factor,
                 dict(kafka.config),
                 kafka.managed,
-                kafka.bootstrap_servers,
             )
     dlq = dead_letter_topic(spec)
     if dlq is not None and dlq not in topics:
         first = next(s.kafka for s in spec.sources if s.kafka is not None)
-        topics[dlq] = DesiredTopic(dlq, 1, first.replication_factor, {}, True, first.bootstrap_servers)
+        topics[dlq] = DesiredTopic(dlq, 1, first.replication_factor, {}, True)
     return list(topics.values())
 
 

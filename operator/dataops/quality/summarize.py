@@ -69,14 +69,12 @@ def compact_json(result: ValidationResult, limit: int = TERMINATION_MESSAGE_LIMI
     """The result as JSON within ``limit`` bytes: samples, then schema, then failures are trimmed."""
     text = json.dumps(result.to_json(), separators=(",", ":"))
     trimmed = result
-    steps = 0
     while len(text.encode()) > limit:
-        steps += 1
         failed = trimmed.failed_expectations
-        if any(f.unexpected_sample for f in failed):
-            failed = [f.model_copy(update={"unexpected_sample": f.unexpected_sample[:2]}) for f in failed]
-            if steps > 1:
-                failed = [f.model_copy(update={"unexpected_sample": []}) for f in failed]
+        longest = max((len(f.unexpected_sample) for f in failed), default=0)
+        if longest:  # samples go first: down to two values each, then none
+            keep = 2 if longest > 2 else 0
+            failed = [f.model_copy(update={"unexpected_sample": f.unexpected_sample[:keep]}) for f in failed]
             trimmed = trimmed.model_copy(update={"failed_expectations": failed})
         elif trimmed.metrics is not None and trimmed.metrics.columns is not None:
             trimmed = trimmed.model_copy(

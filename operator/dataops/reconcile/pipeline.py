@@ -12,10 +12,7 @@ from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
-    PipelineMode,
     PipelinePhase,
-    RunOutcome,
-    StreamingStatus,
 )
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.api.v1alpha1.meta import parse_time
@@ -26,7 +23,7 @@ from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, 
 from dataops.kube.runs import launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
-from dataops.plan.scheduling import DriverState, RunDecision, decide
+from dataops.plan.scheduling import decide
 from dataops.plan.spark_driver import Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
@@ -42,7 +39,7 @@ from dataops.reconcile.sources import (
     reconcile_sources,
 )
 from dataops.status.conditions import false, merge_conditions
-from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status
+from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status, streaming_status
 
 log = logging.getLogger(__name__)
 SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was not reachable
@@ -261,32 +258,6 @@ def _finalize(
     if happened:
         events.record(client, body, happened, now=now)
         outcome.events.extend(f"{e.type}/{e.reason}" for e in happened)
-
-
-def streaming_status(
-    spec: DataPipelineSpec,
-    runs: RunDecision,
-    drivers: dict[tuple[str, int], DriverState],
-    previous: DataPipelineStatus | None,
-) -> StreamingStatus | None:
-    """The streaming job's progress as its driver last reported it (Streaming pipelines only)."""
-    if spec.mode != PipelineMode.STREAMING:
-        return None
-    before = previous.streaming if previous else None
-    active = runs.active[-1] if runs.active else None
-    if active is None:
-        failed = runs.finished and runs.finished[-1].outcome == RunOutcome.FAILED
-        state = "Suspended" if spec.suspend else ("Failed" if failed else "Stopped")
-        return (before or StreamingStatus()).model_copy(update={"state": state})
-    driver = drivers.get((active.id, active.attempt))
-    if driver is None or not driver.progress:
-        state = "Starting" if active.outcome in (RunOutcome.PENDING, RunOutcome.RETRYING) else "Running"
-        return (before or StreamingStatus()).model_copy(update={"state": state})
-    try:
-        reported = StreamingStatus.model_validate(driver.progress)
-    except ValidationError:
-        return (before or StreamingStatus()).model_copy(update={"state": "Running"})
-    return reported.model_copy(update={"state": reported.state if reported.state != "Unknown" else "Running"})
 
 
 def references_suite(body: dict[str, Any], suite: str) -> bool:

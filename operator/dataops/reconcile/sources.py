@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from dataops.api.v1alpha1.datapipeline import (
+    ConnectorSource,
     ConnectorStatus,
     DataPipelineSpec,
     DataPipelineStatus,
@@ -60,6 +61,10 @@ def needs_finalizer(spec: DataPipelineSpec, config: RunConfig) -> bool:
     return config.streams_backend != STRIMZI and any(
         s.connector is not None or (s.kafka is not None and s.kafka.managed) for s in spec.sources
     )
+
+
+def _connect_url(source: ConnectorSource, config: RunConfig) -> str | None:
+    return source.connect_url or config.connect_url
 
 
 def _bootstrap(spec: DataPipelineSpec, config: RunConfig) -> str | None:
@@ -137,7 +142,7 @@ def _reconcile_connectors(
     before = {c.source: c for c in (previous.connectors if previous else [])}
     for source_name, source in declared_connectors(spec):
         cname = connector_name(namespace, name, source_name)
-        url = source.connect_url or config.connect_url
+        url = _connect_url(source, config)
         if url is None:
             report.errors.append(
                 f"connector {source_name}: no Kafka Connect URL (spec connectUrl or DATAOPS_CONNECT_URL)"
@@ -180,22 +185,21 @@ def _reconcile_connectors(
 
 def _reconcile_strimzi(
     client: KubeClient, body: dict[str, Any], spec: DataPipelineSpec, config: RunConfig, report: SourcesReport
-) -> int:
+) -> None:
     """KafkaTopic and KafkaConnector objects owned by the pipeline; Strimzi does the rest."""
     meta = body["metadata"]
     owner = Owner(kind="DataPipeline", name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
-    written = 0
     for topic in desired_topics(spec):
         if not topic.managed:
             continue
         manifest = build_kafka_topic(owner, topic, config.strimzi_kafka_cluster)
-        written += ensure(client, manifest)
+        ensure(client, manifest)
         live = client.get(KAFKA_TOPIC, owner.namespace, manifest["metadata"]["name"])
         report.topics.append(strimzi.topic_status(live, topic))
     for source_name, source in declared_connectors(spec):
         cname = connector_name(owner.namespace, owner.name, source_name)
         manifest = build_kafka_connector(owner, cname, source_name, source, config.strimzi_connect_cluster)
-        written += ensure(client, manifest)
+        ensure(client, manifest)
         live = client.get(KAFKA_CONNECTOR, owner.namespace, manifest["metadata"]["name"])
         report.connectors.append(strimzi.connector_status(live, cname, source_name))
     report.errors += [f"topic {t.name}: {t.message}" for t in report.topics if not t.ready]
@@ -204,7 +208,6 @@ def _reconcile_strimzi(
         for c in report.connectors
         if c.state not in ("RUNNING", "PAUSED")
     ]
-    return written
 
 
 def reconcile_sources(
@@ -231,14 +234,16 @@ def reconcile_sources(
     return report
 
 
+def _set_finalizers(client: KubeClient, meta: dict[str, Any], finalizers: list[str]) -> None:
+    """Replace the list (a merge patch replaces lists), guarded by the resourceVersion we read."""
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+    meta.update(client.patch(DATA_PIPELINE, meta["namespace"], meta["name"], patch)["metadata"])
+
+
 def ensure_finalizer(client: KubeClient, body: dict[str, Any]) -> None:
-    meta = body["metadata"]
-    finalizers = list(meta.get("finalizers") or [])
+    finalizers = list(body["metadata"].get("finalizers") or [])
     if FINALIZER not in finalizers:
-        patch = {
-            "metadata": {"finalizers": [*finalizers, FINALIZER], "resourceVersion": meta["resourceVersion"]}
-        }
-        meta.update(client.patch(DATA_PIPELINE, meta["namespace"], meta["name"], patch)["metadata"])
+        _set_finalizers(client, body["metadata"], [*finalizers, FINALIZER])
 
 
 def cleanup(
@@ -255,25 +260,14 @@ def cleanup(
     events: list[EventSpec] = []
     if spec is not None:
         for source_name, source in declared_connectors(spec):
-            url = source.connect_url or config.connect_url
-            if url and ConnectClient(url).delete(connector_name(namespace, name, source_name)):
-                events.append(
-                    EventSpec(
-                        "Normal",
-                        "ConnectorDeleted",
-                        f"connector {connector_name(namespace, name, source_name)} deleted",
-                    )
-                )
+            url = _connect_url(source, config)
+            cname = connector_name(namespace, name, source_name)
+            if url and ConnectClient(url).delete(cname):
+                events.append(EventSpec("Normal", "ConnectorDeleted", f"connector {cname} deleted"))
         topics = owned_topics(status.topics if status else [])
         bootstrap = _bootstrap(spec, config)
         if topics and bootstrap:
             KafkaAdmin(bootstrap).delete(topics)
             events.append(EventSpec("Normal", "TopicsDeleted", f"topics deleted: {', '.join(topics)}"))
-    finalizers = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
-    client.patch(
-        DATA_PIPELINE,
-        namespace,
-        name,
-        {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
-    )
+    _set_finalizers(client, meta, [f for f in meta.get("finalizers") or [] if f != FINALIZER])
     return events

@@ -20,6 +20,7 @@ from dataops.plan.children import Owner
 from dataops.plan.validation import (
     SUITE_LABEL,
     ValidationDecision,
+    ValidatorState,
     build_plan_config_map,
     build_validation_plan,
     build_validator_pod,
@@ -32,7 +33,9 @@ from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
 from dataops.status.suite import suite_status
 
 
-def _observe(client: KubeClient, namespace: str, status: DataQualitySuiteStatus | None) -> Any:
+def _observe(
+    client: KubeClient, namespace: str, status: DataQualitySuiteStatus | None
+) -> ValidatorState | None:
     if status is None or status.active is None:
         return None
     pod = client.get(POD, namespace, status.active.pod)

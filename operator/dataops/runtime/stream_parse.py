@@ -9,8 +9,6 @@ without schemas) become the row after the change; deletes carry the row before i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType
@@ -21,12 +19,6 @@ from dataops.runtime.io import ddl_schema
 CORRUPT = "__corrupt"
 META_PREFIX = "__"
 ORDER_COLUMNS = ("__partition", "__offset")
-
-
-@dataclass
-class ParsedBatch:
-    rows: DataFrame  # typed rows (+ __partition, __offset; Debezium: __op, __deleted, __source_ts_ms)
-    rejected: DataFrame  # key, value, __reason, topic, partition, offset
 
 
 def _row_schema(columns: list[ColumnSpec]) -> StructType:
@@ -104,12 +96,6 @@ def typed_rows(parsed: DataFrame, source: KafkaSource) -> DataFrame:
             *order,
         )
     return good.select(*[F.col(f"r.{n}").alias(n) for n in names], *order)
-
-
-def parse_batch(batch: DataFrame, source: KafkaSource) -> ParsedBatch:
-    """``batch`` has the Kafka source's columns (key, value, topic, partition, offset, timestamp)."""
-    parsed = parse_records(batch, source)
-    return ParsedBatch(rows=typed_rows(parsed, source), rejected=rejected_records(parsed))
 
 
 def dead_letter_frame(rejected: DataFrame, pipeline: str) -> DataFrame:

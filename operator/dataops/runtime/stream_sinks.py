@@ -54,9 +54,8 @@ def write_batch(spark: SparkSession, sink: Sink, df: DataFrame, *, batch_id: int
             raise SinkError(sink.name, "merge in a Streaming pipeline needs a Delta sink")
         _merge_delta(spark, sink, df)
         return
-    out = df.select(*data_columns(df))
-    if "__deleted" in df.columns:
-        out = df.where("NOT __deleted").select(*data_columns(df))
+    kept = df.where("NOT __deleted") if "__deleted" in df.columns else df  # appends drop deletes
+    out = kept.select(*data_columns(df))
     if sink.format == SinkFormat.DELTA:
         writer = out.write.format("delta").option("txnAppId", app_id).option("txnVersion", batch_id)
         if sink.partition_by:

@@ -54,8 +54,7 @@ class _Counters:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def checkpoint_location(plan: RunPlan, settings: StreamingSettings) -> str:
-    spec = StreamingSpec.model_validate(plan.streaming or {})
+def checkpoint_location(plan: RunPlan, spec: StreamingSpec, settings: StreamingSettings) -> str:
     if settings.checkpoint:
         return settings.checkpoint
     if spec.checkpoint_location:
@@ -125,7 +124,7 @@ class StreamingRun:
                 self.source.name, "no bootstrap servers (kafka.bootstrapServers or DATAOPS_KAFKA_BOOTSTRAP)"
             )
         self.dead_letter_topic = self.spec.dead_letter_topic or f"{self.kafka.topic}{DLQ_SUFFIX}"
-        self.checkpoint = checkpoint_location(plan, settings)
+        self.checkpoint = checkpoint_location(plan, self.spec, settings)
         digest = hashlib.sha256(self.checkpoint.encode()).hexdigest()[:12]
         self.app_id = f"dataops:{plan.namespace}/{plan.pipeline}:{digest}"
         self.counters = _Counters()
@@ -175,7 +174,7 @@ class StreamingRun:
                     if sink.from_ == self.source.name:  # rows of SQL steps are not counted (no extra pass)
                         c.written[sink.name] = c.written.get(sink.name, 0) + good
                 if records:
-                    c.last_data = _monotonic()
+                    c.last_data = time.monotonic()
         finally:
             parsed.unpersist()
 
@@ -207,7 +206,7 @@ class StreamingRun:
     ) -> RunSummary:
         summary = RunSummary(pipeline=self.plan.pipeline, run_id=self.run_id, started=datetime.now(UTC))
         stop = stop or threading.Event()
-        self.counters.last_data = _monotonic()
+        self.counters.last_data = time.monotonic()
         last_batch: object = None
         query: StreamingQuery | None = None
         try:
@@ -225,7 +224,7 @@ class StreamingRun:
                         self.settings.max_batches is not None
                         and self.counters.batches >= self.settings.max_batches
                     )
-                    or (idle is not None and _monotonic() - self.counters.last_data > idle)
+                    or (idle is not None and time.monotonic() - self.counters.last_data > idle)
                 ):
                     query.stop()
             error = query.exception()
@@ -248,7 +247,3 @@ class StreamingRun:
         final: dict[str, Any] = (query.lastProgress if query is not None else None) or {}
         progress(status_report(final, self.counters.dead_lettered, "Stopped"))
         return summary
-
-
-def _monotonic() -> float:
-    return time.monotonic()

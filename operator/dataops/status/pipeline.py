@@ -6,10 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import (
     ConnectorStatus,
+    DataPipelineSpec,
     DataPipelineStatus,
+    PipelineMode,
     PipelinePhase,
     PolicyReport,
     RunOutcome,
@@ -18,7 +22,7 @@ from dataops.api.v1alpha1.datapipeline import (
     TopicStatus,
 )
 from dataops.plan.runplan import PlanError
-from dataops.plan.scheduling import HISTORY_LIMIT, RunDecision
+from dataops.plan.scheduling import HISTORY_LIMIT, DriverState, RunDecision
 from dataops.policy.evaluate import PolicyFinding
 from dataops.status.conditions import DesiredCondition, false, merge_conditions, true
 
@@ -181,3 +185,29 @@ def _run_fields(before: DataPipelineStatus, runs: RunDecision | None) -> dict[st
         "last_schedule_time": runs.last_schedule_time,
         "last_manual_trigger": runs.last_manual_trigger,
     }
+
+
+def streaming_status(
+    spec: DataPipelineSpec,
+    runs: RunDecision,
+    drivers: dict[tuple[str, int], DriverState],
+    previous: DataPipelineStatus | None,
+) -> StreamingStatus | None:
+    """The streaming job's progress as its driver last reported it (Streaming pipelines only)."""
+    if spec.mode != PipelineMode.STREAMING:
+        return None
+    before = previous.streaming if previous else None
+    active = runs.active[-1] if runs.active else None
+    if active is None:
+        failed = runs.finished and runs.finished[-1].outcome == RunOutcome.FAILED
+        state = "Suspended" if spec.suspend else ("Failed" if failed else "Stopped")
+        return (before or StreamingStatus()).model_copy(update={"state": state})
+    driver = drivers.get((active.id, active.attempt))
+    if driver is None or not driver.progress:
+        state = "Starting" if active.outcome in (RunOutcome.PENDING, RunOutcome.RETRYING) else "Running"
+        return (before or StreamingStatus()).model_copy(update={"state": state})
+    try:
+        reported = StreamingStatus.model_validate(driver.progress)
+    except ValidationError:
+        return (before or StreamingStatus()).model_copy(update={"state": "Running"})
+    return reported.model_copy(update={"state": reported.state if reported.state != "Unknown" else "Running"})
