@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds (once) the real control-plane binaries the project needs and caches them
 # outside the work tree, keyed by version:
-#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (from the Go module proxy)
+#   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet (Go module proxy)
 #   kwok                                                                   (fake nodes / pod lifecycles)
 #   helm                                                                   (chart tests)
 #   promtool                                                               (alert rule tests; Debian package)
@@ -28,7 +28,7 @@ have() { [ -x "$BIN/$1-$2" ]; }
 link() { ln -sf "$BIN/$1-$2" "$BIN/$1"; }
 
 build_kubernetes() {
-  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local names=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
   local missing=0
   for n in "${names[@]}"; do have "$n" "$K8S_VERSION" || missing=1; done
   if [ "$missing" = 1 ]; then

@@ -3,6 +3,8 @@
 #   - a Python virtualenv with the package (editable) and its dev tools, keyed by the dependency list
 #   - etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, KWOK and helm, built from the Go module proxy
 #   - the Spark runtime's extra jars (Delta Lake, JDBC drivers) from Maven Central
+#   - a real node's containerd, runc and CNI plugins (Debian packages, unpacked; the kubelet is built
+#     with the control plane); the runtime images are built by hack/build-images.sh when a test needs them
 # Safe to run again: what is cached is reused. Prints the virtualenv path on the last line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,4 +36,6 @@ log "Spark runtime jars (Delta Lake, JDBC drivers, Kafka source/sink)"
 bash hack/install-jars.sh >/dev/null
 log "Kafka, Kafka Connect, Debezium and PostgreSQL"
 bash hack/install-streaming.sh
+log "real node: containerd, runc, CNI plugins (Debian packages, unpacked), pause"
+bash hack/install-node.sh >/dev/null
 echo "$VENV"

@@ -89,8 +89,11 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def generate(directory: Path) -> CertPaths:
-    """Write every certificate and key the control plane needs into ``directory``."""
+def generate(directory: Path, *, extra_ips: tuple[str, ...] = ()) -> CertPaths:
+    """Write every certificate and key the control plane needs into ``directory``.
+
+    ``extra_ips`` are further addresses the API server is reached at (the real node's host address,
+    which pods use), added to its serving certificate."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = CertPaths(
         ca_cert=directory / "ca.crt",
@@ -118,7 +121,7 @@ def generate(directory: Path) -> CertPaths:
             "kubernetes.default.svc.cluster.local",
         )
     ]
-    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1")]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.0.0.1", *extra_ips)]
     serving = _sign(
         _name("kube-apiserver"),
         serving_key,
@@ -149,3 +152,27 @@ def generate(directory: Path) -> CertPaths:
         )
     )
     return paths
+
+
+def issue_client_cert(
+    paths: CertPaths, name: str, *, common_name: str, organization: str
+) -> tuple[Path, Path]:
+    """A client certificate signed by the cluster CA (e.g. a kubelet's ``system:node:<name>``).
+
+    Returns the certificate and key paths, written beside the CA as ``<name>.crt`` / ``<name>.key``."""
+    ca_key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password=None)
+    if not isinstance(ca_key, rsa.RSAPrivateKey):
+        raise TypeError("the cluster CA key is not an RSA key")
+    ca_cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    key = _key()
+    cert = _sign(
+        _name(common_name, organization),
+        key,
+        issuer_cert=ca_cert,
+        issuer_key=ca_key,
+        usages=[ExtendedKeyUsageOID.CLIENT_AUTH],
+    )
+    cert_path, key_path = paths.ca_cert.with_name(f"{name}.crt"), paths.ca_cert.with_name(f"{name}.key")
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+    return cert_path, key_path

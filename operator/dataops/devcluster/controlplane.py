@@ -47,6 +47,10 @@ def free_port() -> int:
 class ControlPlane:
     workdir: Path
     with_kwok: bool = True
+    node_ip: str | None = None
+    """The host's address on the real node's pod bridge. When set, the API server listens there
+    (pods reach it; the serving certificate covers it), authorizes kubelets (Node authorizer),
+    mounts service account tokens into pods and can reach the kubelet for logs and exec."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     etcd_port: int = 0
     api_port: int = 0
@@ -56,8 +60,12 @@ class ControlPlane:
         return self.workdir / "kubeconfig"
 
     @property
+    def host(self) -> str:
+        return self.node_ip or "127.0.0.1"
+
+    @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.api_port}"
+        return f"https://{self.host}:{self.api_port}"
 
     @property
     def certs_dir(self) -> Path:
@@ -68,7 +76,7 @@ class ControlPlane:
     def start(self, timeout: float = 120.0) -> ControlPlane:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
-        pki = certs.generate(self.certs_dir)
+        pki = certs.generate(self.certs_dir, extra_ips=(self.node_ip,) if self.node_ip else ())
         self.etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
         deadline = time.monotonic() + timeout
         try:
@@ -143,6 +151,18 @@ class ControlPlane:
         )
 
     def _start_apiserver(self, pki: certs.CertPaths) -> None:
+        if self.node_ip:
+            # Real pods: tokens mounted by the ServiceAccount admission plugin, kubelets authorized as
+            # nodes, and the API server calls the kubelet (logs, exec) with the admin identity.
+            node_flags = [
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki.admin_cert}",
+                f"--kubelet-client-key={pki.admin_key}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            node_flags = ["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]
         self._spawn(
             "kube-apiserver",
             [
@@ -150,16 +170,15 @@ class ControlPlane:
                 f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
                 f"--cert-dir={self.certs_dir}",
                 f"--secure-port={self.api_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.host}",
+                f"--advertise-address={self.host}",
                 f"--tls-cert-file={pki.serving_cert}",
                 f"--tls-private-key-file={pki.serving_key}",
                 f"--client-ca-file={pki.ca_cert}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={pki.sa_pub}",
                 f"--service-account-signing-key-file={pki.sa_key}",
-                "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
+                *node_flags,
                 "--service-cluster-ip-range=10.0.0.0/24",
                 "--allow-privileged=true",
                 "--endpoint-reconciler-type=none",
@@ -167,37 +186,9 @@ class ControlPlane:
         )
 
     def _write_kubeconfig(self, pki: certs.CertPaths) -> None:
-        def b64(path: Path) -> str:
-            return base64.b64encode(path.read_bytes()).decode()
-
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "dataops-dev",
-                    "cluster": {"server": self.server, "certificate-authority-data": b64(pki.ca_cert)},
-                }
-            ],
-            "users": [
-                {
-                    "name": "admin",
-                    "user": {
-                        "client-certificate-data": b64(pki.admin_cert),
-                        "client-key-data": b64(pki.admin_key),
-                    },
-                }
-            ],
-            "contexts": [
-                {
-                    "name": "dataops-dev",
-                    "context": {"cluster": "dataops-dev", "user": "admin", "namespace": "default"},
-                }
-            ],
-            "current-context": "dataops-dev",
-        }
-        self.kubeconfig.write_text(yaml.safe_dump(config))
-        self.kubeconfig.chmod(0o600)
+        write_kubeconfig(
+            self.kubeconfig, server=self.server, ca=pki.ca_cert, cert=pki.admin_cert, key=pki.admin_key
+        )
 
     def _wait_ready(self, pki: certs.CertPaths, deadline: float) -> None:
         context = ssl.create_default_context(cafile=str(pki.ca_cert))
@@ -300,6 +291,35 @@ class ControlPlane:
         if check and result.returncode != 0:
             raise ControlPlaneError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result
+
+
+def write_kubeconfig(
+    path: Path, *, server: str, ca: Path, cert: Path, key: Path, user: str = "admin"
+) -> None:
+    """A kubeconfig with one cluster, one client-certificate user and one context."""
+
+    def b64(file: Path) -> str:
+        return base64.b64encode(file.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "dataops-dev", "cluster": {"server": server, "certificate-authority-data": b64(ca)}}
+        ],
+        "users": [
+            {"name": user, "user": {"client-certificate-data": b64(cert), "client-key-data": b64(key)}}
+        ],
+        "contexts": [
+            {
+                "name": "dataops-dev",
+                "context": {"cluster": "dataops-dev", "user": user, "namespace": "default"},
+            }
+        ],
+        "current-context": "dataops-dev",
+    }
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
 
 
 def stop_from_state(workdir: Path) -> bool:

@@ -120,11 +120,21 @@ class KafkaBroker:
     port: int = 0
     controller_port: int = 0
     heap: str = "512m"
+    pod_host: str | None = None
+    """An address pods reach (the real node's host address): adds a listener there for pods."""
+    pod_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def pod_bootstrap(self) -> str:
+        """Bootstrap address for clients in pods (only with ``pod_host``)."""
+        if not self.pod_host:
+            raise ServiceError("the broker has no listener for pods: start it with pod_host")
+        return f"{self.pod_host}:{self.pod_port}"
 
     @property
     def log(self) -> Path:
@@ -134,6 +144,10 @@ class KafkaBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         self.controller_port = self.controller_port or free_port()
+        listeners = [f"PLAINTEXT://127.0.0.1:{self.port}"]
+        if self.pod_host:
+            self.pod_port = self.pod_port or free_port()
+            listeners.append(f"POD://{self.pod_host}:{self.pod_port}")
         props = self.workdir / "server.properties"
         props.write_text(
             "\n".join(
@@ -141,10 +155,10 @@ class KafkaBroker:
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"listeners={','.join(listeners)},CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners={','.join(listeners)}",
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,POD:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",
                     f"log.dirs={self.workdir / 'data'}",
                     "num.partitions=1",
