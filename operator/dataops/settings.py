@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 
+from dataops.plan.pods import api_server_address
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -46,6 +48,15 @@ class Settings:
     """strimzi.io/cluster label of KafkaConnectors (the KafkaConnect resource's name)."""
     lineage_transport: str = "console"
     """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
+    api_server_url: str | None = None
+    """How pods reach the API server (https://host:port): the Spark master of drivers
+    (``k8s://<url>``, ``spark.kubernetes.driver.master``) and KUBERNETES_SERVICE_HOST/PORT of driver
+    and validation pods, for clusters where pods cannot use the ``kubernetes`` Service (no
+    kube-proxy). Unset: the in-cluster default https://kubernetes.default.svc:443."""
+
+    def __post_init__(self) -> None:
+        if self.api_server_url:
+            api_server_address(self.api_server_url)  # fail at startup, not at the first launch
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

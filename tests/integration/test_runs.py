@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from dataops.devcluster.controlplane import ControlPlane
-from dataops.kube.client import CONFIG_MAP, DATA_PIPELINE, EVENT, POD, SERVICE, SPARK_APPLICATION, KubeClient
+from dataops.kube.client import (
+    CONFIG_MAP,
+    DATA_PIPELINE,
+    EVENT,
+    POD,
+    SERVICE,
+    SPARK_APPLICATION,
+    KubeClient,
+)
 from dataops.reconcile.config import RunConfig
 from dataops.reconcile.pipeline import reconcile_pipeline
 from tests.integration.conftest import RUNTIME_IMAGE, Operator, apply, condition, wait_for
@@ -92,7 +100,8 @@ def test_run_now_launches_driver_and_records_success(
     assert pod["metadata"]["name"] == f"{base}-driver" == run["driverPod"]
     assert pod["spec"]["containers"][0]["image"] == RUNTIME_IMAGE
     assert pod["spec"]["nodeName"] == "kwok-node-0"
-    assert kube.get(SERVICE, namespace, f"{base}-svc") is not None
+    # No driver Service: executors reach the driver at its pod IP (the image's entrypoint sets it).
+    assert kube.list(SERVICE, namespace) == []
     conf = kube.get(CONFIG_MAP, namespace, f"{base}-conf")
     assert (
         conf is not None

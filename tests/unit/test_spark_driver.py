@@ -1,13 +1,16 @@
-"""The driver pod, Service and spark.properties have the shape spark-submit's cluster mode creates."""
+"""The driver pod and spark.properties have the shape spark-submit's cluster mode creates (without its
+headless Service: executors reach the driver by pod IP)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PodResources
 from dataops.plan.children import Owner
+from dataops.plan.pods import api_server_address, api_server_env
 from dataops.plan.spark_driver import (
     Launch,
     build_native_run,
@@ -18,6 +21,11 @@ from dataops.plan.spark_driver import (
 
 OWNER = Owner(kind="DataPipeline", name="orders-daily", namespace="sales", uid="uid-1")
 LAUNCH = Launch(owner=OWNER, run_id="s1a2b3c4d", attempt=2, image="img:1")
+API_SERVER = "https://10.245.0.1:6443"
+
+
+def _props(conf: dict[str, Any]) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in conf["data"]["spark.properties"].splitlines())
 
 
 def _spec(example_pipeline: dict[str, Any]) -> DataPipelineSpec:
@@ -50,14 +58,11 @@ def test_memory_with_overhead() -> None:
 
 
 def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
-    conf, service, pod = build_native_run(LAUNCH, _spec(example_pipeline))
+    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline))
     base = "orders-daily-s1a2b3c4d-2"
-    assert (conf["metadata"]["name"], service["metadata"]["name"], pod["metadata"]["name"]) == (
-        f"{base}-conf",
-        f"{base}-svc",
-        f"{base}-driver",
-    )
-    for obj in (conf, service, pod):
+    assert (conf["kind"], pod["kind"]) == ("ConfigMap", "Pod")
+    assert (conf["metadata"]["name"], pod["metadata"]["name"]) == (f"{base}-conf", f"{base}-driver")
+    for obj in (conf, pod):
         assert obj["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
         labels = obj["metadata"]["labels"]
         assert labels["dataops.dev/run-id"] == "s1a2b3c4d" and labels["dataops.dev/attempt"] == "2"
@@ -88,16 +93,29 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert {p["containerPort"] for p in container["ports"]} == {7078, 7079, 4040}
     assert container["resources"]["requests"] == {"cpu": "2", "memory": f"{2048 + 384}Mi"}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert mounts == {"/opt/spark/conf": "spark-conf-volume-driver", "/etc/dataops/plan": "dataops-plan"}
-    volumes = {v["name"]: v["configMap"]["name"] for v in spec["volumes"]}
-    assert volumes == {"spark-conf-volume-driver": f"{base}-conf", "dataops-plan": "orders-daily-plan"}
+    assert mounts == {
+        "/opt/spark/conf": "spark-conf-volume-driver",
+        "/etc/dataops/plan": "dataops-plan",
+        "/tmp": "tmp",
+    }
+    volumes = {v["name"]: v.get("configMap", {}).get("name") or v["emptyDir"] for v in spec["volumes"]}
+    assert volumes == {
+        "spark-conf-volume-driver": f"{base}-conf",
+        "dataops-plan": "orders-daily-plan",
+        "tmp": {},
+    }
+    assert env["HOME"]["value"] == "/tmp" and env["SPARK_LOCAL_DIRS"]["value"] == "/tmp/spark-local"
+    # Without an API server URL the pods use the kubernetes Service the kubelet announces.
+    assert "KUBERNETES_SERVICE_HOST" not in env and "KUBERNETES_SERVICE_PORT" not in env
 
-    assert service["spec"]["clusterIP"] == "None"
-    assert service["spec"]["selector"] == {"spark-app-selector": f"spark-{base}", "spark-role": "driver"}
-
-    props = dict(line.split("=", 1) for line in conf["data"]["spark.properties"].splitlines())
+    props = _props(conf)
     assert props["spark.kubernetes.driver.pod.name"] == f"{base}-driver"
-    assert props["spark.driver.host"] == f"{base}-svc.sales.svc"
+    # No driver Service: the image's entrypoint passes spark.driver.host=<pod IP>.
+    assert "spark.driver.host" not in props
+    assert props["spark.kubernetes.driver.service.deleteOnTermination"] == "false"
+    assert props["spark.master"] == "k8s://https://kubernetes.default.svc:443"
+    assert props["spark.kubernetes.driver.master"] == "https://kubernetes.default.svc:443"
+    assert props["spark.local.dir"] == "/tmp/spark-local"
     assert props["spark.kubernetes.submitInDriver"] == "true"
     assert props["spark.kubernetes.resource.type"] == "python"
     assert props["spark.executor.instances"] == "3" and props["spark.executor.memory"] == "4g"
@@ -110,6 +128,38 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert props["spark.kubernetes.executor.annotation.team"] == "sales"
     template = yaml.safe_load(conf["data"]["executor-pod-template.yaml"])
     assert template["spec"]["tolerations"][0]["value"] == "spark"
+    assert props["spark.kubernetes.executor.podTemplateContainerName"] == "spark-kubernetes-executor"
+    (executor,) = template["spec"]["containers"]
+    assert executor["name"] == "spark-kubernetes-executor"
+    assert executor["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert template["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert {e["name"]: e["value"] for e in executor["env"]}["HOME"] == "/tmp"
+
+
+def test_api_server_url_reaches_spark_and_the_pods_clients(example_pipeline: dict[str, Any]) -> None:
+    launch = Launch(owner=OWNER, run_id="s1a2b3c4d", attempt=1, image="img:1", api_server_url=API_SERVER)
+    spec = _spec(example_pipeline)
+    conf, pod = build_native_run(launch, spec)
+    props = _props(conf)
+    assert props["spark.master"] == f"k8s://{API_SERVER}"
+    assert props["spark.kubernetes.driver.master"] == API_SERVER
+    env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("10.245.0.1", "6443")
+
+    app = build_spark_application(launch, spec)
+    assert app["spec"]["sparkConf"]["spark.kubernetes.driver.master"] == API_SERVER
+    app_env = {e["name"]: e.get("value") for e in app["spec"]["driver"]["env"]}
+    assert app_env["KUBERNETES_SERVICE_HOST"] == "10.245.0.1"
+
+
+def test_api_server_address_parsing() -> None:
+    assert api_server_address("https://10.245.0.1:6443") == ("10.245.0.1", 6443)
+    assert api_server_address("https://api.example.com") == ("api.example.com", 443)
+    assert api_server_address("https://[fd00::1]:6443") == ("fd00::1", 6443)
+    for bad in ("10.245.0.1:6443", "https://", "ftp://x", "https://x:notaport"):
+        with pytest.raises(ValueError):
+            api_server_address(bad)
+    assert api_server_env(None) == []
 
 
 def test_spark_application_shape(example_pipeline: dict[str, Any]) -> None:
@@ -125,4 +175,10 @@ def test_spark_application_shape(example_pipeline: dict[str, Any]) -> None:
     assert spec["executor"]["instances"] == 3
     assert spec["dynamicAllocation"] == {"enabled": True, "minExecutors": 1, "maxExecutors": 8}
     assert "spark.kubernetes.driver.pod.name" not in spec["sparkConf"]
+    assert "spark.kubernetes.driver.service.deleteOnTermination" not in spec["sparkConf"]
     assert spec["driver"]["labels"]["dataops.dev/run-id"] == "s1a2b3c4d"
+    for role in ("driver", "executor"):
+        assert spec[role]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec[role]["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"name": "tmp", "mountPath": "/tmp"} in spec[role]["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {}} in spec["volumes"]

@@ -193,6 +193,40 @@ def test_validator_pod_is_non_root_owned_and_labelled() -> None:
     )
 
 
+def test_validator_pod_placement_pull_policy_and_api_server() -> None:
+    owner = Owner(kind="DataQualitySuite", name="orders-quality", namespace="sales", uid="u-1")
+    active = ActiveValidation(
+        run_id="v1", pod="orders-quality-v1-validator", trigger="Manual", start_time=NOW
+    )
+    validator = {
+        "imagePullPolicy": "Never",
+        "nodeSelector": {"dataops.dev/node": "real"},
+        "tolerations": [
+            {"key": "dataops.dev/real-node", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+        ],
+    }
+    pod = build_validator_pod(
+        owner,
+        active,
+        _spec(validator=validator),
+        image="img",
+        lineage_transport="none",
+        api_server_url="https://10.245.0.1:6443",
+    )
+    assert pod["spec"]["nodeSelector"] == {"dataops.dev/node": "real"}
+    assert pod["spec"]["tolerations"] == validator["tolerations"]
+    (container,) = pod["spec"]["containers"]
+    assert container["imagePullPolicy"] == "Never"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("10.245.0.1", "6443")
+    assert env["HOME"] == "/tmp"
+    plain = build_validator_pod(owner, active, _spec(), image="img", lineage_transport="none")
+    assert "nodeSelector" not in plain["spec"] and "tolerations" not in plain["spec"]
+    assert not {"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"} & {
+        e["name"] for e in plain["spec"]["containers"][0]["env"]
+    }
+
+
 def test_anomaly_checks_without_history_pass_and_say_so() -> None:
     spec = _spec(anomalies=[{"type": "rowCountChange"}, {"type": "schemaDrift"}])
     current = DatasetMetrics(row_count=10, schema_hash="a", columns=["id:long"])

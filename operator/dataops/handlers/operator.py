@@ -47,6 +47,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         image=config.runtime_image,
         validator_image=config.validator_image,
         lineage_transport=config.lineage_transport,
+        api_server_url=config.api_server_url,
         policy_list_max_age=2.0,
         kafka_bootstrap=config.kafka_bootstrap,
         connect_url=config.connect_url,

@@ -89,25 +89,33 @@ def build_service_account(*, owner: Owner) -> Manifest:
     }
 
 
-# What a Spark driver needs to manage its executors, and nothing more.
+# What a Spark 4.0 driver does with the API server, and nothing more (KubernetesClusterSchedulerBackend,
+# ExecutorPodsAllocator, the watch and polling snapshot sources, ExecutorPodsLifecycleManager):
 RUNNER_RULES: list[dict[str, Any]] = [
     {
         "apiGroups": [""],
         "resources": ["pods"],
-        # patch: a streaming driver reports its progress in an annotation of its own pod.
+        # get: its own pod (the executors' owner); create/delete: executors, one by one and by label
+        # (deletecollection); list/watch: executor snapshots; patch: the executor-id label, the
+        # deletion-cost annotation, and a streaming driver's progress annotation on its own pod.
         "verbs": ["create", "get", "list", "watch", "patch", "delete", "deletecollection"],
     },
     {
         "apiGroups": [""],
-        "resources": ["services", "configmaps"],
-        "verbs": ["create", "get", "list", "watch", "delete"],
+        "resources": ["configmaps"],
+        # The executors' spark-exec-<id>-conf-map, created at start and deleted by label at the end.
+        "verbs": ["create", "get", "list", "delete", "deletecollection"],
     },
     {
         "apiGroups": [""],
         "resources": ["persistentvolumeclaims"],
-        "verbs": ["create", "get", "list", "delete"],
+        # On-demand executor volumes (sparkConf): created per executor; the driver owns, lists for
+        # reuse and deletes them by label (ownPersistentVolumeClaim/reusePersistentVolumeClaim).
+        "verbs": ["create", "get", "list", "delete", "deletecollection"],
     },
 ]
+# No services: there is no driver Service (executors use the driver's pod IP) and
+# spark.kubernetes.driver.service.deleteOnTermination is off.
 
 
 def build_role(*, owner: Owner) -> Manifest:

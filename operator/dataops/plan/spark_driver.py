@@ -1,9 +1,13 @@
 """What spark-submit's cluster mode would create, built directly (no JVM in the operator). Pure.
 
-For each run attempt: a driver pod, its headless Service and a ConfigMap with spark.properties
-(and the executor pod template), shaped like Spark's BasicDriverFeatureStep,
-DriverServiceFeatureStep and DriverCommandFeatureStep produce them. Alternatively a Kubeflow
-``SparkApplication`` for clusters that run the Spark Operator.
+For each run attempt: a driver pod and a ConfigMap with spark.properties (and the executor pod
+template), shaped like Spark's BasicDriverFeatureStep and DriverCommandFeatureStep produce them.
+Unlike spark-submit there is no headless driver Service: executors reach the driver at its pod IP
+(the runtime image's entrypoint sets ``spark.driver.host`` to ``SPARK_DRIVER_BIND_ADDRESS``), which
+needs neither cluster DNS nor kube-proxy. Alternatively a Kubeflow ``SparkApplication`` for
+clusters that run the Spark Operator.
+
+Every pod meets the ``restricted`` Pod Security Standard (see :mod:`dataops.plan.pods`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,23 @@ import yaml
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
 from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_config_map_name, runner_name
 from dataops.plan.children import standard_labels as _labels
+from dataops.plan.pods import (
+    IN_CLUSTER_API_SERVER,
+    SPARK_LOCAL_DIR,
+    api_server_env,
+    container_security_context,
+    pod_security_context,
+    tmp_mount,
+    tmp_volume,
+    writable_dirs_env,
+)
 from dataops.plan.secrets import secret_env_name
 
 ATTEMPT_LABEL = "dataops.dev/attempt"
 SPARK_ROLE_LABEL = "spark-role"
 SPARK_APP_LABEL = "spark-app-selector"
 DRIVER_CONTAINER = "spark-kubernetes-driver"
+EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 DRIVER_PORT = 7078
 BLOCK_MANAGER_PORT = 7079
 UI_PORT = 4040
@@ -30,7 +45,6 @@ SPARK_CONF_DIR = "/opt/spark/conf"
 PLAN_DIR = "/etc/dataops/plan"
 APP_FILE = "local:///opt/dataops/spark_job.py"
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
-SPARK_UID = 185  # the user of the official Spark images
 MIN_OVERHEAD_MIB = 384
 
 
@@ -44,6 +58,8 @@ class Launch:
     image: str
     lineage_transport: str = "console"
     kafka_bootstrap: str | None = None
+    api_server_url: str | None = None
+    """How pods reach the API server; None: the in-cluster default (kubernetes.default.svc)."""
 
     @property
     def base_name(self) -> str:
@@ -52,10 +68,6 @@ class Launch:
     @property
     def driver_pod_name(self) -> str:
         return f"{self.base_name}-driver"
-
-    @property
-    def service_name(self) -> str:
-        return f"{self.base_name}-svc"
 
     @property
     def conf_map_name(self) -> str:
@@ -121,10 +133,12 @@ def secret_env(spec: DataPipelineSpec) -> list[dict[str, Any]]:
 
 def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
     ns = launch.owner.namespace
+    api_server = launch.api_server_url or IN_CLUSTER_API_SERVER
     props = {
         "spark.app.id": launch.app_id,
         "spark.app.name": launch.owner.name,
-        "spark.master": "k8s://https://kubernetes.default.svc:443",
+        "spark.master": f"k8s://{api_server}",
+        "spark.kubernetes.driver.master": api_server,
         "spark.submit.deployMode": "cluster",
         "spark.kubernetes.namespace": ns,
         "spark.kubernetes.submitInDriver": "true",
@@ -135,7 +149,11 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.kubernetes.container.image.pullPolicy": spec.image_pull_policy,
         "spark.kubernetes.authenticate.driver.serviceAccountName": runner_name(launch.owner.name),
         "spark.kubernetes.executor.podTemplateFile": f"{SPARK_CONF_DIR}/executor-pod-template.yaml",
-        "spark.driver.host": f"{launch.service_name}.{ns}.svc",
+        "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
+        # No driver Service: executors connect to the driver's pod IP, which the image's entrypoint
+        # passes as spark.driver.host. Nothing to delete when the application ends either.
+        "spark.kubernetes.driver.service.deleteOnTermination": "false",
+        "spark.local.dir": SPARK_LOCAL_DIR,
         "spark.driver.port": str(DRIVER_PORT),
         "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
         "spark.driver.cores": str(spec.driver.cores),
@@ -167,10 +185,18 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
 
 
 def executor_pod_template(spec: SparkSpec) -> dict[str, Any]:
-    """Tolerations and the security context, which Spark takes only from a pod template."""
+    """What Spark takes only from a pod template: tolerations, the security contexts and the /tmp
+    volume. Spark adds its own volumes, mounts and env to the template's container."""
+    container = {
+        "name": EXECUTOR_CONTAINER,
+        "env": writable_dirs_env(),
+        "securityContext": container_security_context(),
+        "volumeMounts": [tmp_mount()],
+    }
     pod_spec: dict[str, Any] = {
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
-        "containers": [{"name": "spark-kubernetes-executor"}],
+        "securityContext": pod_security_context(),
+        "containers": [container],
+        "volumes": [tmp_volume()],
     }
     if spec.tolerations:
         pod_spec["tolerations"] = [t.to_json() for t in spec.tolerations]
@@ -186,33 +212,6 @@ def build_spark_conf_map(launch: Launch, spec: SparkSpec) -> dict[str, Any]:
         "data": {
             "spark.properties": "".join(f"{k}={v}\n" for k, v in sorted(props.items())),
             "executor-pod-template.yaml": yaml.safe_dump(executor_pod_template(spec), sort_keys=True),
-        },
-    }
-
-
-def build_driver_service(launch: Launch) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": _metadata(launch, launch.service_name, "driver"),
-        "spec": {
-            "clusterIP": "None",
-            "selector": {SPARK_APP_LABEL: launch.app_id, SPARK_ROLE_LABEL: "driver"},
-            "ports": [
-                {
-                    "name": "driver-rpc-port",
-                    "port": DRIVER_PORT,
-                    "targetPort": DRIVER_PORT,
-                    "protocol": "TCP",
-                },
-                {
-                    "name": "blockmanager",
-                    "port": BLOCK_MANAGER_PORT,
-                    "targetPort": BLOCK_MANAGER_PORT,
-                    "protocol": "TCP",
-                },
-                {"name": "spark-ui", "port": UI_PORT, "targetPort": UI_PORT, "protocol": "TCP"},
-            ],
         },
     }
 
@@ -239,6 +238,8 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
             if launch.kafka_bootstrap
             else []
         ),
+        *writable_dirs_env(),
+        *api_server_env(launch.api_server_url),
         *secret_env(spec),
     ]
     container: dict[str, Any] = {
@@ -266,18 +267,20 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "spark-conf-volume-driver", "mountPath": SPARK_CONF_DIR},
             {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True},
+            tmp_mount(),
         ],
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": runner_name(launch.owner.name),
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
+        "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": [
             {"name": "spark-conf-volume-driver", "configMap": {"name": launch.conf_map_name}},
             {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
+            tmp_volume(),
         ],
     }
     if spark.node_selector:
@@ -289,11 +292,7 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
 
 def build_native_run(launch: Launch, spec: DataPipelineSpec) -> list[dict[str, Any]]:
     """The objects of one attempt, in creation order (the pod last: it mounts the ConfigMap)."""
-    return [
-        build_spark_conf_map(launch, spec.spark),
-        build_driver_service(launch),
-        build_driver_pod(launch, spec),
-    ]
+    return [build_spark_conf_map(launch, spec.spark), build_driver_pod(launch, spec)]
 
 
 def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -304,13 +303,15 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         "spark.kubernetes.driver.pod.name",
         "spark.master",
         "spark.submit.deployMode",
-        "spark.driver.host",
         "spark.kubernetes.submitInDriver",
         "spark.kubernetes.resource.type",
         "spark.kubernetes.executor.podTemplateFile",
+        "spark.kubernetes.executor.podTemplateContainerName",
+        # The Spark Operator creates the driver Service and sets spark.driver.host to it.
+        "spark.kubernetes.driver.service.deleteOnTermination",
     ):
         props.pop(managed, None)
-    volume_mount = {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True}
+    volume_mounts = [{"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True}, tmp_mount()]
     env = [
         {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
         {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
@@ -322,6 +323,8 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
             if launch.kafka_bootstrap
             else []
         ),
+        *writable_dirs_env(),
+        *api_server_env(launch.api_server_url),
         *secret_env(spec),
     ]
     labels = {
@@ -340,7 +343,10 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         "sparkVersion": "4.0.0",
         "restartPolicy": {"type": "Never"},
         "sparkConf": props,
-        "volumes": [{"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}}],
+        "volumes": [
+            {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
+            tmp_volume(),
+        ],
         "driver": {
             "cores": spark.driver.cores,
             "memory": spark.driver.memory,
@@ -348,7 +354,9 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
             "labels": labels,
             "annotations": dict(spark.pod_annotations),
             "env": env,
-            "volumeMounts": [volume_mount],
+            "volumeMounts": volume_mounts,
+            "podSecurityContext": pod_security_context(),
+            "securityContext": container_security_context(),
             "nodeSelector": dict(spark.node_selector),
             "tolerations": [t.to_json() for t in spark.tolerations],
         },
@@ -358,6 +366,10 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
             "memory": spark.executor.memory,
             "labels": labels,
             "annotations": dict(spark.pod_annotations),
+            "env": writable_dirs_env(),
+            "volumeMounts": [tmp_mount()],
+            "podSecurityContext": pod_security_context(),
+            "securityContext": container_security_context(),
             "nodeSelector": dict(spark.node_selector),
             "tolerations": [t.to_json() for t in spark.tolerations],
         },

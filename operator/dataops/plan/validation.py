@@ -24,8 +24,16 @@ from dataops.api.v1alpha1.dataqualitysuite import (
 )
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, RUN_ID_LABEL, Owner
+from dataops.plan.pods import (
+    api_server_env,
+    container_security_context,
+    pod_security_context,
+    tmp_mount,
+    tmp_volume,
+    writable_dirs_env,
+)
 from dataops.plan.scheduling import RUN_NOW_ANNOTATION, latest_due, next_due, run_id_for
-from dataops.plan.spark_driver import SPARK_UID, pod_memory_mib
+from dataops.plan.spark_driver import pod_memory_mib
 from dataops.quality.summarize import error_result
 from dataops.status.events import EventSpec
 
@@ -114,7 +122,9 @@ def build_validator_pod(
     *,
     image: str,
     lineage_transport: str,
+    api_server_url: str | None = None,
 ) -> dict[str, Any]:
+    """The pod of one validation run; restricted like every pod the operator launches."""
     validator = spec.validator
     memory = f"{pod_memory_mib(validator.resources)}Mi"
     meta: dict[str, Any] = {
@@ -128,6 +138,7 @@ def build_validator_pod(
     container = {
         "name": "validator",
         "image": validator.image or image,
+        "imagePullPolicy": validator.image_pull_policy,
         "args": ["python3", "-m", "dataops.runtime.validator"],
         "env": [
             {"name": "DATAOPS_VALIDATION_PLAN", "value": f"{PLAN_DIR}/plan.json"},
@@ -135,27 +146,30 @@ def build_validator_pod(
             {"name": "DATAOPS_LINEAGE_TRANSPORT", "value": lineage_transport},
             {"name": "DATAOPS_SPARK_MASTER", "value": f"local[{validator.resources.cores}]"},
             {"name": "DATAOPS_DRIVER_MEMORY", "value": validator.resources.memory},
+            *writable_dirs_env(),
+            *api_server_env(api_server_url),
         ],
         "resources": {
             "requests": {"cpu": str(validator.resources.cores), "memory": memory},
             "limits": {"memory": memory},
         },
-        "volumeMounts": [{"name": "plan", "mountPath": PLAN_DIR, "readOnly": True}],
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "volumeMounts": [{"name": "plan", "mountPath": PLAN_DIR, "readOnly": True}, tmp_mount()],
+        "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
-        "securityContext": {"runAsNonRoot": True, "runAsUser": SPARK_UID, "fsGroup": SPARK_UID},
+        "securityContext": pod_security_context(),
         "containers": [container],
-        "volumes": [{"name": "plan", "configMap": {"name": plan_config_map_name(owner.name)}}],
+        "volumes": [{"name": "plan", "configMap": {"name": plan_config_map_name(owner.name)}}, tmp_volume()],
         "activeDeadlineSeconds": validator.timeout_seconds,
     }
     if validator.service_account_name:
         pod_spec["serviceAccountName"] = validator.service_account_name
+    if validator.node_selector:
+        pod_spec["nodeSelector"] = dict(validator.node_selector)
+    if validator.tolerations:
+        pod_spec["tolerations"] = [t.to_json() for t in validator.tolerations]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
 
 

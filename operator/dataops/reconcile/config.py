@@ -13,6 +13,8 @@ class RunConfig:
     image: str = DEFAULT_RUNTIME_IMAGE
     validator_image: str = DEFAULT_VALIDATOR_IMAGE
     lineage_transport: str = "console"
+    api_server_url: str | None = None
+    """How run and validation pods reach the API server; None: https://kubernetes.default.svc:443."""
     kafka_bootstrap: str | None = None
     """Kafka of pipelines whose sources name no bootstrapServers."""
     connect_url: str | None = None

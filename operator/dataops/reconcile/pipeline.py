@@ -223,6 +223,7 @@ def reconcile_pipeline(
             image=config.image,
             lineage_transport=config.lineage_transport,
             kafka_bootstrap=config.kafka_bootstrap,
+            api_server_url=config.api_server_url,
         )
         outcome.children_written += launch(client, attempt, spec)
         outcome.launched.append(attempt.driver_pod_name)

@@ -69,6 +69,7 @@ def _launch(
             spec,
             image=config.validator_image,
             lineage_transport=config.lineage_transport,
+            api_server_url=config.api_server_url,
         )
     )
     return 2

@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_snake
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel
 from dataops.api.v1alpha1.common import Conditions, ScheduleSpec
-from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources
+from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources, Toleration
 from dataops.api.v1alpha1.expectations import (
     ARGUMENTS,
     EXPECTATIONS,
@@ -226,9 +226,12 @@ class ValidatorSpec(KubeModel):
     image: str | None = Field(
         default=None, max_length=512, description="Defaults to the operator's validator image."
     )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     resources: PodResources = Field(default_factory=PodResources)
     service_account_name: str | None = Field(default=None, max_length=253)
     pod_annotations: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
     timeout_seconds: int = Field(default=3600, ge=10, le=86400)
 
 

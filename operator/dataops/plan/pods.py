@@ -1,0 +1,84 @@
+"""What every pod the operator launches shares. Pure.
+
+Driver, executor and validation pods meet the ``restricted`` Pod Security Standard: they run as the
+Spark images' non-root user with the runtime's default seccomp profile, no privilege escalation,
+no capabilities and a read-only root filesystem. Everything that writes (Spark's local dirs, HOME,
+Ivy, Python caches) writes to an emptyDir mounted at /tmp.
+
+Without kube-proxy (or in clusters where pods cannot reach ``kubernetes.default.svc``) pods reach
+the API server at the address the operator is configured with: the Kubernetes clients in the pods
+(fabric8 in the Spark driver, the Python client, the progress reporter) read it from
+``KUBERNETES_SERVICE_HOST``/``KUBERNETES_SERVICE_PORT``, which a container's own env overrides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+RUNTIME_UID = 185  # the user (and group) of the official Spark images and of runtime-images/*
+TMP_VOLUME = "tmp"
+TMP_DIR = "/tmp"
+SPARK_LOCAL_DIR = "/tmp/spark-local"
+IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc:443"
+
+Manifest = dict[str, Any]
+
+
+def pod_security_context() -> Manifest:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_UID,
+        "runAsGroup": RUNTIME_UID,
+        "fsGroup": RUNTIME_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> Manifest:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+    }
+
+
+def tmp_volume() -> Manifest:
+    return {"name": TMP_VOLUME, "emptyDir": {}}
+
+
+def tmp_mount() -> Manifest:
+    return {"name": TMP_VOLUME, "mountPath": TMP_DIR}
+
+
+def writable_dirs_env() -> list[Manifest]:
+    """HOME (Ivy's ~/.ivy2, pip and Python caches) and Spark's scratch space under /tmp."""
+    return [
+        {"name": "HOME", "value": TMP_DIR},
+        {"name": "SPARK_LOCAL_DIRS", "value": SPARK_LOCAL_DIR},
+        {"name": "PYTHONPYCACHEPREFIX", "value": f"{TMP_DIR}/pycache"},
+    ]
+
+
+def api_server_address(url: str) -> tuple[str, int]:
+    """(host, port) of an API server URL such as https://10.245.0.1:6443; IPv6 hosts without brackets."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"not an API server URL (https://host[:port]): {url!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not an API server URL (https://host[:port]): {url!r}") from exc
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def api_server_env(url: str | None) -> list[Manifest]:
+    """KUBERNETES_SERVICE_HOST/PORT for in-cluster clients; nothing when the default service is used."""
+    if not url:
+        return []
+    host, port = api_server_address(url)
+    return [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": host},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": str(port)},
+    ]
