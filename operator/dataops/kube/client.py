@@ -110,6 +110,13 @@ class KubeError(Exception):
     def conflict(self) -> bool:
         return self.status == 409
 
+    @property
+    def refused(self) -> bool:
+        """The API server refused the request itself (admission: PodSecurity, ResourceQuota, a webhook;
+        validation; authorization): sending it again unchanged gives the same answer. Conflicts,
+        rate limiting and timeouts (409, 429, 408) and our own credentials (401) are not refusals."""
+        return 400 <= self.status < 500 and self.status not in (401, 408, 409, 429)
+
 
 _WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, SparkBackend
-from dataops.kube.client import POD, SPARK_APPLICATION, KubeClient
+from dataops.kube.client import POD, SPARK_APPLICATION, KubeClient, KubeError
 from dataops.plan.children import PIPELINE_LABEL
 from dataops.plan.scheduling import DriverState, driver_state_from_pod, driver_state_from_spark_application
 from dataops.plan.spark_driver import SPARK_ROLE_LABEL, Launch, build_native_run, build_spark_application
@@ -24,15 +24,36 @@ def observe_drivers(
     return {(s.run_id, s.attempt): s for s in states if s is not None}
 
 
+class LaunchRefused(Exception):
+    """The API server refused one of an attempt's objects (see :attr:`KubeError.refused`)."""
+
+    def __init__(self, what: str, error: KubeError) -> None:
+        self.error = error
+        super().__init__(f"{what} rejected: {error.message or error}")
+
+
+def _what(obj: dict[str, object]) -> str:
+    kind = str(obj["kind"])
+    return {"Pod": "driver pod", "ConfigMap": "driver ConfigMap"}.get(kind, kind)
+
+
 def launch(client: KubeClient, launch: Launch, spec: DataPipelineSpec) -> int:
     """Create the attempt's objects. Each attempt is launched once, so they are applied without a
-    read first; server-side apply under deterministic names keeps a repeated launch harmless."""
+    read first; server-side apply under deterministic names keeps a repeated launch harmless.
+
+    Raises :class:`LaunchRefused` when the API server refuses an object (the attempt cannot start as
+    it is); other errors propagate unchanged (the reconcile is retried)."""
     if spec.spark.backend == SparkBackend.SPARK_OPERATOR:
         objects = [build_spark_application(launch, spec)]
     else:
         objects = build_native_run(launch, spec)
     for obj in objects:
-        client.apply(obj)
+        try:
+            client.apply(obj)
+        except KubeError as exc:
+            if exc.refused:
+                raise LaunchRefused(_what(obj), exc) from exc
+            raise
     return len(objects)
 
 

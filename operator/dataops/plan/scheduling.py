@@ -166,6 +166,9 @@ class _Decider:
                 self.d.active.append(rec)
                 self.d.wake_at.append(rec.not_before)
                 return
+            if rec.outcome == RunOutcome.PENDING and rec.start_time is not None:
+                self.relaunch(rec)
+                return
             self.start(rec)
             return
         if driver is None:
@@ -228,6 +231,32 @@ class _Decider:
         self.d.active.append(rec)
         self.d.launch.append(rec)
         self.event("Normal", "RunStarted", f"run {rec.id} attempt {rec.attempt} ({rec.trigger.value})")
+
+    def relaunch(self, rec: RunRecord) -> None:
+        """The attempt was launched (its clock runs since then) but its driver never appeared: the launch
+        failed part way (the API server or the network broke off) or the pod went away before anyone
+        saw it. Launch it again on the same clock, so that the timeout still ends the attempt."""
+        timeout = self.spec.timeout_seconds
+        started = rec.start_time or self.now
+        if timeout is not None and started + timedelta(seconds=timeout) <= self.now:
+            self.event("Warning", "RunTimedOut", f"run {rec.id} attempt {rec.attempt} exceeded {timeout}s")
+            self.fail_attempt(rec, f"timed out after {timeout}s: the driver pod never appeared")
+            return
+        self.d.active.append(rec)
+        self.d.launch.append(rec)
+        self.event(
+            "Warning",
+            "DriverMissing",
+            f"run {rec.id} attempt {rec.attempt}: no driver pod, launching it again",
+        )
+        if timeout is not None:
+            self.d.wake_at.append(started + timedelta(seconds=timeout))
+
+    def refuse(self, rec: RunRecord, message: str) -> None:
+        """The API server refused the attempt's objects: the attempt failed, retried per spec.retry."""
+        self.d.launch.remove(rec)
+        self.d.active.remove(rec)
+        self.fail_attempt(rec, message)
 
     def cancel(self, rec: RunRecord, message: str) -> None:
         if rec in self.d.launch:
@@ -347,6 +376,18 @@ def decide(
                 )
         d.wake_at.append(next_due(schedule.cron, schedule.time_zone, max(now, since)))
     return d
+
+
+def refuse_launch(
+    decision: RunDecision, rec: RunRecord, message: str, *, name: str, spec: DataPipelineSpec, now: datetime
+) -> None:
+    """Amend ``decision`` after the API server refused to create the objects of the launch ``rec``
+    (PodSecurity, ResourceQuota, a webhook, invalid): that attempt failed with the server's message,
+    and is retried with backoff or fails the run, as spec.retry says. Without this a refused driver
+    would be launched again on every reconcile and never time out."""
+    decider = _Decider(name=name, spec=spec, now=now)
+    decider.d = decision
+    decider.refuse(rec, message)
 
 
 def _run_identity(obj: dict[str, object]) -> tuple[dict[str, Any], str, int] | None:

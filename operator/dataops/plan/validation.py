@@ -9,7 +9,7 @@ deterministic and the active run is recorded in status before its pod exists.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -266,6 +266,22 @@ def _finish(
         d.events.append(
             EventSpec("Warning", "ValidationError", f"run {active.run_id}: {d.recorded.error}"[:1024])
         )
+
+
+def refuse_validation(d: ValidationDecision, message: str, now: datetime) -> ValidationDecision:
+    """The decision after the API server refused the launched run's pod or ConfigMap (PodSecurity,
+    ResourceQuota, a webhook): the run ended at once, with the server's message as its error result.
+    Its status is built on the status ``d`` led to (which recorded the launch)."""
+    active = d.launch
+    assert active is not None
+    return replace(
+        d,
+        active=None,
+        launch=None,
+        recorded=error_result(run_id=active.run_id, time=now, error=message),
+        delete_pods=[],
+        events=[*d.events, EventSpec("Warning", "ValidationError", f"run {active.run_id}: {message}"[:1024])],
+    )
 
 
 def decide_validation(

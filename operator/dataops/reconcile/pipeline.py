@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,10 +21,10 @@ from dataops.api.validation import format_path
 from dataops.kube import events
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
-from dataops.kube.runs import launch, observe_drivers, stop
+from dataops.kube.runs import LaunchRefused, launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
-from dataops.plan.scheduling import decide
+from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
@@ -215,7 +216,8 @@ def reconcile_pipeline(
         now=now,
         outcome=outcome,
     )
-    for record in runs.launch:
+    refused = False
+    for record in list(runs.launch):
         attempt = Launch(
             owner=owner,
             run_id=record.id,
@@ -225,8 +227,30 @@ def reconcile_pipeline(
             kafka_bootstrap=config.kafka_bootstrap,
             api_server_url=config.api_server_url,
         )
-        outcome.children_written += launch(client, attempt, spec)
+        try:
+            outcome.children_written += launch(client, attempt, spec)
+        except LaunchRefused as exc:
+            refuse_launch(runs, record, str(exc), name=name, spec=spec, now=now)
+            refused = True
+            continue
         outcome.launched.append(attempt.driver_pod_name)
+    if refused:
+        # The attempts the API server refused failed now, with its message: the one case with a
+        # second status write (the first recorded the launch before its objects were created).
+        written = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        observation = replace(
+            observation, runs=runs, streaming=streaming_status(spec, runs, drivers, previous)
+        )
+        refused_status = pipeline_status(previous, observation, now=now)
+        write_status(
+            client,
+            DATA_PIPELINE,
+            {**body, "status": written},
+            current=refused_status,
+            conditions_before=status.conditions,
+            now=now,
+            outcome=outcome,
+        )
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
     happened = [*runs.events, *(sources.events if sources else [])]

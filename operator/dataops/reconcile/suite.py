@@ -14,7 +14,7 @@ from dataops.api.v1alpha1.dataqualitysuite import (
 )
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.kube import events
-from dataops.kube.client import DATA_QUALITY_SUITE, POD, KubeClient
+from dataops.kube.client import DATA_QUALITY_SUITE, POD, KubeClient, KubeError
 from dataops.metrics import QUALITY_FAILED_EXPECTATIONS, QUALITY_VALIDATION_SECONDS, QUALITY_VALIDATIONS
 from dataops.plan.children import Owner
 from dataops.plan.validation import (
@@ -25,6 +25,7 @@ from dataops.plan.validation import (
     build_validation_plan,
     build_validator_pod,
     decide_validation,
+    refuse_validation,
     validator_pod_name,
     validator_state_from_pod,
 )
@@ -58,21 +59,33 @@ def _launch(
     status: DataQualitySuiteStatus,
     decision: ValidationDecision,
     config: RunConfig,
-) -> int:
+) -> tuple[int, str | None]:
+    """Create the run's ConfigMap and pod: (objects written, the API server's refusal or None). A
+    refusal (:attr:`KubeError.refused`) ends the run instead of failing the reconcile again and again."""
     assert decision.launch is not None
     plan = build_validation_plan(name=owner.name, namespace=owner.namespace, spec=spec, status=status)
-    client.apply(build_plan_config_map(owner, plan))
-    client.apply(
-        build_validator_pod(
-            owner,
-            decision.launch,
-            spec,
-            image=config.validator_image,
-            lineage_transport=config.lineage_transport,
-            api_server_url=config.api_server_url,
-        )
-    )
-    return 2
+    objects = [
+        ("validation ConfigMap", build_plan_config_map(owner, plan)),
+        (
+            "validation pod",
+            build_validator_pod(
+                owner,
+                decision.launch,
+                spec,
+                image=config.validator_image,
+                lineage_transport=config.lineage_transport,
+                api_server_url=config.api_server_url,
+            ),
+        ),
+    ]
+    for written, (what, manifest) in enumerate(objects):
+        try:
+            client.apply(manifest)
+        except KubeError as exc:
+            if not exc.refused:
+                raise
+            return written, f"{what} rejected: {exc.message or exc}"
+    return len(objects), None
 
 
 def _delete_finished_pods(client: KubeClient, namespace: str, suite: str, keep: set[str]) -> None:
@@ -128,8 +141,25 @@ def reconcile_suite(
     for pod in decision.delete_pods:
         client.delete(POD, namespace, pod)
     if decision.launch is not None:
-        outcome.children_written += _launch(client, owner, spec, status, decision, config)
-        outcome.launched.append(decision.launch.pod)
+        written, refusal = _launch(client, owner, spec, status, decision, config)
+        outcome.children_written += written
+        if refusal is None:
+            outcome.launched.append(decision.launch.pod)
+        else:  # the run ended with the server's message: the one case with a second status write
+            decision = refuse_validation(decision, refusal, now)
+            assert decision.recorded is not None
+            _count(decision.recorded)
+            refused = suite_status(status, spec, generation=meta.get("generation"), now=now, runs=decision)
+            write_status(
+                client,
+                DATA_QUALITY_SUITE,
+                {**body, "status": status.model_dump(by_alias=True, exclude_none=True, mode="json")},
+                current=refused,
+                conditions_before=status.conditions,
+                now=now,
+                outcome=outcome,
+            )
+            status = refused
     if decision.recorded is not None or decision.launch is not None:
         keep = {decision.launch.pod} if decision.launch else set()
         if status.last_result is not None:
