@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from dataops.api.v1alpha1.datapipeline import PodResources, PodVolume
+
 RUNTIME_UID = 185  # the user (and group) of the official Spark images and of runtime-images/*
 TMP_VOLUME = "tmp"
 TMP_DIR = "/tmp"
@@ -82,3 +84,29 @@ def api_server_env(url: str | None) -> list[Manifest]:
         {"name": "KUBERNETES_SERVICE_HOST", "value": host},
         {"name": "KUBERNETES_SERVICE_PORT", "value": str(port)},
     ]
+
+
+def cpu_request(resources: PodResources) -> str:
+    """What the pod asks the scheduler for: ``requestCores`` when set, else the cores it runs."""
+    return resources.request_cores or str(resources.cores)
+
+
+def claim_volumes(volumes: list[PodVolume]) -> list[Manifest]:
+    return [{"name": v.name, "persistentVolumeClaim": {"claimName": v.claim_name}} for v in volumes]
+
+
+def claim_mounts(volumes: list[PodVolume]) -> list[Manifest]:
+    return [{"name": v.name, "mountPath": v.mount_path, "readOnly": v.read_only} for v in volumes]
+
+
+def executor_volume_properties(volumes: list[PodVolume]) -> dict[str, str]:
+    """Spark's own way to mount the claims into the executors it creates."""
+    props: dict[str, str] = {}
+    for v in volumes:
+        prefix = f"spark.kubernetes.executor.volumes.persistentVolumeClaim.{v.name}"
+        props |= {
+            f"{prefix}.mount.path": v.mount_path,
+            f"{prefix}.mount.readOnly": str(v.read_only).lower(),
+            f"{prefix}.options.claimName": v.claim_name,
+        }
+    return props

@@ -25,7 +25,11 @@ from dataops.plan.pods import (
     IN_CLUSTER_API_SERVER,
     SPARK_LOCAL_DIR,
     api_server_env,
+    claim_mounts,
+    claim_volumes,
     container_security_context,
+    cpu_request,
+    executor_volume_properties,
     pod_security_context,
     tmp_mount,
     tmp_volume,
@@ -161,6 +165,9 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.executor.cores": str(spec.executor.cores),
         "spark.executor.memory": spec.executor.memory,
         "spark.executor.instances": str(spec.executor.instances),
+        "spark.kubernetes.driver.request.cores": cpu_request(spec.driver),
+        "spark.kubernetes.executor.request.cores": cpu_request(spec.executor),
+        **executor_volume_properties(spec.volumes),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.csv.filterPushdown.enabled": "false",
@@ -261,13 +268,14 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
             {"name": "spark-ui", "containerPort": UI_PORT, "protocol": "TCP"},
         ],
         "resources": {
-            "requests": {"cpu": str(spark.driver.cores), "memory": memory},
+            "requests": {"cpu": cpu_request(spark.driver), "memory": memory},
             "limits": {"memory": memory},
         },
         "volumeMounts": [
             {"name": "spark-conf-volume-driver", "mountPath": SPARK_CONF_DIR},
             {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True},
             tmp_mount(),
+            *claim_mounts(spark.volumes),
         ],
         "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
@@ -281,6 +289,7 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
             {"name": "spark-conf-volume-driver", "configMap": {"name": launch.conf_map_name}},
             {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
             tmp_volume(),
+            *claim_volumes(spark.volumes),
         ],
     }
     if spark.node_selector:
@@ -309,9 +318,14 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         "spark.kubernetes.executor.podTemplateContainerName",
         # The Spark Operator creates the driver Service and sets spark.driver.host to it.
         "spark.kubernetes.driver.service.deleteOnTermination",
+        *executor_volume_properties(spark.volumes),  # the application lists its volumes itself
     ):
         props.pop(managed, None)
-    volume_mounts = [{"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True}, tmp_mount()]
+    volume_mounts = [
+        {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True},
+        tmp_mount(),
+        *claim_mounts(spark.volumes),
+    ]
     env = [
         {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
         {"name": "DATAOPS_RUN_ID", "value": launch.run_id},
@@ -346,6 +360,7 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         "volumes": [
             {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
             tmp_volume(),
+            *claim_volumes(spark.volumes),
         ],
         "driver": {
             "cores": spark.driver.cores,
@@ -367,7 +382,7 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
             "labels": labels,
             "annotations": dict(spark.pod_annotations),
             "env": writable_dirs_env(),
-            "volumeMounts": [tmp_mount()],
+            "volumeMounts": [tmp_mount(), *claim_mounts(spark.volumes)],
             "podSecurityContext": pod_security_context(),
             "securityContext": container_security_context(),
             "nodeSelector": dict(spark.node_selector),

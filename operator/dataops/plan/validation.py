@@ -26,7 +26,10 @@ from dataops.api.v1alpha1.meta import parse_time
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, RUN_ID_LABEL, Owner
 from dataops.plan.pods import (
     api_server_env,
+    claim_mounts,
+    claim_volumes,
     container_security_context,
+    cpu_request,
     pod_security_context,
     tmp_mount,
     tmp_volume,
@@ -150,10 +153,14 @@ def build_validator_pod(
             *api_server_env(api_server_url),
         ],
         "resources": {
-            "requests": {"cpu": str(validator.resources.cores), "memory": memory},
+            "requests": {"cpu": cpu_request(validator.resources), "memory": memory},
             "limits": {"memory": memory},
         },
-        "volumeMounts": [{"name": "plan", "mountPath": PLAN_DIR, "readOnly": True}, tmp_mount()],
+        "volumeMounts": [
+            {"name": "plan", "mountPath": PLAN_DIR, "readOnly": True},
+            tmp_mount(),
+            *claim_mounts(validator.volumes),
+        ],
         "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
@@ -161,7 +168,11 @@ def build_validator_pod(
         "restartPolicy": "Never",
         "securityContext": pod_security_context(),
         "containers": [container],
-        "volumes": [{"name": "plan", "configMap": {"name": plan_config_map_name(owner.name)}}, tmp_volume()],
+        "volumes": [
+            {"name": "plan", "configMap": {"name": plan_config_map_name(owner.name)}},
+            tmp_volume(),
+            *claim_volumes(validator.volumes),
+        ],
         "activeDeadlineSeconds": validator.timeout_seconds,
     }
     if validator.service_account_name:

@@ -13,6 +13,8 @@ from dataops.api.v1alpha1.common import (
     Conditions,
     Identifier,
     LocalObjectReference,
+    ObjectName,
+    Quantity,
     ScheduleSpec,
     SecretKeySelector,
     SparkMemory,
@@ -268,6 +270,20 @@ class RetryPolicy(KubeModel):
 class PodResources(KubeModel):
     cores: int = Field(default=1, ge=1, le=64)
     memory: SparkMemory = "1g"
+    request_cores: Quantity | None = Field(
+        default=None,
+        description="CPU the pod requests from the scheduler (e.g. 250m); defaults to cores. Spark still "
+        "runs `cores` task slots.",
+    )
+
+
+class PodVolume(KubeModel):
+    """A PersistentVolumeClaim mounted into the driver and every executor (data the run reads or writes)."""
+
+    name: ObjectName
+    claim_name: ObjectName = Field(description="The PersistentVolumeClaim in the pipeline's namespace.")
+    mount_path: str = Field(pattern=r"^/", max_length=1024)
+    read_only: bool = False
 
 
 class ExecutorResources(PodResources):
@@ -331,6 +347,9 @@ class SparkSpec(KubeModel):
         default_factory=dict, description="Added to driver and executor pods."
     )
     pod_labels: dict[str, str] = Field(default_factory=dict, description="Added to driver and executor pods.")
+    volumes: Annotated[list[PodVolume], AfterValidator(unique_names)] = Field(
+        default_factory=list, max_length=16, json_schema_extra=list_map("name")
+    )
 
 
 class PipelineMode(StrEnum):

@@ -8,12 +8,12 @@ from enum import StrEnum
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic.alias_generators import to_snake
 
-from dataops.api.v1alpha1.base import CelRule, KubeModel
+from dataops.api.v1alpha1.base import CelRule, KubeModel, list_map, unique_names
 from dataops.api.v1alpha1.common import Conditions, ScheduleSpec
-from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources, Toleration
+from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources, PodVolume, Toleration
 from dataops.api.v1alpha1.expectations import (
     ARGUMENTS,
     EXPECTATIONS,
@@ -232,6 +232,12 @@ class ValidatorSpec(KubeModel):
     pod_annotations: dict[str, str] = Field(default_factory=dict)
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list, max_length=32)
+    volumes: Annotated[list[PodVolume], AfterValidator(unique_names)] = Field(
+        default_factory=list,
+        max_length=16,
+        json_schema_extra=list_map("name"),
+        description="PersistentVolumeClaims mounted into the validation pod (the dataset, the results path).",
+    )
     timeout_seconds: int = Field(default=3600, ge=10, le=86400)
 
 
