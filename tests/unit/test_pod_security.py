@@ -146,7 +146,18 @@ def test_chart_deployment_is_restricted() -> None:
     if not helm.exists():
         pytest.skip(f"{helm} is not installed (hack/install-binaries.sh)")
     rendered = subprocess.run(
-        [str(helm), "template", "dataops", str(ROOT / "charts" / "dataops-operator"), "--namespace", "x"],
+        [
+            str(helm),
+            "template",
+            "dataops",
+            str(ROOT / "charts" / "dataops-operator"),
+            "--namespace",
+            "x",
+            "--kube-version",
+            "1.34.4",
+            "--set",
+            "apiServer.url=https://10.245.0.1:6443",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -154,3 +165,6 @@ def test_chart_deployment_is_restricted() -> None:
     ).stdout
     deployment = next(d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Deployment")
     assert restricted_violations(deployment["spec"]["template"]) == []
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATAOPS_API_SERVER_URL"] == "https://10.245.0.1:6443"
+    assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("10.245.0.1", "6443")
