@@ -1,4 +1,4 @@
-"""Entry point of the operator process: logging, leader election, then kopf."""
+"""Entry point of the operator process: logging, probes and metrics, leader election, then kopf."""
 
 from __future__ import annotations
 
@@ -7,11 +7,15 @@ import os
 import socket
 
 import kopf
+from prometheus_client import start_http_server
 
+from dataops.handlers.health import HEALTH, serve_probes
 from dataops.kube.client import KubeClient
 from dataops.kube.lease import LeaderElector
 from dataops.metrics import IS_LEADER
 from dataops.settings import Settings, namespace_patterns
+
+log = logging.getLogger(__name__)
 
 
 def run_operator(*, verbose: bool = False) -> int:
@@ -26,6 +30,13 @@ def run_operator(*, verbose: bool = False) -> int:
         os.environ["KUBECONFIG"] = settings.kubeconfig
     import dataops.handlers.operator  # noqa: F401  (registers the kopf handlers)
 
+    # Probes and metrics answer from the start: a standby waiting for the lease is alive (its
+    # liveness probe passes) but not ready, and its metrics say it is not the leader.
+    if settings.health_port:
+        serve_probes(settings.health_port)
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    IS_LEADER.set(0)
     if settings.leader_election:
         identity = settings.pod_name or f"{socket.gethostname()}-{os.getpid()}"
         elector = LeaderElector(
@@ -35,11 +46,13 @@ def run_operator(*, verbose: bool = False) -> int:
             identity=identity,
             duration=settings.lease_duration_seconds,
         )
+        HEALTH.standby()
+        log.info("waiting for lease %s/%s as %s", elector.namespace, elector.name, identity)
         elector.acquire()
-        IS_LEADER.set(1)
+        HEALTH.lead()
         # Crash-only: a replica that lost the lease exits and is restarted as a standby.
         elector.keep_renewing(on_lost=lambda: os._exit(1))
-    liveness = f"http://0.0.0.0:{settings.health_port}/healthz" if settings.health_port else None
+    IS_LEADER.set(1)
     patterns = namespace_patterns(settings.namespace)
-    kopf.run(standalone=True, clusterwide=not patterns, namespaces=patterns, liveness_endpoint=liveness)
+    kopf.run(standalone=True, clusterwide=not patterns, namespaces=patterns)
     return 0

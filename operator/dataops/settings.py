@@ -21,7 +21,8 @@ class Settings:
     metrics_port: int = 8080
     """Port of the Prometheus /metrics endpoint (0 disables it)."""
     health_port: int = 8081
-    """Port of the liveness endpoint /healthz (0 disables it)."""
+    """Port of /healthz (liveness: served from process start, also by a standby waiting for the lease)
+    and /readyz (readiness: 200 only on the replica that reconciles, 503 on a standby); 0 disables both."""
     workers: int = 8
     """Threads that run reconciles."""
     leader_election: bool = False

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -403,9 +406,29 @@ def test_unparseable_spec_is_reported_not_crashed(
     assert "spec.sinks[0].mode" in invalid[0]["message"]
 
 
+def _http(port: int, path: str) -> tuple[int, str]:
+    """(status, body); (0, error) while nothing listens yet."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def _leader_gauge(port: int) -> str | None:
+    status, text = _http(port, "/metrics")
+    found = re.search(r"^dataops_leader (\S+)$", text, re.MULTILINE) if status == 200 else None
+    return found.group(1) if found else None
+
+
 def test_leader_election_one_active_replica(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
+    """One replica reconciles; the standby serves /healthz (200), /readyz (503) and /metrics while it
+    waits for the lease (issue 11, defect 4: it served nothing, so its liveness probe killed it)."""
+    from dataops.devcluster.controlplane import free_port
     from dataops.devcluster.dev import start_operator
     from dataops.kube.client import LEASE
 
@@ -415,13 +438,32 @@ def test_leader_election_one_active_replica(
         "DATAOPS_LEASE_DURATION_SECONDS": "4",
         "DATAOPS_NAMESPACE": namespace,
     }
-    first = start_operator(control_plane, extra_env={**env, "DATAOPS_POD_NAME": "replica-a"})
+    health_a, health_b, metrics_b = free_port(), free_port(), free_port()
+    first = start_operator(
+        control_plane,
+        extra_env={**env, "DATAOPS_POD_NAME": "replica-a", "DATAOPS_HEALTH_PORT": str(health_a)},
+    )
     try:
         lease = wait_for(lambda: kube.get(LEASE, namespace, "dataops-operator"), what="lease created")
         assert lease["spec"]["holderIdentity"] == "replica-a"
-        second = start_operator(control_plane, extra_env={**env, "DATAOPS_POD_NAME": "replica-b"})
+        wait_for(lambda: _http(health_a, "/readyz") == (200, "ok\n"), what="the leader ready")
+        assert _http(health_a, "/healthz") == (200, "ok\n")
+        second = start_operator(
+            control_plane,
+            extra_env={
+                **env,
+                "DATAOPS_POD_NAME": "replica-b",
+                "DATAOPS_HEALTH_PORT": str(health_b),
+                "DATAOPS_METRICS_PORT": str(metrics_b),
+            },
+        )
         try:
-            time.sleep(6)
+            wait_for(lambda: _http(health_b, "/healthz")[0] == 200, what="the standby's /healthz")
+            for _ in range(6):  # all along the wait for the lease: alive, not ready, not the leader
+                assert _http(health_b, "/healthz") == (200, "ok\n")
+                assert _http(health_b, "/readyz") == (503, "standby: waiting for the leader lease\n")
+                assert _leader_gauge(metrics_b) == "0.0"
+                time.sleep(1)
             lease = kube.get(LEASE, namespace, "dataops-operator")
             assert lease is not None and lease["spec"]["holderIdentity"] == "replica-a", (
                 "standby took the lease"
@@ -441,6 +483,8 @@ def test_leader_election_one_active_replica(
             )
             assert lease["spec"]["leaseTransitions"] == 1
             assert second.poll() is None
+            wait_for(lambda: _http(health_b, "/readyz") == (200, "ok\n"), what="the new leader ready")
+            assert _leader_gauge(metrics_b) == "1.0"
         finally:
             second.kill()
             second.wait()

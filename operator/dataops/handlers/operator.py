@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
 from dataops.api.v1alpha1 import GROUP, VERSION
+from dataops.handlers.health import HEALTH
 from dataops.handlers.runner import Reconciler
 from dataops.kube.client import KubeClient
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, PIPELINE_LABEL
@@ -40,8 +41,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.max_workers = config.workers
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
-    if config.metrics_port:
-        start_http_server(config.metrics_port)
     client = KubeClient.from_kubeconfig(config.kubeconfig)
     run_config = RunConfig(
         image=config.runtime_image,
@@ -59,6 +58,12 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     runner.start_resync(config.resync_seconds)
     _state["reconciler"] = runner
     log.info("dataops-operator started (namespace=%s)", config.namespace or "<all>")
+
+
+@kopf.on.startup()
+async def handlers_running(**_: Any) -> None:
+    """After configure(): /readyz turns 200 and /healthz starts watching kopf's event loop."""
+    HEALTH.handlers_started(asyncio.get_running_loop())
 
 
 @kopf.on.cleanup()
