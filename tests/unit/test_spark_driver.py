@@ -115,7 +115,11 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert props["spark.kubernetes.driver.service.deleteOnTermination"] == "false"
     assert props["spark.master"] == "k8s://https://kubernetes.default.svc:443"
     assert props["spark.kubernetes.driver.master"] == "https://kubernetes.default.svc:443"
+    # A read-only root filesystem: everything Spark writes goes under the /tmp emptyDir.
     assert props["spark.local.dir"] == "/tmp/spark-local"
+    assert props["spark.sql.warehouse.dir"] == "/tmp/spark-warehouse"
+    assert props["spark.jars.ivy"] == "/tmp/.ivy2"
+    assert container["workingDir"] == "/tmp"
     assert props["spark.kubernetes.submitInDriver"] == "true"
     assert props["spark.kubernetes.resource.type"] == "python"
     assert props["spark.executor.instances"] == "3" and props["spark.executor.memory"] == "4g"
@@ -130,7 +134,7 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert template["spec"]["tolerations"][0]["value"] == "spark"
     assert props["spark.kubernetes.executor.podTemplateContainerName"] == "spark-kubernetes-executor"
     (executor,) = template["spec"]["containers"]
-    assert executor["name"] == "spark-kubernetes-executor"
+    assert executor["name"] == "spark-kubernetes-executor" and executor["workingDir"] == "/tmp"
     assert executor["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert template["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert {e["name"]: e["value"] for e in executor["env"]}["HOME"] == "/tmp"

@@ -216,7 +216,7 @@ def test_validator_pod_placement_pull_policy_and_api_server() -> None:
     assert pod["spec"]["nodeSelector"] == {"dataops.dev/node": "real"}
     assert pod["spec"]["tolerations"] == validator["tolerations"]
     (container,) = pod["spec"]["containers"]
-    assert container["imagePullPolicy"] == "Never"
+    assert container["imagePullPolicy"] == "Never" and container["workingDir"] == "/tmp"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert (env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"]) == ("10.245.0.1", "6443")
     assert env["HOME"] == "/tmp"

@@ -21,7 +21,10 @@ from dataops.api.v1alpha1.datapipeline import PodResources, PodVolume
 RUNTIME_UID = 185  # the user (and group) of the official Spark images and of runtime-images/*
 TMP_VOLUME = "tmp"
 TMP_DIR = "/tmp"
+WORKING_DIR = TMP_DIR  # Spark creates spark-warehouse/ (the default database) in the working directory
 SPARK_LOCAL_DIR = "/tmp/spark-local"
+SPARK_WAREHOUSE_DIR = "/tmp/spark-warehouse"
+IVY_DIR = "/tmp/.ivy2"  # the JVM's user.home is the passwd entry's, not HOME
 IN_CLUSTER_API_SERVER = "https://kubernetes.default.svc:443"
 
 Manifest = dict[str, Any]

@@ -23,7 +23,10 @@ from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_conf
 from dataops.plan.children import standard_labels as _labels
 from dataops.plan.pods import (
     IN_CLUSTER_API_SERVER,
+    IVY_DIR,
     SPARK_LOCAL_DIR,
+    SPARK_WAREHOUSE_DIR,
+    WORKING_DIR,
     api_server_env,
     claim_mounts,
     claim_volumes,
@@ -158,6 +161,8 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         # passes as spark.driver.host. Nothing to delete when the application ends either.
         "spark.kubernetes.driver.service.deleteOnTermination": "false",
         "spark.local.dir": SPARK_LOCAL_DIR,
+        "spark.sql.warehouse.dir": SPARK_WAREHOUSE_DIR,
+        "spark.jars.ivy": IVY_DIR,
         "spark.driver.port": str(DRIVER_PORT),
         "spark.driver.blockManager.port": str(BLOCK_MANAGER_PORT),
         "spark.driver.cores": str(spec.driver.cores),
@@ -196,6 +201,7 @@ def executor_pod_template(spec: SparkSpec) -> dict[str, Any]:
     volume. Spark adds its own volumes, mounts and env to the template's container."""
     container = {
         "name": EXECUTOR_CONTAINER,
+        "workingDir": WORKING_DIR,
         "env": writable_dirs_env(),
         "securityContext": container_security_context(),
         "volumeMounts": [tmp_mount()],
@@ -251,6 +257,7 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
     ]
     container: dict[str, Any] = {
         "name": DRIVER_CONTAINER,
+        "workingDir": WORKING_DIR,
         "image": spark.image or launch.image,
         "imagePullPolicy": spark.image_pull_policy,
         "args": [

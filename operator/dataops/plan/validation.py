@@ -25,6 +25,7 @@ from dataops.api.v1alpha1.dataqualitysuite import (
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, RUN_ID_LABEL, Owner
 from dataops.plan.pods import (
+    WORKING_DIR,
     api_server_env,
     claim_mounts,
     claim_volumes,
@@ -140,6 +141,7 @@ def build_validator_pod(
         meta["annotations"] = dict(validator.pod_annotations)
     container = {
         "name": "validator",
+        "workingDir": WORKING_DIR,
         "image": validator.image or image,
         "imagePullPolicy": validator.image_pull_policy,
         "args": ["python3", "-m", "dataops.runtime.validator"],
