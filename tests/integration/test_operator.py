@@ -426,7 +426,7 @@ def _leader_gauge(port: int) -> str | None:
 def test_leader_election_one_active_replica(
     control_plane: ControlPlane, kube: KubeClient, namespace: str
 ) -> None:
-    """One replica reconciles; the standby serves /healthz (200), /readyz (503) and /metrics while it
+    """One replica reconciles; the standby serves /healthz (200), /readyz (200, standby) and /metrics while it
     waits for the lease (issue 11, defect 4: it served nothing, so its liveness probe killed it)."""
     from dataops.devcluster.controlplane import free_port
     from dataops.devcluster.dev import start_operator
@@ -459,9 +459,9 @@ def test_leader_election_one_active_replica(
         )
         try:
             wait_for(lambda: _http(health_b, "/healthz")[0] == 200, what="the standby's /healthz")
-            for _ in range(6):  # all along the wait for the lease: alive, not ready, not the leader
+            for _ in range(6):  # all along the wait for the lease: alive, ready as a standby, not the leader
                 assert _http(health_b, "/healthz") == (200, "ok\n")
-                assert _http(health_b, "/readyz") == (503, "standby: waiting for the leader lease\n")
+                assert _http(health_b, "/readyz") == (200, "standby: waiting for the leader lease\n")
                 assert _leader_gauge(metrics_b) == "0.0"
                 time.sleep(1)
             lease = kube.get(LEASE, namespace, "dataops-operator")

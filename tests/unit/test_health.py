@@ -35,14 +35,14 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
     running.close()
 
 
-def test_standby_is_alive_and_not_ready_then_leads(loop: asyncio.AbstractEventLoop) -> None:
+def test_standby_is_alive_and_ready_then_leads(loop: asyncio.AbstractEventLoop) -> None:
     health = Health(loop_timeout=0.5)
     port = free_port()
     server = serve_probes(port, health, host="127.0.0.1")
     try:
         health.standby()
         assert _get(port, "/healthz") == (200, "ok")
-        assert _get(port, "/readyz") == (503, "standby: waiting for the leader lease")
+        assert _get(port, "/readyz") == (200, "standby: waiting for the leader lease")
         health.lead()
         assert _get(port, "/readyz") == (503, "starting: the handlers are not running yet")
         health.handlers_started(loop)

@@ -121,3 +121,22 @@ def test_bad_volumes_are_refused_naming_the_field(
 def test_duplicate_volume_names_are_refused(example_pipeline: dict[str, Any]) -> None:
     example_pipeline["spec"]["spark"] = {"volumes": [VOLUMES[0], {**VOLUMES[1], "name": "lake"}]}
     assert validate_document(example_pipeline)
+
+
+def test_executor_labels_leave_out_what_spark_reserves(example_pipeline: dict[str, Any]) -> None:
+    """Spark 4 refuses to start executors whose custom labels include spark-role or spark-app-selector
+    (seen on the real node: "Custom executor labels cannot contain spark-role")."""
+    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline, podLabels={"spark-role": "x", "team": "a"}))
+    labels = {
+        k.removeprefix("spark.kubernetes.executor.label."): v
+        for k, v in _props(conf).items()
+        if ".label." in k
+    }
+    assert not set(labels) & {
+        "spark-role",
+        "spark-app-selector",
+        "spark-exec-id",
+        "spark-exec-resourceprofile-id",
+    }
+    assert labels["team"] == "a" and labels["dataops.dev/run-id"] == "r1"
+    assert pod["metadata"]["labels"]["spark-role"] == "driver"

@@ -5,8 +5,11 @@ event loop answers within a few seconds; 503 when that loop is stuck. A standby 
 lease is alive (kopf's own liveness endpoint only starts with kopf, so a standby had none and was
 killed by its liveness probe).
 
-``/readyz`` (readiness): 200 only on the replica that reconciles (it holds the lease, or leader
-election is off, and its handlers have started); 503 with the reason otherwise.
+``/readyz`` (readiness): 200 on a standby waiting for the lease (body ``standby: ...``) and on the
+replica that reconciles once its handlers have started; 503 while the leader is still starting. A
+standby must count as ready: with readiness tied to leadership a Deployment rollout (and
+``helm --wait``, Argo CD health) would wait forever for the new standby. Leadership is the
+``dataops_leader`` gauge.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class Health:
         with self._lock:
             leading, started = self.leading, self._loop is not None
         if not leading:
-            return False, "standby: waiting for the leader lease"
+            return True, "standby: waiting for the leader lease"
         if not started:
             return False, "starting: the handlers are not running yet"
         return True, "ok"

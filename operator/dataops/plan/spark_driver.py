@@ -43,6 +43,9 @@ from dataops.plan.secrets import secret_env_name
 ATTEMPT_LABEL = "dataops.dev/attempt"
 SPARK_ROLE_LABEL = "spark-role"
 SPARK_APP_LABEL = "spark-app-selector"
+SPARK_RESERVED_LABELS = frozenset(
+    {SPARK_ROLE_LABEL, SPARK_APP_LABEL, "spark-exec-id", "spark-exec-resourceprofile-id"}
+)
 DRIVER_CONTAINER = "spark-kubernetes-driver"
 EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 DRIVER_PORT = 7078
@@ -179,9 +182,11 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.sql.json.filterPushdown.enabled": "false",
     }
     for key, value in run_labels(launch, "executor").items():
-        props[f"spark.kubernetes.executor.label.{key}"] = value
+        if key not in SPARK_RESERVED_LABELS:  # Spark sets these itself and refuses custom ones
+            props[f"spark.kubernetes.executor.label.{key}"] = value
     for key, value in spec.pod_labels.items():
-        props[f"spark.kubernetes.executor.label.{key}"] = value
+        if key not in SPARK_RESERVED_LABELS:
+            props[f"spark.kubernetes.executor.label.{key}"] = value
     for key, value in spec.pod_annotations.items():
         props[f"spark.kubernetes.executor.annotation.{key}"] = value
     for key, value in spec.node_selector.items():
