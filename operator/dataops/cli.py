@@ -178,7 +178,12 @@ def cmd_operator(args: argparse.Namespace) -> int:
 def cmd_dev_up(args: argparse.Namespace) -> int:
     from dataops.devcluster.dev import dev_up
 
-    return dev_up(Path(args.workdir), examples=Path(args.examples), with_operator=not args.no_operator)
+    return dev_up(
+        Path(args.workdir),
+        examples=Path(args.examples),
+        with_operator=not args.no_operator,
+        real_node=args.real_node,
+    )
 
 
 def cmd_dev_down(args: argparse.Namespace) -> int:
@@ -266,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workdir", default=str(DEFAULT_WORKDIR))
     up.add_argument("--examples", default="examples")
     up.add_argument("--no-operator", action="store_true")
+    up.add_argument(
+        "--real-node",
+        action="store_true",
+        help="also start a real worker node (containerd + kubelet, needs root) and build the runtime images",
+    )
     up.set_defaults(func=cmd_dev_up)
     down = dev.add_parser("down", help="stop what `dataops dev up` started")
     down.add_argument("--workdir", default=str(DEFAULT_WORKDIR))

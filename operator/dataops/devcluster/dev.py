@@ -55,7 +55,30 @@ def start_operator(cp: ControlPlane, *, extra_env: dict[str, str] | None = None)
     )
 
 
-def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True) -> int:
+def _start_real_node(cp: ControlPlane, workdir: Path) -> dict[str, str]:
+    """The real node plus the images from runtime-images/; returns the operator's image settings."""
+    from dataops.devcluster.images import build_images
+    from dataops.devcluster.realnode import RealNode
+
+    started = time.monotonic()
+    images = build_images()
+    print(f"images ready in {time.monotonic() - started:.1f}s: " + ", ".join(i.ref for i in images.values()))
+    node = RealNode(cp, workdir / "node").start()
+    for image in images.values():
+        node.import_image(image.archive, image.ref)
+    state = json.loads((workdir / "state.json").read_text())
+    state["node"] = {"workdir": str(node.workdir), "socket": str(node.socket)}
+    state["pids"] |= {name: proc.pid for name, proc in node.processes.items()}
+    (workdir / "state.json").write_text(json.dumps(state, indent=2))
+    print(f"real node {node.name} Ready (pods on {node.pod_cidr}; logs {node.logs})")
+    return {
+        "DATAOPS_RUNTIME_IMAGE": images["spark"].ref,
+        "DATAOPS_VALIDATOR_IMAGE": images["validator"].ref,
+        "DATAOPS_API_SERVER_URL": cp.server,
+    }
+
+
+def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True, real_node: bool = False) -> int:
     if (workdir / "state.json").exists():
         print(
             f"a control plane is already running from {workdir}; run `dataops dev down` first",
@@ -63,14 +86,19 @@ def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True) -> int:
         )
         return 1
     started = time.monotonic()
-    cp = ControlPlane(workdir)
+    if real_node:
+        from dataops.devcluster.realnode import HOST_IP, ensure_host_network
+
+        ensure_host_network()
+    cp = ControlPlane(workdir, node_ip=HOST_IP if real_node else None)
     try:
         cp.start()
         print(f"control plane up at {cp.server} in {time.monotonic() - started:.1f}s")
         install_crds(cp)
         print("CRDs installed")
+        operator_env = _start_real_node(cp, workdir) if real_node else {}
         if with_operator:
-            operator = start_operator(cp)
+            operator = start_operator(cp, extra_env=operator_env)
             state = json.loads((workdir / "state.json").read_text())
             state["pids"]["operator"] = operator.pid
             (workdir / "state.json").write_text(json.dumps(state, indent=2))
@@ -80,9 +108,9 @@ def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True) -> int:
             if with_operator:
                 cp.kubectl("wait", "--for=condition=Ready", "datapipelines", "--all", "--timeout=90s")
         print(cp.kubectl("get", "dataops", "-A").stdout)
-    except (ControlPlaneError, OSError) as exc:
+    except (ControlPlaneError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        stop_from_state(workdir)
+        dev_down(workdir)
         cp.stop()
         return 1
     print(f"export KUBECONFIG={cp.kubeconfig}   # then: kubectl get dataops")
@@ -91,6 +119,13 @@ def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True) -> int:
 
 
 def dev_down(workdir: Path) -> int:
+    state_file = workdir / "state.json"
+    if state_file.exists():
+        node = json.loads(state_file.read_text()).get("node")
+        if node:
+            from dataops.devcluster.realnode import stop_node_from_state
+
+            stop_node_from_state(json.loads(state_file.read_text()))
     if stop_from_state(workdir):
         print("stopped")
         return 0
