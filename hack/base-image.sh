@@ -86,7 +86,7 @@ bh config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
   --cmd /bin/bash --label "dev.dataops.base=$kind" --label "dev.dataops.debian=bookworm" "$ctr"
 bh commit --rm "$ctr" "$ref" >/dev/null
 trap - EXIT
-prune_older "$rootfs" "$IMAGES/base/$name-????????????.tar"
+prune_older "$rootfs" "$IMAGES/base/$name-????????????.tar" >/dev/null
 for old in $(bh images --format '{{.Name}}:{{.Tag}}' --filter "reference=localhost/$name" 2>/dev/null); do
   if [ "$old" != "$ref" ]; then bh rmi "$old" >/dev/null 2>&1 || true; fi
 done

@@ -6,7 +6,8 @@
 # Each image is tagged localhost/dataops-<name>:<hash>, <hash> covering its Dockerfile folder, pyproject.toml,
 # README.md, operator/, the Spark jars (spark, validator), the base image and these scripts, and written as an
 # OCI archive $CACHE/images/<name>-<hash>.tar (import with `ctr -n k8s.io images import`). When that archive
-# exists nothing is built. Older archives and tags of the same image are pruned.
+# exists nothing is built. Older archives and tags of the same image are pruned (the newest
+# ${DATAOPS_IMAGES_KEEP:-2} stay).
 #
 # stdout: one line per image, `<name> <ref> <archive>`, and nothing else; progress, timings and sizes go to
 # stderr. Caches (buildah storage with its layer cache, bases, pip downloads, archives) live under
@@ -153,10 +154,11 @@ build_one() {
   rm -f "$tmp"
   bh push --quiet "${compress[@]}" "$ref" "oci-archive:$tmp:$ref" >&2
   mv "$tmp" "$archive"
-  prune_older "$archive" "$IMAGES/$name-????????????.tar"
-  local old
+  # The two newest archives stay (say a working tree's and a CI clone's), with their tags.
+  local kept old
+  kept=$(prune_older "$archive" "$IMAGES/$name-????????????.tar" "${DATAOPS_IMAGES_KEEP:-2}")
   for old in $(bh images --format '{{.Name}}:{{.Tag}}' --filter "reference=localhost/dataops-$name" 2>/dev/null); do
-    if [ "$old" != "$ref" ]; then bh rmi "$old" >/dev/null 2>&1 || true; fi
+    if ! grep -qx "${old##*:}" <<<"$kept"; then bh rmi "$old" >/dev/null 2>&1 || true; fi
   done
   log "$name: built in ${built}s, checked in ${checked}s, archived in $((SECONDS - t0 - built - checked))s;" \
     "image $(bh images --format '{{.Size}}' "$ref" 2>/dev/null | head -n 1), archive $(du -h "$archive" | cut -f1)"

@@ -60,13 +60,22 @@ hash_paths() {
     | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12
 }
 
-# Keep only the newest file for a prefix (older hashes of the same image).
+# Removes the files matching a glob except `keep` and the newest others up to `count` in all (older hashes
+# of the same image). Prints the hashes kept (the 12 characters before .tar).
 prune_older() {
-  local keep="$1" pattern="$2" f
-  for f in $pattern; do
-    [ -e "$f" ] && [ "$f" != "$keep" ] && { log "pruning $f"; rm -f "$f"; }
+  local keep="$1" pattern="$2" count="${3:-1}" f n=1
+  echo "$keep" | sed -E 's/.*-([0-9a-f]{12})\.tar$/\1/'
+  # shellcheck disable=SC2086
+  for f in $(ls -1t $pattern 2>/dev/null); do
+    [ "$f" = "$keep" ] && continue
+    if [ "$n" -lt "$count" ]; then
+      n=$((n + 1))
+      echo "$f" | sed -E 's/.*-([0-9a-f]{12})\.tar$/\1/'
+    else
+      log "pruning $f"
+      rm -f "$f"
+    fi
   done
-  return 0
 }
 
 # Untagged images nothing builds on any more (layer-cache chains of older inputs or bases), leaf by leaf.
