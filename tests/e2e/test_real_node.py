@@ -135,8 +135,14 @@ def _finished_run(
     return result
 
 
-def _condition(body: dict[str, Any], type_: str) -> dict[str, Any]:
-    return next(c for c in body["status"]["conditions"] if c["type"] == type_)
+def _condition(body: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == type_), None)
+
+
+def _is_true(cluster: RealCluster, namespace: str, name: str, type_: str) -> dict[str, Any] | None:
+    found = _condition(cluster.kube.get(DATA_PIPELINE, namespace, name) or {}, type_)
+    return found if found and found["status"] == "True" else None
 
 
 def _rows(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -207,18 +213,7 @@ def test_batch_pipeline_runs_driver_and_executor_and_writes_exact_results(
         },
     ]
     real_cluster.apply(e2e_namespace, _pipeline("orders", data_volume, sinks=sinks))
-    wait_for(
-        lambda: (
-            _condition(
-                real_cluster.kube.get(DATA_PIPELINE, e2e_namespace, "orders")
-                or {"status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}},
-                "Ready",
-            )["status"]
-            == "True"
-        ),
-        timeout=60,
-        what="the pipeline to be Ready",
-    )
+    wait_for(lambda: _is_true(real_cluster, e2e_namespace, "orders", "Ready"), timeout=60, what="Ready")
     triggered = _run_now(real_cluster, e2e_namespace, "orders")
     wait_for(
         lambda: any(
@@ -277,11 +272,8 @@ def test_failing_sql_step_degrades_with_the_drivers_message(
     body = _finished_run(real_cluster, e2e_namespace, "broken")
     assert body["status"]["lastRun"]["outcome"] == "Failed"
     degraded = wait_for(
-        lambda: _condition(real_cluster.kube.get(DATA_PIPELINE, e2e_namespace, "broken") or {}, "Degraded"),
-        timeout=30,
-        what="Degraded",
+        lambda: _is_true(real_cluster, e2e_namespace, "broken", "Degraded"), timeout=30, what="Degraded"
     )
-    assert degraded["status"] == "True"
     assert "revenue_by_country" in degraded["message"], degraded["message"]
     assert not (data_volume.host_path / "out" / "x").exists()
 
@@ -493,16 +485,7 @@ def test_refused_driver_launch_degrades_within_the_timeout(
     real_cluster.apply(e2e_namespace, doc)
     started = _run_now(real_cluster, e2e_namespace, "refused")
     degraded = wait_for(
-        lambda: next(
-            (
-                c
-                for c in (
-                    (real_cluster.kube.get(DATA_PIPELINE, e2e_namespace, "refused") or {}).get("status") or {}
-                ).get("conditions", [])
-                if c["type"] == "Degraded" and c["status"] == "True"
-            ),
-            None,
-        ),
+        lambda: _is_true(real_cluster, e2e_namespace, "refused", "Degraded"),
         timeout=90,
         interval=1,
         what="Degraded after the refused launches",

@@ -179,6 +179,7 @@ class RealNode:
                 remove_containers(self.socket)
             _terminate(self.processes.pop("containerd"))
         remove_pod_namespaces()
+        unmount_below(self.workdir)
         if self._store_lock is not None:
             self._store_lock.close()
             self._store_lock = None
@@ -461,6 +462,20 @@ def remove_pod_namespaces() -> None:
             _run(["ip", "netns", "delete", name], check=False)
 
 
+def unmount_below(path: Path) -> None:
+    """Unmount what the kubelet and containerd mounted under ``path`` (pod volumes, sandbox /dev/shm),
+    deepest first, so the work directory can be removed."""
+    prefix = str(path.resolve()) + "/"
+    mounts = [
+        line.split()[1] for line in Path("/proc/mounts").read_text().splitlines() if len(line.split()) > 1
+    ]
+    targets = sorted(
+        {m.encode().decode("unicode_escape") for m in mounts if m.startswith(prefix)}, reverse=True
+    )
+    for target in targets:
+        _run(["umount", "-l", target], check=False)
+
+
 def stop_node_from_state(state: dict[str, Any]) -> None:
     """``dataops dev down``: stop the kubelet, remove the pods' containers; containerd stops after."""
     pids: dict[str, int] = state.get("pids", {})
@@ -469,4 +484,5 @@ def stop_node_from_state(state: dict[str, Any]) -> None:
             os.killpg(pids["kubelet"], signal.SIGTERM)
     remove_containers(Path(state["node"]["socket"]))
     remove_pod_namespaces()
+    unmount_below(Path(state["node"]["workdir"]))
     shutil.rmtree(Path(state["node"]["workdir"]) / "cni" / "ipam", ignore_errors=True)
