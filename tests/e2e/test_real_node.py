@@ -388,9 +388,8 @@ def test_streaming_pipeline_consumes_exactly_n_records_into_delta(
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic, records = f"orders-{e2e_namespace}", 500
-    AdminClient({"bootstrap.servers": pod_broker.bootstrap}).create_topics([NewTopic(topic, 2, 1)])[
-        topic
-    ].result()
+    admin = AdminClient({"bootstrap.servers": pod_broker.bootstrap})  # kept alive until the topic exists
+    admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(timeout=30)
     producer = Producer({"bootstrap.servers": pod_broker.bootstrap})
     for i in range(records):
         producer.produce(
