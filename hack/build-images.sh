@@ -4,7 +4,7 @@
 # when none is named).
 #
 # Each image is tagged localhost/dataops-<name>:<hash>, <hash> covering its Dockerfile folder, pyproject.toml,
-# README.md, operator/, the Spark jars (spark, validator), the base image and these scripts, and written as an
+# operator/, the Spark jars (spark, validator), the base image and these scripts, and written as an
 # OCI archive $CACHE/images/<name>-<hash>.tar (import with `ctr -n k8s.io images import`). When that archive
 # exists nothing is built. Older archives and tags of the same image are pruned (the newest
 # ${DATAOPS_IMAGES_KEEP:-2} stay).
@@ -42,7 +42,9 @@ for name in "${names[@]}"; do
 done
 
 scripts_hash=$(cat hack/build-images.sh hack/images-lib.sh | sha256sum | cut -c1-12)
-sources_hash=$(hash_paths pyproject.toml README.md operator)
+# README.md is only the package's long description: the images get a stub, so editing the docs
+# rebuilds nothing.
+sources_hash=$(hash_paths pyproject.toml operator)
 jars_hash=""
 [ -z "$jars" ] || jars_hash=$(cd "$jars" && hash_paths .)
 
@@ -62,7 +64,8 @@ stage_context() {
   rm -rf "$ctx"
   mkdir -p "$ctx/runtime-images/jars"
   tar -cf - --exclude=__pycache__ --exclude='*.pyc' --exclude='*.egg-info' \
-    pyproject.toml README.md operator "runtime-images/$name" | tar -xf - -C "$ctx"
+    pyproject.toml operator "runtime-images/$name" | tar -xf - -C "$ctx"
+  echo "dataops-operator: see the project's README." > "$ctx/README.md"
   if needs_jars "$name"; then
     cp -l "$jars"/*.jar "$ctx/runtime-images/jars/" 2>/dev/null || cp "$jars"/*.jar "$ctx/runtime-images/jars/"
   fi
