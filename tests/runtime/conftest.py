@@ -9,7 +9,8 @@ import pytest
 from dataops.lineage.validate import EventValidator
 from tests.conftest import ROOT
 
-SPEC_DIR = ROOT.parent / "shared" / "openlineage-spec"
+# The official OpenLineage JSON schemas, copied into the repository (Apache-2.0, LICENSE beside them).
+SPEC_DIR = ROOT / "tests" / "data" / "openlineage-spec"
 
 
 @pytest.fixture(scope="session")
