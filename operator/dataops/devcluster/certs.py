@@ -89,13 +89,9 @@ def _write_cert(path: Path, cert: x509.Certificate) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def generate(directory: Path, *, extra_ips: tuple[str, ...] = ()) -> CertPaths:
-    """Write every certificate and key the control plane needs into ``directory``.
-
-    ``extra_ips`` are further addresses the API server is reached at (the real node's host address,
-    which pods use), added to its serving certificate."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = CertPaths(
+def paths_in(directory: Path) -> CertPaths:
+    """Where ``generate`` writes each certificate and key."""
+    return CertPaths(
         ca_cert=directory / "ca.crt",
         ca_key=directory / "ca.key",
         serving_cert=directory / "apiserver.crt",
@@ -105,6 +101,15 @@ def generate(directory: Path, *, extra_ips: tuple[str, ...] = ()) -> CertPaths:
         sa_key=directory / "sa.key",
         sa_pub=directory / "sa.pub",
     )
+
+
+def generate(directory: Path, *, extra_ips: tuple[str, ...] = ()) -> CertPaths:
+    """Write every certificate and key the control plane needs into ``directory``.
+
+    ``extra_ips`` are further addresses the API server is reached at (the real node's host address,
+    which pods use), added to its serving certificate."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = paths_in(directory)
     ca_key = _key()
     ca_cert = _sign(_name("dataops-dev-ca"), ca_key, issuer_cert=None, issuer_key=ca_key, ca=True)
     _write_key(paths.ca_key, ca_key)

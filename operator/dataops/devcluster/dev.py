@@ -121,11 +121,11 @@ def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True, real_no
 def dev_down(workdir: Path) -> int:
     state_file = workdir / "state.json"
     if state_file.exists():
-        node = json.loads(state_file.read_text()).get("node")
-        if node:
+        state = json.loads(state_file.read_text())
+        if state.get("node"):
             from dataops.devcluster.realnode import stop_node_from_state
 
-            stop_node_from_state(json.loads(state_file.read_text()))
+            stop_node_from_state(state)
     if stop_from_state(workdir):
         print("stopped")
         return 0

@@ -34,6 +34,7 @@ import yaml
 
 from dataops.devcluster import certs
 from dataops.devcluster.controlplane import CACHE, ControlPlane, bin_dir, free_port, write_kubeconfig
+from dataops.devcluster.services import log_tail
 
 POD_CIDR = "10.245.0.0/16"
 HOST_IP = "10.245.0.1"
@@ -115,12 +116,6 @@ def pause_image_archive(pause_binary: Path, target: Path, *, ref: str = PAUSE_IM
     return target
 
 
-def _tail(path: Path, lines: int = 25) -> str:
-    if not path.exists():
-        return "(no log)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
 @dataclass
 class RealNode:
     """A kubelet + containerd node registered with ``control_plane`` (which must have ``node_ip``)."""
@@ -193,10 +188,7 @@ class RealNode:
     # -- images ---------------------------------------------------------------------------------
 
     def ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return _run(
-            [str(node_dir() / "bin" / "ctr"), "--address", str(self.socket), "-n", CRI_NAMESPACE, *args],
-            check=check,
-        )
+        return _run(ctr_command(self.socket, *args), check=check)
 
     def images(self) -> set[str]:
         return set(self.ctr("images", "ls", "-q").stdout.split())
@@ -232,7 +224,7 @@ class RealNode:
         if proc is not None and proc.poll() is not None:
             return (
                 f"{name} exited with code {proc.returncode}; last lines of {self.logs / name}.log:\n"
-                + _tail(self.logs / f"{name}.log")
+                + log_tail(self.logs / f"{name}.log")
             )
         return None
 
@@ -319,7 +311,7 @@ state = "{self.workdir / "containerd" / "state"}"
             if self.socket.exists() and self.ctr("version", check=False).returncode == 0:
                 return
             time.sleep(0.2)
-        raise NodeError("containerd did not answer in time:\n" + _tail(self.logs / "containerd.log"))
+        raise NodeError("containerd did not answer in time:\n" + log_tail(self.logs / "containerd.log"))
 
     def _ensure_pause_image(self) -> None:
         if PAUSE_IMAGE in self.images():
@@ -371,16 +363,7 @@ state = "{self.workdir / "containerd" / "state"}"
 
     def _start_kubelet(self) -> None:
         cp = self.control_plane
-        pki = certs.CertPaths(
-            ca_cert=cp.certs_dir / "ca.crt",
-            ca_key=cp.certs_dir / "ca.key",
-            serving_cert=cp.certs_dir / "apiserver.crt",
-            serving_key=cp.certs_dir / "apiserver.key",
-            admin_cert=cp.certs_dir / "admin.crt",
-            admin_key=cp.certs_dir / "admin.key",
-            sa_key=cp.certs_dir / "sa.key",
-            sa_pub=cp.certs_dir / "sa.pub",
-        )
+        pki = certs.paths_in(cp.certs_dir)
         cert, key = certs.issue_client_cert(
             pki, f"kubelet-{self.name}", common_name=f"system:node:{self.name}", organization="system:nodes"
         )
@@ -417,8 +400,8 @@ state = "{self.workdir / "containerd" / "state"}"
             time.sleep(0.5)
         raise NodeError(
             f"node {self.name} not Ready in time ({status}); kubelet log tail:\n"
-            f"{_tail(self.logs / 'kubelet.log')}\n"
-            f"containerd log tail:\n{_tail(self.logs / 'containerd.log', 10)}"
+            f"{log_tail(self.logs / 'kubelet.log')}\n"
+            f"containerd log tail:\n{log_tail(self.logs / 'containerd.log', 10)}"
         )
 
 
@@ -434,10 +417,13 @@ def _terminate(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
             proc.wait()
 
 
+def ctr_command(socket: Path, *args: str) -> list[str]:
+    """``ctr`` against a node's containerd, in the namespace the kubelet's containers live in."""
+    return [str(node_dir() / "bin" / "ctr"), "--address", str(socket), "-n", CRI_NAMESPACE, *args]
+
+
 def _ctr(socket: Path, *args: str) -> list[str]:
-    return _run(
-        [str(node_dir() / "bin" / "ctr"), "--address", str(socket), "-n", CRI_NAMESPACE, *args], check=False
-    ).stdout.split()
+    return _run(ctr_command(socket, *args), check=False).stdout.split()
 
 
 def remove_containers(socket: Path) -> None:

@@ -26,7 +26,8 @@ class ServiceError(RuntimeError):
     pass
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log file, for error messages."""
     if not path.exists():
         return "(no log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -38,14 +39,14 @@ def _wait(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise ServiceError(f"{what} exited with code {proc.returncode}:\n{_tail(log)}")
+            raise ServiceError(f"{what} exited with code {proc.returncode}:\n{log_tail(log)}")
         try:
             if ready():
                 return
         except (OSError, urllib.error.URLError, ValueError):
             pass
         time.sleep(0.3)
-    raise ServiceError(f"{what} not ready after {timeout:.0f}s:\n{_tail(log)}")
+    raise ServiceError(f"{what} not ready after {timeout:.0f}s:\n{log_tail(log)}")
 
 
 def _stop(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
