@@ -86,3 +86,45 @@ def test_debezium_captures_inserts_updates_and_deletes(
 def test_connect_rest_reports_connector_state(connect_worker: ConnectWorker) -> None:
     with urllib.request.urlopen(f"{connect_worker.url}/", timeout=5) as response:
         assert json.loads(response.read())["version"].startswith("4.1")
+
+
+def test_a_second_reconcile_of_a_running_connector_writes_nothing(
+    connect_worker: ConnectWorker, kafka_broker: KafkaBroker, tmp_path: Any
+) -> None:
+    """Connect hands back the stored config with ``name`` added: that alone must not look like drift
+    (it used to re-PUT the config, restarting the connector on every reconcile)."""
+    from datetime import UTC, datetime
+
+    from dataops.api.v1alpha1.datapipeline import ConnectorSource
+    from dataops.plan.connectors import desired_config, plan_connector
+
+    source_file = tmp_path / "lines.txt"
+    source_file.write_text("a\n")
+    source = ConnectorSource.model_validate(
+        {
+            "connectorClass": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "config": {"file": str(source_file), "topic": "drift-check"},
+        }
+    )
+    connect = ConnectClient(connect_worker.url)
+    name = "ns.drift.lines"
+    desired = desired_config(source, {})
+    connect.put_config(name, desired)
+    try:
+        _wait_running(connect, name)
+        observed = connect.observe(name)
+        assert observed is not None and "name" in observed.config
+        actions = plan_connector(
+            name=name,
+            source_name="lines",
+            source=source,
+            desired=desired,
+            observed=observed,
+            previous=None,
+            restart_requested=False,
+            now=datetime.now(UTC),
+        )
+        assert not (actions.put_config or actions.pause or actions.resume or actions.restart)
+        assert actions.events == []
+    finally:
+        connect.delete(name)

@@ -116,7 +116,9 @@ def test_connector_created_updated_paused_and_resumed_without_leaking_secrets() 
     created = _plan(source, None)
     assert created.put_config and not created.pause and created.status is not None
     desired = desired_config(source, {"database.password": "s3cret"})
-    running = ObservedConnector(config=desired, state="RUNNING", tasks=[TaskStatus(id=0, state="RUNNING")])
+    # Connect returns the stored config with the connector's name added.
+    stored = {**desired, "name": "ns.p.cdc"}
+    running = ObservedConnector(config=stored, state="RUNNING", tasks=[TaskStatus(id=0, state="RUNNING")])
     steady = _plan(source, running)
     assert not (steady.put_config or steady.pause or steady.resume or steady.restart) and steady.events == []
     changed = _plan(

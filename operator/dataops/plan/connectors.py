@@ -41,6 +41,12 @@ def desired_config(source: ConnectorSource, secret_values: dict[str, str]) -> di
     }
 
 
+def stored_config(config: dict[str, str]) -> dict[str, str]:
+    """A config as Connect returns it, minus the ``name`` key Connect adds (it is the connector's
+    name, which the PUT path sets): what to compare with :func:`desired_config`."""
+    return {k: v for k, v in config.items() if k != "name"}
+
+
 @dataclass(frozen=True)
 class ObservedConnector:
     config: dict[str, str]
@@ -90,11 +96,10 @@ def plan_connector(
         actions.events.append(EventSpec("Normal", "ConnectorCreated", f"connector {name} created"))
         actions.wake_at.append(now + timedelta(seconds=5))
         return actions
-    if observed.config != desired:
+    current = stored_config(observed.config)
+    if current != desired:
         actions.put_config = True
-        changed = sorted(
-            k for k in set(desired) | set(observed.config) if desired.get(k) != observed.config.get(k)
-        )
+        changed = sorted(k for k in set(desired) | set(current) if desired.get(k) != current.get(k))
         actions.events.append(
             EventSpec(
                 "Normal", "ConnectorUpdated", f"connector {name} config changed: {', '.join(changed)}"[:1024]
