@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from dataops.api.v1alpha1.common import Condition
 from dataops.kube import events
 from dataops.kube.client import KubeClient, ResourceType
 from dataops.status.diff import merge_patch
 from dataops.status.events import transition_events
+from dataops.status.tolerant import read_status
 
 StatusT = TypeVar("StatusT", bound=BaseModel)
 
@@ -41,14 +42,9 @@ class Outcome:
 
 
 def parse_status(model: type[StatusT], body: dict[str, Any]) -> StatusT | None:
-    """The stored status, or None when absent or unreadable (then it is rebuilt)."""
-    raw = body.get("status")
-    if not raw:
-        return None
-    try:
-        return model.model_validate(raw)
-    except ValidationError:
-        return None
+    """The stored status, or None when absent. Tolerant: fields another operator version wrote are
+    ignored and a value that no longer validates is dropped alone (active runs survive upgrades)."""
+    return read_status(model, body.get("status"))
 
 
 def write_status(
