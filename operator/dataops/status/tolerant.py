@@ -71,7 +71,7 @@ def _delete(raw: Any, path: tuple[int | str, ...]) -> bool:
             return False
     last = path[-1]
     try:
-        del parent[last]  # type: ignore[index]
+        del parent[last]
     except (KeyError, IndexError, TypeError):
         return False
     return True
