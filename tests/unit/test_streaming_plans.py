@@ -10,7 +10,10 @@ from dataops.api.v1alpha1.datapipeline import (
     ConnectorStatus,
     DataPipelineSpec,
     DataPipelineStatus,
+    FinishedDriverLimits,
     RunOutcome,
+    RunRecord,
+    RunTrigger,
     TaskStatus,
 )
 from dataops.plan.connectors import ObservedConnector, desired_config, plan_connector
@@ -200,9 +203,13 @@ def test_streaming_pipeline_keeps_one_run_of_its_current_plan() -> None:
         drivers={(run.id, 1): DriverState(run.driver_pod or "", run.id, 1, "Running")},
     )
     assert [r.outcome for r in replaced.finished] == [RunOutcome.CANCELLED]
-    assert (
-        replaced.delete == [run.driver_pod] and len(replaced.launch) == 1 and replaced.launch[0].id != run.id
-    )
+    # Stop first, then start: the new job waits until the old driver is gone (shared checkpoint).
+    assert replaced.delete == [run.driver_pod] and replaced.launch == []
+    replaced_status = DataPipelineStatus(conditions=[], history=replaced.finished)
+    terminating = DriverState(run.driver_pod or "", run.id, 1, "Failed", terminating=True)
+    assert _decide(spec, replaced_status, key="plan-2", drivers={(run.id, 1): terminating}).launch == []
+    (successor,) = _decide(spec, replaced_status, key="plan-2").launch
+    assert successor.id != run.id and successor.plan_key == "plan-2/"
     suspended = _decide(
         spec.model_copy(update={"suspend": True}),
         status,
@@ -273,3 +280,87 @@ def test_strimzi_objects_reference_secrets_instead_of_copying_them() -> None:
     }
     status = connector_status(live, "sales.orders.cdc", "cdc")
     assert status.state == "RUNNING" and status.tasks[0].state == "FAILED" and status.restarts == 3
+
+
+def _settle(spec: DataPipelineSpec, status: DataPipelineStatus | None, **kw: Any) -> DataPipelineStatus:
+    """One reconcile: decide and record the decision as the status would."""
+    from dataops.status.pipeline import _run_fields
+
+    before = status or DataPipelineStatus(conditions=[])
+    decision = _decide(spec, status, **kw)
+    return before.model_copy(update=_run_fields(before, decision))
+
+
+def test_a_streaming_job_comes_back_after_suspend_and_resume() -> None:
+    """Issue 11 defect 2: the cancelled run's id used to block every later start of the same plan."""
+    spec = _streaming()
+    running = _settle(spec, None)
+    (run,) = running.active_runs
+    suspended = _settle(spec.model_copy(update={"suspend": True}), running)
+    assert suspended.active_runs == [] and suspended.history[-1].outcome == RunOutcome.CANCELLED
+    resumed = _decide(spec, suspended)
+    assert len(resumed.launch) == 1 and resumed.launch[0].id != run.id
+
+
+def test_a_reverted_spec_edit_ends_with_one_job_of_the_original_plan() -> None:
+    spec = _streaming()
+    first = _settle(spec, None, key="plan-A")
+    (a_run,) = first.active_runs
+    alive = {(a_run.id, 1): DriverState("a", a_run.id, 1, "Running")}
+    edited = _settle(spec, first, key="plan-B", drivers=alive)
+    assert edited.active_runs == []  # A stopped; B starts once A's driver is gone
+    edited = _settle(spec, edited, key="plan-B")
+    (b_run,) = edited.active_runs
+    reverted = _settle(
+        spec, edited, key="plan-A", drivers={(b_run.id, 1): DriverState("b", b_run.id, 1, "Running")}
+    )
+    assert reverted.active_runs == []
+    back = _decide(spec, reverted, key="plan-A")
+    (a_again,) = back.launch
+    ids = {r.id for r in reverted.history}
+    assert a_again.plan_key == "plan-A/" and a_again.id not in ids
+
+
+def test_reusing_an_old_run_now_token_starts_a_new_run() -> None:
+    """Issue 11 defect 5: token A, then B, then A again re-applied onto A's finished driver."""
+    spec = DataPipelineSpec.model_validate(
+        {
+            "sources": [{"name": "s", "file": {"path": "/in", "format": "parquet"}}],
+            "sinks": [{"name": "k", "from": "s", "format": "parquet", "path": "/out"}],
+        }
+    )
+    status: DataPipelineStatus | None = None
+    seen: list[str] = []
+    for token in ["A", "B", "A", "A", "B"]:
+        decision = _decide(spec, status, annotations={"dataops.dev/run-now": token})
+        before = status or DataPipelineStatus(conditions=[])
+        from dataops.status.pipeline import _run_fields
+
+        status = before.model_copy(update=_run_fields(before, decision))
+        if not decision.launch:
+            continue
+        (run,) = decision.launch
+        assert run.id not in seen
+        seen.append(run.id)
+        # the run finishes before the next token
+        drivers = {(run.id, 1): DriverState(run.driver_pod or "", run.id, 1, "Succeeded", finish_time=NOW)}
+        decision = _decide(spec, status, drivers=drivers, annotations={"dataops.dev/run-now": token})
+        status = status.model_copy(update=_run_fields(status, decision))
+    assert len(seen) == 4  # A, B, A, B: the repeated A in a row is the same trigger
+
+
+def test_finished_drivers_beyond_the_limits_are_retired_newest_kept() -> None:
+    spec = _streaming().model_copy(update={"finished_drivers": FinishedDriverLimits(succeeded=1, failed=2)})
+    drivers = {
+        (f"r{i}", 1): DriverState(
+            f"p-r{i}-1-driver", f"r{i}", 1, "Failed" if i % 2 else "Succeeded", finish_time=NOW + timedelta(i)
+        )
+        for i in range(8)
+    }
+    drivers[("live", 1)] = DriverState("p-live-1-driver", "live", 1, "Running")
+    active = RunRecord(id="r7", trigger=RunTrigger.CONTINUOUS, outcome=RunOutcome.RUNNING, plan_key="x")
+    status = DataPipelineStatus(conditions=[], active_runs=[active])
+    decision = _decide(spec.model_copy(update={"suspend": True}), status, drivers=drivers)
+    retired = sorted(s.run_id for s in decision.retire)
+    # r7 was being recorded (kept); failed kept: r5, r3; succeeded kept: r6
+    assert retired == ["r0", "r1", "r2", "r4"]

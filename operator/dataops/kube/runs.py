@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, SparkBackend
-from dataops.kube.client import POD, SPARK_APPLICATION, KubeClient, KubeError
+from dataops.kube.client import CONFIG_MAP, POD, SPARK_APPLICATION, KubeClient, KubeError
 from dataops.plan.children import PIPELINE_LABEL
 from dataops.plan.scheduling import DriverState, driver_state_from_pod, driver_state_from_spark_application
 from dataops.plan.spark_driver import SPARK_ROLE_LABEL, Launch, build_native_run, build_spark_application
@@ -63,3 +63,11 @@ def stop(client: KubeClient, namespace: str, name: str, backend: SparkBackend) -
         client.delete(SPARK_APPLICATION, namespace, app)
     else:
         client.delete(POD, namespace, name)
+
+
+def retire(client: KubeClient, namespace: str, name: str, backend: SparkBackend) -> None:
+    """Delete a finished attempt: its driver (executors go with it by owner reference) and the
+    ConfigMap the attempt was launched with."""
+    stop(client, namespace, name, backend)
+    if backend != SparkBackend.SPARK_OPERATOR:
+        client.delete(CONFIG_MAP, namespace, name.removesuffix("-driver") + "-conf")

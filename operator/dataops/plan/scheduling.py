@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ PROGRESS_ANNOTATION = "dataops.dev/streaming-progress"  # written by a streaming
 HISTORY_LIMIT = 20
 ACTIVE_POLL = timedelta(seconds=30)  # look again while runs are active, even without a watch event
 ACTIVE_PHASES = {"Pending", "Running", "Unknown"}
+STOP_POLL = timedelta(seconds=2)  # look again while a replaced streaming driver stops
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,16 @@ class DriverState:
     finish_time: datetime | None = None
     message: str = ""
     progress: dict[str, Any] | None = None  # a streaming driver's last progress report
+    terminating: bool = False  # deleted, its containers may still run
+
+    @property
+    def alive(self) -> bool:
+        """Its containers may still be running (a replacement must wait for it)."""
+        return self.terminating or self.phase in ACTIVE_PHASES
+
+    @property
+    def order(self) -> datetime:
+        return self.finish_time or self.start_time or datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -59,10 +70,12 @@ class RunDecision:
     finished: list[RunRecord] = field(default_factory=list)
     launch: list[RunRecord] = field(default_factory=list)
     delete: list[str] = field(default_factory=list)
+    retire: list[DriverState] = field(default_factory=list)  # finished attempts beyond the kept limits
     events: list[EventSpec] = field(default_factory=list)
     wake_at: list[datetime] = field(default_factory=list)
     last_schedule_time: datetime | None = None
     last_manual_trigger: str | None = None
+    run_sequence: int = 0
 
     def requeue_after(self, now: datetime) -> float | None:
         future = [(t - now).total_seconds() for t in self.wake_at]
@@ -271,15 +284,40 @@ class _Decider:
         )
         self.event("Normal", "RunCancelled", f"run {rec.id} {message}")
 
-    def continuous(self, run_id: str, previous: DataPipelineStatus, can_start: bool) -> None:
+    def next_run_id(self, prefix: str, uid: str, key: str) -> str:
+        """A run id never used before: the trigger's key and the pipeline's run sequence. The same
+        decision repeated (the status write was lost) names the same run, so a launch stays idempotent."""
+        run_id = run_id_for(prefix, uid, f"{key}/{self.d.run_sequence}")
+        self.d.run_sequence += 1
+        return run_id
+
+    def continuous(
+        self, uid: str, key: str, previous: DataPipelineStatus, can_start: bool, drivers: list[DriverState]
+    ) -> None:
         """A Streaming pipeline keeps exactly one run of its current plan going (retried with backoff;
-        after the retries are exhausted it stays failed until the spec changes or run-now is set)."""
-        for rec in [a for a in self.d.active if a.id != run_id or self.spec.suspend]:
-            self.cancel(rec, "suspended" if self.spec.suspend else f"replaced by run {run_id}")
-        seen = [*self.d.active, *self.d.finished, *previous.history]
-        if self.spec.suspend or not can_start or any(r.id == run_id for r in seen):
+        after the retries are exhausted, or when the job ends by itself, it stays down until the plan
+        changes or run-now is set). A suspended or replaced job is stopped first: the next one starts
+        once no other driver of the pipeline is alive, so two drivers never share the checkpoint."""
+        for rec in [a for a in self.d.active if a.plan_key != key or self.spec.suspend]:
+            self.cancel(rec, "suspended" if self.spec.suspend else "replaced: the plan changed")
+        if self.spec.suspend or not can_start or self.d.active:
             return
-        self.start(RunRecord(id=run_id, trigger=RunTrigger.CONTINUOUS, outcome=RunOutcome.PENDING))
+        finished = [*previous.history, *self.d.finished]
+        last = next((r for r in reversed(finished) if r.trigger == RunTrigger.CONTINUOUS), None)
+        if last is not None and last.plan_key == key and last.outcome != RunOutcome.CANCELLED:
+            return  # this plan's job failed for good or ended: wait for a change or run-now
+        if any(driver.alive for driver in drivers):
+            self.event("Normal", "WaitingForDriver", "the previous streaming driver is still stopping")
+            self.d.wake_at.append(self.now + STOP_POLL)
+            return
+        self.start(
+            RunRecord(
+                id=self.next_run_id("c", uid, key),
+                trigger=RunTrigger.CONTINUOUS,
+                outcome=RunOutcome.PENDING,
+                plan_key=key,
+            )
+        )
 
     def trigger(self, rec: RunRecord) -> None:
         """A new run wants to start: apply the concurrency policy."""
@@ -334,23 +372,30 @@ def decide(
     previous = status or DataPipelineStatus(conditions=[])
     d.last_schedule_time = previous.last_schedule_time
     d.last_manual_trigger = previous.last_manual_trigger
+    d.run_sequence = previous.run_sequence
+    token = annotations.get(RUN_NOW_ANNOTATION)
+    if token and token != previous.last_manual_trigger and spec.mode == PipelineMode.STREAMING:
+        d.last_manual_trigger = token  # run-now restarts the streaming job (from its checkpoint)
+    key = f"{continuous_key}/{d.last_manual_trigger or ''}"
     for rec in previous.active_runs:
+        if rec.trigger == RunTrigger.CONTINUOUS and rec.plan_key is None:
+            # recorded before plan keys existed: its id was derived from its key alone
+            legacy = rec.id == run_id_for("c", uid, key)
+            rec = rec.model_copy(update={"plan_key": key if legacy else ""})
         decider.follow(rec, drivers.get((rec.id, rec.attempt)))
     if previous.active_runs:
         d.wake_at.append(now + ACTIVE_POLL)
 
-    token = annotations.get(RUN_NOW_ANNOTATION)
     if spec.mode == PipelineMode.STREAMING:
-        if token and token != previous.last_manual_trigger:
-            d.last_manual_trigger = token  # run-now restarts the streaming job (from its checkpoint)
-        decider.continuous(
-            run_id_for("c", uid, f"{continuous_key}/{d.last_manual_trigger or ''}"), previous, can_start
-        )
+        decider.continuous(uid, key, previous, can_start, list(drivers.values()))
+        retire_finished(d, spec, previous, drivers)
         return d
     if token and token != previous.last_manual_trigger and can_start:
         d.last_manual_trigger = token
         decider.trigger(
-            RunRecord(id=run_id_for("m", uid, token), trigger=RunTrigger.MANUAL, outcome=RunOutcome.PENDING)
+            RunRecord(
+                id=decider.next_run_id("m", uid, token), trigger=RunTrigger.MANUAL, outcome=RunOutcome.PENDING
+            )
         )
     schedule = spec.schedule
     if schedule is not None and schedule.cron and not spec.suspend:
@@ -375,7 +420,27 @@ def decide(
                     )
                 )
         d.wake_at.append(next_due(schedule.cron, schedule.time_zone, max(now, since)))
+    retire_finished(d, spec, previous, drivers)
     return d
+
+
+def retire_finished(
+    d: RunDecision,
+    spec: DataPipelineSpec,
+    previous: DataPipelineStatus,
+    drivers: dict[tuple[str, int], DriverState],
+) -> None:
+    """Finished attempts beyond spec.finishedDrivers go, newest kept. An attempt whose outcome this
+    decision records is kept until that is in status (the write may fail and be decided again)."""
+    recording = {(r.id, r.attempt) for r in [*previous.active_runs, *d.active]}
+    finished = sorted(
+        (s for key, s in drivers.items() if key not in recording and not s.alive and s.name not in d.delete),
+        key=lambda s: s.order,
+        reverse=True,
+    )
+    limits = spec.finished_drivers
+    for phase, keep in (("Succeeded", limits.succeeded), ("Failed", limits.failed)):
+        d.retire.extend([s for s in finished if s.phase == phase][keep:])
 
 
 def refuse_launch(
@@ -421,7 +486,8 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
             finished = terminated.get("finishedAt")
     if phase == "Failed" and not message:
         message = str(status.get("message") or status.get("reason") or "")
-    if meta.get("deletionTimestamp") and phase in ACTIVE_PHASES:
+    terminating = bool(meta.get("deletionTimestamp"))
+    if terminating and phase in ACTIVE_PHASES:
         phase = "Failed"
         message = message or "the driver pod was deleted"
     progress: dict[str, Any] | None = None
@@ -437,6 +503,7 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
         finish_time=parse_time(finished),
         message=message.strip()[:4096],
         progress=progress,
+        terminating=terminating,
     )
 
 

@@ -13,6 +13,7 @@ from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
+    PipelineMode,
     PipelinePhase,
 )
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
@@ -21,7 +22,7 @@ from dataops.api.validation import format_path
 from dataops.kube import events
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
-from dataops.kube.runs import LaunchRefused, launch, observe_drivers, stop
+from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
 from dataops.plan.scheduling import decide, refuse_launch
@@ -172,10 +173,11 @@ def reconcile_pipeline(
         or any(f.blocking for f in findings)
         or (sources and sources.blocking)
     )
-    # Only runs recorded as active need their drivers looked up.
+    # Drivers are looked up while runs are active (and for a streaming job, which must not start
+    # beside a driver that is still stopping); finished ones are retired then too.
     drivers = (
         observe_drivers(client, namespace, name, spec.spark.backend)
-        if previous is not None and previous.active_runs
+        if (previous is not None and previous.active_runs) or spec.mode == PipelineMode.STREAMING
         else {}
     )
     runs = decide(
@@ -253,6 +255,8 @@ def reconcile_pipeline(
         )
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
+    for finished in runs.retire:
+        retire(client, namespace, finished.name, spec.spark.backend)
     happened = [*runs.events, *(sources.events if sources else [])]
     if happened:
         events.record(client, body, happened, now=now)

@@ -175,6 +175,7 @@ def _run_fields(before: DataPipelineStatus, runs: RunDecision | None) -> dict[st
             "history": before.history,
             "last_schedule_time": before.last_schedule_time,
             "last_manual_trigger": before.last_manual_trigger,
+            "run_sequence": before.run_sequence,
         }
     history = (before.history + runs.finished)[-HISTORY_LIMIT:]
     return {
@@ -184,6 +185,7 @@ def _run_fields(before: DataPipelineStatus, runs: RunDecision | None) -> dict[st
         "history": history,
         "last_schedule_time": runs.last_schedule_time,
         "last_manual_trigger": runs.last_manual_trigger,
+        "run_sequence": runs.run_sequence,
     }
 
 

@@ -267,6 +267,15 @@ class RetryPolicy(KubeModel):
     )
 
 
+class FinishedDriverLimits(KubeModel):
+    """How many finished driver pods (and their executors and ConfigMaps) are kept for their logs,
+    like a CronJob's successfulJobsHistoryLimit and failedJobsHistoryLimit; older ones are deleted.
+    Run history in status is kept either way."""
+
+    succeeded: int = Field(default=3, ge=0, le=100)
+    failed: int = Field(default=3, ge=0, le=100)
+
+
 class PodResources(KubeModel):
     cores: int = Field(default=1, ge=1, le=64)
     memory: SparkMemory = "1g"
@@ -405,6 +414,7 @@ class DataPipelineSpec(KubeModel):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     timeout_seconds: int | None = Field(default=None, ge=1, le=604800)
     spark: SparkSpec = Field(default_factory=SparkSpec)
+    finished_drivers: FinishedDriverLimits = Field(default_factory=FinishedDriverLimits)
 
     cel_rules = (
         CelRule(
@@ -487,6 +497,11 @@ class RunRecord(KubeModel):
     rows_read: list[DatasetCount] = Field(default_factory=list, max_length=64)
     rows_written: list[DatasetCount] = Field(default_factory=list, max_length=64)
     message: str = Field(default="", max_length=4096)
+    plan_key: str | None = Field(
+        default=None,
+        max_length=253,
+        description="What a Continuous run runs: the plan digest and run-now token.",
+    )
 
 
 class PipelinePhase(StrEnum):
@@ -559,6 +574,9 @@ class DataPipelineStatus(KubeModel):
     history: list[RunRecord] = Field(default_factory=list, max_length=20)
     last_schedule_time: datetime | None = None
     last_manual_trigger: str | None = Field(default=None, max_length=253)
+    run_sequence: int = Field(
+        default=0, ge=0, description="Runs started by run-now or continuously so far: makes every run id new."
+    )
     topics: list[TopicStatus] = Field(default_factory=list, max_length=64)
     connectors: list[ConnectorStatus] = Field(default_factory=list, max_length=32)
     last_connector_restart_request: str | None = Field(
