@@ -112,6 +112,41 @@ def test_run_now_launches_driver_and_records_success(
     assert row[1:4] == ["True", "Ready", "Succeeded"]
 
 
+def test_reused_tokens_start_new_runs_and_old_drivers_are_retired(
+    operator: Operator, kube: KubeClient, kubectl: Any, namespace: str, example_pipeline: dict[str, Any]
+) -> None:
+    """Issue 11 defect 5: a token used before starts a new run (it used to re-apply onto the old
+    Succeeded pod); finished drivers and their ConfigMaps beyond spec.finishedDrivers are deleted."""
+    doc = _pipeline(example_pipeline, annotations={RUN_NOW: "a"}, finishedDrivers={"succeeded": 1})
+    apply(kubectl, doc)
+    seen: list[str] = []
+    for number, token in enumerate(["a", "b", "a", "b"], start=1):
+        if number > 1:
+            kubectl("annotate", "--overwrite", "dp", "orders-daily", f"{RUN_NOW}={token}")
+        status = wait_for(
+            lambda n=number: (
+                len(_status(kube, namespace).get("history") or []) == n
+                and not _status(kube, namespace).get("activeRuns")
+                and _status(kube, namespace)
+            ),
+            timeout=45,
+            what=f"run {number} finished",
+        )
+        run = status["lastRun"]
+        assert run["outcome"] == "Succeeded" and run["id"] not in seen
+        seen.append(run["id"])
+    # Only the newest finished driver is kept (plus, momentarily, the one just recorded).
+    wait_for(lambda: len(_drivers(kube, namespace)) <= 2, timeout=30, what="old drivers retired")
+    kept = {p["metadata"]["labels"]["dataops.dev/run-id"] for p in _drivers(kube, namespace)}
+    assert seen[-1] in kept and seen[0] not in kept
+    confs = [
+        c["metadata"]["name"]
+        for c in kube.list(CONFIG_MAP, namespace)
+        if c["metadata"]["name"].endswith("-conf")
+    ]
+    assert not any(seen[0] in name for name in confs), confs
+
+
 def test_failure_retry_then_success(
     operator: Operator, kube: KubeClient, kubectl: Any, namespace: str, example_pipeline: dict[str, Any]
 ) -> None:
