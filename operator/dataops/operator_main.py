@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+from types import FrameType
 
 import kopf
 from prometheus_client import start_http_server
@@ -28,7 +30,7 @@ def run_operator(*, verbose: bool = False) -> int:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     if settings.kubeconfig:
         os.environ["KUBECONFIG"] = settings.kubeconfig
-    import dataops.handlers.operator  # noqa: F401  (registers the kopf handlers)
+    from dataops.handlers.operator import STOP  # registers the kopf handlers
 
     # Probes and metrics answer from the start: a standby waiting for the lease is alive (its
     # liveness probe passes) but not ready, and its metrics say it is not the leader.
@@ -37,6 +39,17 @@ def run_operator(*, verbose: bool = False) -> int:
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     IS_LEADER.set(0)
+    elector: LeaderElector | None = None
+
+    def stop_waiting(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s while waiting for the lease: exiting", signal.Signals(signum).name)
+        STOP.set()
+        if elector is not None:
+            elector.stop()
+
+    # Until kopf runs (and installs its own), a signal ends the lease wait.
+    signal.signal(signal.SIGTERM, stop_waiting)
+    signal.signal(signal.SIGINT, stop_waiting)
     if settings.leader_election:
         identity = settings.pod_name or f"{socket.gethostname()}-{os.getpid()}"
         elector = LeaderElector(
@@ -49,10 +62,16 @@ def run_operator(*, verbose: bool = False) -> int:
         HEALTH.standby()
         log.info("waiting for lease %s/%s as %s", elector.namespace, elector.name, identity)
         elector.acquire()
+        if STOP.is_set():
+            return 0
         HEALTH.lead()
         # Crash-only: a replica that lost the lease exits and is restarted as a standby.
         elector.keep_renewing(on_lost=lambda: os._exit(1))
     IS_LEADER.set(1)
     patterns = namespace_patterns(settings.namespace)
-    kopf.run(standalone=True, clusterwide=not patterns, namespaces=patterns)
+    try:
+        kopf.run(standalone=True, clusterwide=not patterns, namespaces=patterns, stop_flag=STOP)
+    finally:
+        if elector is not None:
+            elector.release()  # the standby takes over now, not after the lease duration
     return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +24,19 @@ log = logging.getLogger(__name__)
 
 _state: dict[str, Reconciler] = {}
 _MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
+
+STOP = threading.Event()
+"""Set on SIGTERM/SIGINT; the operator's entry point passes it to kopf.run(stop_flag=...)."""
+
+
+def request_stop(reason: str) -> None:
+    """Stop taking work at once (reconciles waiting to start return, fan-outs end), then let kopf
+    stop its watches. Without the first step kopf waits for every queued handler ("Will escalate")."""
+    log.info("%s: stopping", reason)
+    runner = _state.get("reconciler")
+    if runner is not None:
+        runner.stop()
+    STOP.set()
 
 
 def reconciler() -> Reconciler:
@@ -62,8 +77,13 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.startup()
 async def handlers_running(**_: Any) -> None:
-    """After configure(): /readyz turns 200 and /healthz starts watching kopf's event loop."""
-    HEALTH.handlers_started(asyncio.get_running_loop())
+    """After configure(): /readyz turns 200 and /healthz starts watching kopf's event loop; our
+    signal handlers replace kopf's (which would cancel handlers but not stop the reconciles)."""
+    loop = asyncio.get_running_loop()
+    HEALTH.handlers_started(loop)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, request_stop, signal.Signals(signum).name)
 
 
 @kopf.on.cleanup()

@@ -78,7 +78,14 @@ class Reconciler:
             else self._reconcilers[kind]
         )
         key = (kind, namespace, name)
-        with self._lock(key):
+        lock = self._lock(key)
+        # Shutting down: take no new work, and stop waiting behind another reconcile of the object.
+        while not lock.acquire(timeout=0.2):
+            if self._stopped.is_set():
+                return None
+        try:
+            if self._stopped.is_set():
+                return None
             started = time.perf_counter()
             try:
                 body = self.client.get(rt, namespace, name)
@@ -98,6 +105,8 @@ class Reconciler:
                 RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
             with self._guard:
                 self._failures.pop(key, None)
+        finally:
+            lock.release()
         RECONCILES.labels(
             kind, "changed" if outcome.status_written or outcome.children_written else "unchanged"
         ).inc()
@@ -167,12 +176,16 @@ class Reconciler:
 
     def pipelines_referencing_suite(self, namespace: str, suite: str) -> None:
         for body in self.client.list(DATA_PIPELINE, namespace):
+            if self._stopped.is_set():
+                return
             if references_suite(body, suite):
                 self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def all_pipelines(self, namespace: str) -> None:
         self.client.forget(DATA_POLICY, namespace)  # a policy changed: no reconcile may reuse the old list
         for body in self.client.list(DATA_PIPELINE, namespace):
+            if self._stopped.is_set():
+                return
             self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def policies_selecting(self, namespace: str, labels: dict[str, str]) -> None:
@@ -183,7 +196,7 @@ class Reconciler:
                 spec = DataPolicySpec.model_validate(body.get("spec") or {})
             except ValueError:
                 continue
-            if selector_matches(spec.pipeline_selector, labels):
+            if selector_matches(spec.pipeline_selector, labels) and not self._stopped.is_set():
                 self.run("DataPolicy", namespace, body["metadata"]["name"])
 
     # -- periodic resync -----------------------------------------------------------------------
@@ -196,6 +209,8 @@ class Reconciler:
         for kind, rt in RESOURCES.items():
             for body in self.client.list(rt):
                 meta = body["metadata"]
+                if self._stopped.is_set():
+                    return
                 if self.watches(meta["namespace"]):
                     self.run(kind, meta["namespace"], meta["name"])
 
@@ -212,6 +227,8 @@ class Reconciler:
         return thread
 
     def stop(self) -> None:
+        """Take no more work: reconciles not yet started return at once, one in progress finishes its
+        current step (every step is idempotent, so the next leader converges from there)."""
         self._stopped.set()
         with self._guard:
             for _, timer in self._timers.values():

@@ -111,3 +111,22 @@ class LeaderElector:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def release(self) -> None:
+        """Give the lease up (holder cleared, as client-go's ReleaseOnCancel does), so a standby takes
+        over at once instead of after the lease duration. Best effort: the lease expires anyway."""
+        self._stop.set()
+        try:
+            live = self.client.get(LEASE, self.namespace, self.name)
+            if live is None or (live.get("spec") or {}).get("holderIdentity") != self.identity:
+                return
+            live["spec"] = {
+                **live["spec"],
+                "holderIdentity": "",
+                "leaseDurationSeconds": 1,
+                "renewTime": _format(_now()),
+            }
+            self.client.replace(live)
+            log.info("released lease %s/%s", self.namespace, self.name)
+        except KubeError as exc:
+            log.warning("releasing lease %s/%s failed: %s", self.namespace, self.name, exc)
