@@ -19,7 +19,8 @@ class Document:
     @property
     def label(self) -> str:
         if isinstance(self.body, dict):
-            name = (self.body.get("metadata") or {}).get("name", "?")
+            metadata = self.body.get("metadata")
+            name = metadata.get("name", "?") if isinstance(metadata, dict) else "?"
             return f"{self.source}[{self.index}] {self.body.get('kind', '?')}/{name}"
         return f"{self.source}[{self.index}]"
 

@@ -96,10 +96,20 @@ def validate_document(doc: Any) -> list[FieldError]:
         ]
     errors: list[FieldError] = []
     metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        return [FieldError("metadata", "Invalid value", f"{metadata!r}: must be a mapping")]
     if not metadata.get("name"):
         errors.append(FieldError("metadata.name", "Required value", "name or generateName is required"))
+    try:
+        meta = ObjectMeta.model_validate(metadata)
+    except ValidationError as exc:
+        return errors + [
+            _error_from_pydantic({**e, "loc": ("metadata", *e["loc"])})
+            for e in exc.errors()
+            if not (e["loc"] == ("name",) and not metadata.get("name"))
+        ]
     # Root rules only read metadata; like the API server, report them even when the spec has errors.
-    envelope = SimpleNamespace(metadata=ObjectMeta.model_validate(metadata))
+    envelope = SimpleNamespace(metadata=meta)
     for rule in getattr(model, "cel_rules", ()):
         if not rule.check(envelope):
             errors.append(FieldError("<root>", "Invalid value", rule.message))
