@@ -173,7 +173,12 @@ def test_blocked_pipeline_starts_nothing_and_missed_deadline(example_pipeline: d
     now = datetime(2026, 11, 25, 10, 9, tzinfo=UTC)
     assert _decide(spec, None, now, can_start=False).launch == []
     missed = _decide(spec, None, now)
-    assert missed.launch == [] and [e.reason for e in missed.events] == ["ScheduleMissed"]
+    # 10:00 was overtaken by 10:05, and 10:05 is past its deadline: both are on record as skipped.
+    assert missed.launch == [] and [e.reason for e in missed.events] == ["ScheduleMissed"] * 2
+    assert [(r.outcome, r.scheduled_time) for r in missed.finished] == [
+        (RunOutcome.SKIPPED, datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+        (RunOutcome.SKIPPED, datetime(2026, 11, 25, 10, 5, tzinfo=UTC)),
+    ]
 
 
 def test_driver_state_from_pod() -> None:

@@ -68,7 +68,7 @@ def test_fields_a_newer_version_added_are_ignored_and_nothing_is_forgotten() -> 
 def test_a_value_that_no_longer_validates_is_dropped_alone() -> None:
     raw = _stored()
     raw["phase"] = "Hibernating"  # removed or renamed enum value: phase has a default
-    raw["history"][0]["outcome"] = "Skipped"  # a required field: that history entry goes
+    raw["history"][0]["outcome"] = "Abandoned"  # a required field: that history entry goes
     raw["activeRuns"][0]["rowsRead"] = "lots"  # optional list: the field goes, the run stays
     raw["lastScheduleTime"] = "not a time"
     status = read_status(DataPipelineStatus, raw)

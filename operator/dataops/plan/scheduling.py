@@ -38,6 +38,7 @@ HISTORY_LIMIT = 20
 ACTIVE_POLL = timedelta(seconds=30)  # look again while runs are active, even without a watch event
 ACTIVE_PHASES = {"Pending", "Running", "Unknown"}
 STOP_POLL = timedelta(seconds=2)  # look again while a replaced streaming driver stops
+MISSED_SLOTS_RECORDED = 5  # older missed schedule slots are counted in an Event, not recorded one by one
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,19 @@ def latest_due(cron: str, tz: str, since: datetime, now: datetime) -> datetime |
     it = croniter(cron, now.astimezone(zone))
     previous: datetime = it.get_prev(datetime)
     return previous if previous > since else None
+
+
+def slots_between(cron: str, tz: str, since: datetime, until: datetime, limit: int = 1000) -> list[datetime]:
+    """Schedule slots in (since, until), oldest first, at most ``limit`` (the newest ones)."""
+    zone = ZoneInfo(tz)
+    it = croniter(cron, until.astimezone(zone))
+    found: list[datetime] = []
+    while len(found) < limit:
+        slot: datetime = it.get_prev(datetime)
+        if slot <= since:
+            break
+        found.append(slot)
+    return found[::-1]
 
 
 def next_due(cron: str, tz: str, after: datetime) -> datetime:
@@ -319,6 +333,18 @@ class _Decider:
             )
         )
 
+    def skip(self, rec: RunRecord, why: str, reason: str = "RunSkipped") -> None:
+        """A trigger that starts no run is recorded as a Skipped run: every trigger has an outcome."""
+        slot = f" (slot {rec.scheduled_time.isoformat()})" if rec.scheduled_time else ""
+        self.d.finished.append(
+            rec.model_copy(
+                update={"outcome": RunOutcome.SKIPPED, "completion_time": self.now, "message": why[:4096]}
+            )
+        )
+        self.event(
+            "Normal" if reason == "RunSkipped" else "Warning", reason, f"run {rec.id}{slot} skipped: {why}"
+        )
+
     def trigger(self, rec: RunRecord) -> None:
         """A new run wants to start: apply the concurrency policy."""
         if any(a.id == rec.id for a in self.d.active) or any(f.id == rec.id for f in self.d.finished):
@@ -326,11 +352,7 @@ class _Decider:
         if self.d.active:
             policy = self.spec.schedule.concurrency_policy if self.spec.schedule else ConcurrencyPolicy.FORBID
             if policy == ConcurrencyPolicy.FORBID:
-                self.event(
-                    "Normal",
-                    "RunSkipped",
-                    f"run {rec.id} skipped: run {self.d.active[-1].id} is still active",
-                )
+                self.skip(rec, f"run {self.d.active[-1].id} is still active")
                 return
             if policy == ConcurrencyPolicy.REPLACE:
                 for old in self.d.active:
@@ -403,22 +425,37 @@ def decide(
         due = latest_due(schedule.cron, schedule.time_zone, since, now)
         if due is not None and can_start:
             d.last_schedule_time = due
-            deadline = schedule.starting_deadline_seconds
-            if deadline is not None and (now - due).total_seconds() > deadline:
+
+            def slot_run(slot: datetime) -> RunRecord:
+                return RunRecord(
+                    id=run_id_for("s", uid, slot.isoformat()),
+                    trigger=RunTrigger.SCHEDULE,
+                    outcome=RunOutcome.PENDING,
+                    scheduled_time=slot,
+                )
+
+            # Like a CronJob, only the newest due slot runs; older ones missed while nothing
+            # reconciled (the operator was down) are recorded as skipped, the newest few by name.
+            missed = slots_between(schedule.cron, schedule.time_zone, since, due)
+            for slot in missed[-MISSED_SLOTS_RECORDED:]:
+                decider.skip(
+                    slot_run(slot), "missed: a newer slot was due before this one started", "ScheduleMissed"
+                )
+            if len(missed) > MISSED_SLOTS_RECORDED:
                 decider.event(
                     "Warning",
                     "ScheduleMissed",
-                    f"schedule slot {due.isoformat()} missed by more than {deadline}s",
+                    f"{len(missed)} schedule slots missed between {since.isoformat()} and {due.isoformat()}",
+                )
+            deadline = schedule.starting_deadline_seconds
+            if deadline is not None and (now - due).total_seconds() > deadline:
+                decider.skip(
+                    slot_run(due),
+                    f"missed by more than startingDeadlineSeconds ({deadline}s)",
+                    "ScheduleMissed",
                 )
             else:
-                decider.trigger(
-                    RunRecord(
-                        id=run_id_for("s", uid, due.isoformat()),
-                        trigger=RunTrigger.SCHEDULE,
-                        outcome=RunOutcome.PENDING,
-                        scheduled_time=due,
-                    )
-                )
+                decider.trigger(slot_run(due))
         d.wake_at.append(next_due(schedule.cron, schedule.time_zone, max(now, since)))
     retire_finished(d, spec, previous, drivers)
     return d

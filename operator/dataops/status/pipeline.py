@@ -181,7 +181,9 @@ def _run_fields(before: DataPipelineStatus, runs: RunDecision | None) -> dict[st
     return {
         "active_runs": runs.active[-HISTORY_LIMIT:],
         "current_run": runs.active[-1] if runs.active else None,
-        "last_run": runs.finished[-1] if runs.finished else before.last_run,
+        "last_run": next(
+            (r for r in reversed(runs.finished) if r.outcome != RunOutcome.SKIPPED), before.last_run
+        ),
         "history": history,
         "last_schedule_time": runs.last_schedule_time,
         "last_manual_trigger": runs.last_manual_trigger,

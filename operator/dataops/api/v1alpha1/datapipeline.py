@@ -466,6 +466,7 @@ class RunOutcome(StrEnum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     CANCELLED = "Cancelled"
+    SKIPPED = "Skipped"  # a trigger that started no run (concurrency Forbid, a missed slot): on record
 
 
 class RunTrigger(StrEnum):
