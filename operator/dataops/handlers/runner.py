@@ -183,7 +183,9 @@ class Reconciler:
                 spec = DataPolicySpec.model_validate(body.get("spec") or {})
             except ValueError:
                 continue
-            if selector_matches(spec.pipeline_selector, labels):
+            # A policy with access names the pipelines it selects in its Roles: it recomputes them on
+            # every pipeline change, including a label edit that takes a pipeline out of its selection.
+            if spec.access is not None or selector_matches(spec.pipeline_selector, labels):
                 self.run("DataPolicy", namespace, body["metadata"]["name"])
 
     # -- periodic resync -----------------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataops.plan.connectors import (
 )
 from dataops.plan.strimzi import build_kafka_connector, build_kafka_topic
 from dataops.plan.topics import desired_topics, owned_topics, plan_topics
+from dataops.policy.deputy import bootstrap_problem, connect_url_problem
 from dataops.reconcile.config import RunConfig
 from dataops.status.events import EventSpec
 from dataops.streams.connect import ConnectClient, ConnectError
@@ -258,15 +259,16 @@ def cleanup(
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     events: list[EventSpec] = []
+    allow = config.allowlists()  # never contact an address the operator would not have used
     if spec is not None:
         for source_name, source in declared_connectors(spec):
             url = _connect_url(source, config)
             cname = connector_name(namespace, name, source_name)
-            if url and ConnectClient(url).delete(cname):
+            if url and connect_url_problem(url, allow) is None and ConnectClient(url).delete(cname):
                 events.append(EventSpec("Normal", "ConnectorDeleted", f"connector {cname} deleted"))
         topics = owned_topics(status.topics if status else [])
         bootstrap = _bootstrap(spec, config)
-        if topics and bootstrap:
+        if topics and bootstrap and bootstrap_problem(bootstrap, allow) is None:
             KafkaAdmin(bootstrap).delete(topics)
             events.append(EventSpec("Normal", "TopicsDeleted", f"topics deleted: {', '.join(topics)}"))
     _set_finalizers(client, meta, [f for f in meta.get("finalizers") or [] if f != FINALIZER])
