@@ -195,11 +195,17 @@ class Reconciler:
         return not patterns or any(fnmatchcase(namespace, p) for p in patterns)
 
     def resync_once(self) -> None:
+        patterns = namespace_patterns(self.namespace)
+        # Exact namespace names: list in each (the chart's watchNamespaces grants Roles there, no
+        # cluster-wide list); globs or all namespaces: one cluster-wide list.
+        exact = bool(patterns) and not any(c in p for p in patterns for c in "*?[")
+        scopes: list[str | None] = list(dict.fromkeys(patterns)) if exact else [None]
         for kind, rt in RESOURCES.items():
-            for body in self.client.list(rt):
-                meta = body["metadata"]
-                if self.watches(meta["namespace"]):
-                    self.run(kind, meta["namespace"], meta["name"])
+            for scope in scopes:
+                for body in self.client.list(rt, scope):
+                    meta = body["metadata"]
+                    if self.watches(meta["namespace"]):
+                        self.run(kind, meta["namespace"], meta["name"])
 
     def start_resync(self, interval: float) -> threading.Thread:
         def loop() -> None:
