@@ -180,8 +180,10 @@ def test_access_grants_exactly_the_selected_pipelines(
         assert can(cp, ns, "get", "datapipelines/orders", "alice")
         _apply(cp, ns, _policy(None))
         wait_for(
-            lambda: kube.get(ROLE, ns, "sales-readers") is None
-            and kube.get(ROLE_BINDING, ns, "sales-readers") is None,
+            lambda: (
+                kube.get(ROLE, ns, "sales-readers") is None
+                and kube.get(ROLE_BINDING, ns, "sales-readers") is None
+            ),
             what="access removed",
         )
         assert not can(cp, ns, "get", "datapipelines/orders", "alice")
