@@ -28,7 +28,7 @@ from dataops.reconcile.config import RunConfig
 from dataops.reconcile.pipeline import reconcile_pipeline
 from dataops.reconcile.policy import reconcile_policy
 from dataops.reconcile.suite import reconcile_suite
-from tests.integration.conftest import RUNTIME_IMAGE
+from tests.integration.conftest import RUNTIME_IMAGE, condition
 from tests.integration.test_deputy_admission import render
 
 pytestmark = pytest.mark.cluster
@@ -224,7 +224,7 @@ def test_namespaced_rbac_is_least_privilege_and_suffices(
 
 
 def test_cluster_wide_rbac_reads_secrets_only_in_secret_namespaces(
-    control_plane: ControlPlane, namespaces: dict[str, str]
+    control_plane: ControlPlane, namespaces: dict[str, str], tmp_path: Path
 ) -> None:
     cp = control_plane
     ops, watched, other = namespaces["ops"], namespaces["watched"], namespaces["other"]
@@ -248,6 +248,41 @@ def test_cluster_wide_rbac_reads_secrets_only_in_secret_namespaces(
     ]
     got = [(verb, res, scope, can(cp, sa, verb, res, *scope)) for verb, res, scope, _ in matrix]
     assert got == matrix
+
+    # A connector whose Secret lies outside secretNamespaces: the reconcile (with the ServiceAccount's
+    # token) reports the refusal in SourcesReady instead of failing, and sends nothing anywhere.
+    cp.kubectl("-n", other, "create", "secret", "generic", "db", "--from-literal=password=x")
+    pipeline = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPipeline",
+        "metadata": {"name": "cdc", "namespace": other},
+        "spec": {
+            "sources": [
+                {"name": "orders", "file": {"path": "/d"}},
+                {
+                    "name": "pg",
+                    "connector": {
+                        "connectorClass": "io.debezium.connector.postgresql.PostgresConnector",
+                        "configFromSecrets": [
+                            {
+                                "configKey": "database.password",
+                                "secretKeyRef": {"name": "db", "key": "password"},
+                            }
+                        ],
+                    },
+                },
+            ],
+            "sinks": [{"name": "out", "from": "orders", "path": "/o"}],
+        },
+    }
+    cp.kubectl("-n", other, "apply", "-f", "-", input=json.dumps(pipeline))
+    client = token_client(cp, ops, tmp_path)
+    body = client.get(DATA_PIPELINE, other, "cdc")
+    assert body is not None
+    reconcile_pipeline(client, body, config=RunConfig(image=RUNTIME_IMAGE, connect_url="http://127.0.0.1:9"))
+    sources = condition(client.get(DATA_PIPELINE, other, "cdc"), "SourcesReady")
+    assert sources is not None and sources["status"] == "False"
+    assert "Secret db cannot be read by the operator" in sources["message"] and "403" in sources["message"]
 
 
 def test_default_chart_grants_no_secrets_anywhere() -> None:

@@ -20,7 +20,7 @@ from dataops.api.v1alpha1.datapipeline import (
     TopicStatus,
 )
 from dataops.kube.apply import ensure
-from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient
+from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient, KubeError
 from dataops.plan import strimzi
 from dataops.plan.children import Owner
 from dataops.plan.connectors import (
@@ -79,7 +79,10 @@ def _secret_values(client: KubeClient, namespace: str, refs: list[Any]) -> dict[
     values: dict[str, str] = {}
     for item in refs:
         ref = item.secret_key_ref
-        secret = client.get(SECRET, namespace, ref.name)
+        try:
+            secret = client.get(SECRET, namespace, ref.name)
+        except KubeError as exc:  # e.g. 403: the chart grants Secrets only where asked (secretNamespaces)
+            raise ConnectError(f"Secret {ref.name} cannot be read by the operator: {exc}") from exc
         data = (secret or {}).get("data") or {}
         if ref.key not in data:
             raise ConnectError(f"Secret {ref.name} has no key {ref.key} (for config {item.config_key})")
