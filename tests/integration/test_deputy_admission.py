@@ -44,7 +44,7 @@ def render(
 
 @pytest.fixture(scope="module")
 def admission_policies(control_plane: ControlPlane) -> Iterator[list[dict[str, Any]]]:
-    docs = render(show_only="templates/admission.yaml")
+    docs = render(show_only="templates/deputy-admission.yaml")
     assert sorted(d["kind"] for d in docs) == [
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicy",

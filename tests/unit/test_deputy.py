@@ -335,5 +335,5 @@ def test_chart_admission_policy_carries_the_same_denylist() -> None:
     assert chart_copy == SPARK_CONF_DENYLIST
     assert (
         "files/spark-conf-denylist.re"
-        in (ROOT / "charts/dataops-operator/templates/admission.yaml").read_text()
+        in (ROOT / "charts/dataops-operator/templates/deputy-admission.yaml").read_text()
     )

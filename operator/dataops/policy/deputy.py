@@ -27,7 +27,7 @@ from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 # sparkConf keys that change who the run is, what it may reach or how it is secured. Matched
 # case-insensitively against the whole key (Spark's own keys are case-sensitive, but refusing a
 # differently-cased spelling costs nothing). The chart's ValidatingAdmissionPolicy carries the same
-# expression (charts/dataops-operator/templates/admission.yaml; a test keeps them equal).
+# expression (charts/dataops-operator/templates/deputy-admission.yaml; a test keeps them equal).
 SPARK_CONF_DENYLIST = (
     r"spark\.master"
     r"|spark\.submit\..*"
