@@ -55,6 +55,18 @@ class Settings:
     and validation pods, for clusters where pods cannot use the ``kubernetes`` Service (no
     kube-proxy). Unset: the in-cluster default https://kubernetes.default.svc:443."""
 
+    allowed_images: str | None = None
+    """Comma-separated globs of images resources may name (spec.spark.image, validator.image) besides
+    runtime_image and validator_image; ``*`` stops at ``/``, ``**`` crosses it. Unset: only those two."""
+    allowed_service_accounts: str | None = None
+    """Globs of ServiceAccounts a suite's validator may run as: ``name`` or ``namespace/name``. Unset:
+    none (validation pods run as their namespace's default ServiceAccount)."""
+    allowed_connect_urls: str | None = None
+    """Globs of Kafka Connect URLs connector sources may name (the operator sends them the Secret
+    values of configFromSecrets). Unset: only connect_url."""
+    allowed_kafka_bootstrap: str | None = None
+    """Globs of host:port Kafka bootstrap servers sources may name. Unset: only kafka_bootstrap's."""
+
     def __post_init__(self) -> None:
         if self.api_server_url:
             api_server_address(self.api_server_url)  # fail at startup, not at the first launch

@@ -41,6 +41,8 @@ class Operator:
                 "DATAOPS_RESYNC_SECONDS": RESYNC_SECONDS,
                 "DATAOPS_NAMESPACE": "t-*",
                 "DATAOPS_RUNTIME_IMAGE": RUNTIME_IMAGE,
+                # Suites in these tests name their own validator image.
+                "DATAOPS_ALLOWED_IMAGES": "registry.test/dataops/*",
                 "DATAOPS_METRICS_PORT": str(self.metrics_port),
             },
         )

@@ -25,3 +25,58 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $port := trimPrefix ":" (trimPrefix (printf "[%s]" $u.hostname) (trimPrefix $u.hostname $u.host)) -}}
 {{- $port | default (ternary "443" "80" (eq $u.scheme "https")) -}}
 {{- end -}}
+
+{{- /* The watched namespaces when RBAC is namespaced (watchNamespaces), as a JSON list; [] means
+     cluster-wide (then watchNamespace, a name or globs, only narrows what the operator watches). */ -}}
+{{- define "dataops.rbacNamespaces" -}}
+{{- range .Values.watchNamespaces -}}
+{{- if or (contains "*" .) (contains "?" .) (contains "[" .) (contains "," .) -}}
+{{- fail (printf "watchNamespaces must be exact namespace names (one Role each), not %q; globs need the cluster-wide watchNamespace" .) -}}
+{{- end -}}
+{{- end -}}
+{{- .Values.watchNamespaces | default list | uniq | toJson -}}
+{{- end -}}
+
+{{- /* What the operator does inside a namespace it serves. Each verb is used by reconcile/ or kopf;
+     the runner Roles it creates (pods, configmaps, persistentvolumeclaims) and the access Roles of
+     DataPolicies (datapipelines, dataqualitysuites, events: get/list/watch/patch) grant only verbs
+     listed here, because RBAC forbids granting what one does not hold (no bind/escalate). */ -}}
+{{- define "dataops.namespacedRules" -}}
+- apiGroups: ["dataops.dev"]
+  resources: ["datapipelines", "dataqualitysuites", "datapolicies"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["dataops.dev"]
+  resources: ["datapipelines/status", "dataqualitysuites/status", "datapolicies/status"]
+  verbs: ["get", "patch"]
+# Runner ServiceAccounts, plan ConfigMaps, driver/validation pods; pods and configmaps also
+# because the runner Role grants them to Spark drivers.
+- apiGroups: [""]
+  resources: ["configmaps", "serviceaccounts", "pods"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete", "deletecollection"]
+# Only held to grant it in runner Roles (Spark's on-demand executor volumes).
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["get", "list", "create", "delete", "deletecollection"]
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# create/patch: the operator's Events; get/list/watch: held to grant them to DataPolicy readers.
+- apiGroups: ["", "events.k8s.io"]
+  resources: ["events"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Only used by pipelines with spec.spark.backend: SparkOperator (Kubeflow Spark Operator installed).
+- apiGroups: ["sparkoperator.k8s.io"]
+  resources: ["sparkapplications"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# Only used with DATAOPS_STREAMS_BACKEND=strimzi (Strimzi installed): topics and connectors as objects.
+- apiGroups: ["kafka.strimzi.io"]
+  resources: ["kafkatopics", "kafkaconnectors"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+{{- end -}}
+
+{{- /* Values of the Secrets that connector sources' configFromSecrets name; read only. */ -}}
+{{- define "dataops.secretRules" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end -}}

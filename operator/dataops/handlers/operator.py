@@ -17,6 +17,8 @@ from dataops.handlers.runner import Reconciler
 from dataops.kube.client import KubeClient
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, PIPELINE_LABEL
 from dataops.plan.validation import SUITE_LABEL, VALIDATOR_COMPONENT
+from dataops.policy.access import POLICY_LABEL
+from dataops.policy.deputy import parse_patterns
 from dataops.reconcile.config import RunConfig
 from dataops.settings import Settings
 
@@ -68,6 +70,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         streams_backend=config.streams_backend,
         strimzi_kafka_cluster=config.strimzi_kafka_cluster,
         strimzi_connect_cluster=config.strimzi_connect_cluster,
+        allowed_images=parse_patterns(config.allowed_images),
+        allowed_service_accounts=parse_patterns(config.allowed_service_accounts),
+        allowed_connect_urls=parse_patterns(config.allowed_connect_urls),
+        allowed_kafka_bootstrap=parse_patterns(config.allowed_kafka_bootstrap),
     )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
     runner.start_resync(config.resync_seconds)
@@ -133,6 +139,9 @@ def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], 
     pipeline = labels.get(PIPELINE_LABEL)
     if pipeline and namespace and type in ("MODIFIED", "DELETED"):
         reconciler().run("DataPipeline", namespace, pipeline)
+    policy = labels.get(POLICY_LABEL)  # a DataPolicy's access Role or RoleBinding
+    if policy and namespace and type in ("MODIFIED", "DELETED"):
+        reconciler().run("DataPolicy", namespace, policy)
 
 
 def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., None]:

@@ -196,7 +196,11 @@ class Reconciler:
                 spec = DataPolicySpec.model_validate(body.get("spec") or {})
             except ValueError:
                 continue
-            if selector_matches(spec.pipeline_selector, labels) and not self._stopped.is_set():
+            if self._stopped.is_set():
+                return
+            # A policy with access names the pipelines it selects in its Roles: it recomputes them on
+            # every pipeline change, including a label edit that takes a pipeline out of its selection.
+            if spec.access is not None or selector_matches(spec.pipeline_selector, labels):
                 self.run("DataPolicy", namespace, body["metadata"]["name"])
 
     # -- periodic resync -----------------------------------------------------------------------
@@ -206,13 +210,19 @@ class Reconciler:
         return not patterns or any(fnmatchcase(namespace, p) for p in patterns)
 
     def resync_once(self) -> None:
+        patterns = namespace_patterns(self.namespace)
+        # Exact namespace names: list in each (the chart's watchNamespaces grants Roles there, no
+        # cluster-wide list); globs or all namespaces: one cluster-wide list.
+        exact = bool(patterns) and not any(c in p for p in patterns for c in "*?[")
+        scopes: list[str | None] = list(dict.fromkeys(patterns)) if exact else [None]
         for kind, rt in RESOURCES.items():
-            for body in self.client.list(rt):
-                meta = body["metadata"]
-                if self._stopped.is_set():
-                    return
-                if self.watches(meta["namespace"]):
-                    self.run(kind, meta["namespace"], meta["name"])
+            for scope in scopes:
+                for body in self.client.list(rt, scope):
+                    meta = body["metadata"]
+                    if self._stopped.is_set():
+                        return
+                    if self.watches(meta["namespace"]):
+                        self.run(kind, meta["namespace"], meta["name"])
 
     def start_resync(self, interval: float) -> threading.Thread:
         def loop() -> None:

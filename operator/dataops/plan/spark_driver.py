@@ -221,6 +221,29 @@ def executor_pod_template(spec: SparkSpec) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec}
 
 
+_PROPERTY_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
+
+
+def _escape_property(text: str, *, key: bool) -> str:
+    """java.util.Properties escaping: no key or value can end a line, continue one or start a comment,
+    so nothing in the spec can add a property of its own (``x\\nspark.master=...``)."""
+    out = []
+    for i, char in enumerate(text):
+        if char in _PROPERTY_ESCAPES:
+            out.append(_PROPERTY_ESCAPES[char])
+        elif (key and char in " =:#!") or (char in " #!" and i == 0):
+            out.append("\\" + char)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def properties_line(key: str, value: str) -> str:
+    return f"{_escape_property(key, key=True)}={_escape_property(value, key=False)}\n"
+
+
 def build_spark_conf_map(launch: Launch, spec: SparkSpec) -> dict[str, Any]:
     props = spark_properties(launch, spec)
     return {
@@ -228,7 +251,7 @@ def build_spark_conf_map(launch: Launch, spec: SparkSpec) -> dict[str, Any]:
         "kind": "ConfigMap",
         "metadata": _metadata(launch, launch.conf_map_name, "driver"),
         "data": {
-            "spark.properties": "".join(f"{k}={v}\n" for k, v in sorted(props.items())),
+            "spark.properties": "".join(properties_line(k, v) for k, v in sorted(props.items())),
             "executor-pod-template.yaml": yaml.safe_dump(executor_pod_template(spec), sort_keys=True),
         },
     }

@@ -27,6 +27,7 @@ from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import build_run_plan, check_step_order
 from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
+from dataops.policy.deputy import pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
@@ -137,6 +138,8 @@ def reconcile_pipeline(
         suites={n: suite for n, suite in suites.items() if suite is not None},
     )
     plan_errors = check_step_order(spec)
+    # What the operator will not do on the author's behalf: nothing is launched or contacted.
+    forbidden = pipeline_forbidden(spec, config.allowlists())
     apply_error = None
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
     # A pipeline seen for the first time has no children yet: apply them without reading first.
@@ -162,12 +165,13 @@ def reconcile_pipeline(
         client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
     )
     sources: SourcesReport | None = None
-    if has_streaming_sources(spec):
+    if has_streaming_sources(spec) and not forbidden:
         if needs_finalizer(spec, config):
             ensure_finalizer(client, body)
         sources = reconcile_sources(client, body, spec, previous, config=config, now=now)
     can_start = not (
         plan_errors
+        or forbidden
         or missing
         or apply_error
         or any(f.blocking for f in findings)
@@ -198,6 +202,7 @@ def reconcile_pipeline(
         missing_suites=missing,
         policy_findings=findings,
         plan_errors=plan_errors,
+        forbidden=forbidden,
         apply_error=apply_error,
         plan_config_map=None if plan_errors else plan_config_map_name(name),
         plan_hash=None if plan_errors else plan.digest(),

@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
-from dataops.api.v1alpha1.datapolicy import DataPolicySpec, DataPolicyStatus
-from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, KubeClient
+from dataops.api.v1alpha1.datapolicy import AccessRule, DataPolicySpec, DataPolicyStatus
+from dataops.kube.apply import ensure
+from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, RESOURCE_TYPES, ROLE, ROLE_BINDING, KubeClient
+from dataops.policy.access import POLICY_LABEL, desired_access, stale_access
 from dataops.policy.evaluate import pipeline_violations
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.status.policy import policy_status
+
+
+def suite_names(pipeline: dict[str, Any]) -> set[str]:
+    """The suites a pipeline's quality gates reference (read from the raw object: an invalid spec
+    still names them)."""
+    gates = (pipeline.get("spec") or {}).get("qualityGates") or []
+    return {ref["name"] for g in gates if isinstance(ref := g.get("suiteRef"), dict) and ref.get("name")}
+
+
+def reconcile_access(
+    client: KubeClient,
+    *,
+    policy: str,
+    namespace: str,
+    uid: str,
+    access: AccessRule | None,
+    pipelines: Iterable[str],
+    suites: Iterable[str],
+    outcome: Outcome,
+) -> None:
+    """Converge the policy's access Roles and RoleBindings; delete those no longer wanted."""
+    desired = desired_access(
+        policy=policy, namespace=namespace, uid=uid, access=access, pipelines=pipelines, suites=suites
+    )
+    for manifest in desired:
+        outcome.children_written += ensure(client, manifest)
+    selector = f"{POLICY_LABEL}={policy}"
+    live = [
+        *client.list(ROLE_BINDING, namespace, label_selector=selector),
+        *client.list(ROLE, namespace, label_selector=selector),
+    ]
+    for kind, name in stale_access(live, desired, uid):
+        client.delete(RESOURCE_TYPES[kind], namespace, name)
+        outcome.children_written += 1
 
 
 def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
@@ -25,15 +62,27 @@ def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
     except ValidationError:
         return outcome
     findings: dict[str, list[str]] = {}
+    suites: set[str] = set()
     for pipeline in client.list(DATA_PIPELINE, meta["namespace"]):
         if not selector_matches(spec.pipeline_selector, pipeline["metadata"].get("labels") or {}):
             continue
+        suites.update(suite_names(pipeline))
         try:
             pipeline_spec = DataPipelineSpec.model_validate(pipeline.get("spec") or {})
         except ValidationError:
             findings[pipeline["metadata"]["name"]] = ["spec does not validate"]
             continue
         findings[pipeline["metadata"]["name"]] = pipeline_violations(spec, pipeline_spec)
+    reconcile_access(
+        client,
+        policy=meta["name"],
+        namespace=meta["namespace"],
+        uid=meta["uid"],
+        access=spec.access,
+        pipelines=findings,
+        suites=suites,
+        outcome=outcome,
+    )
     previous = parse_status(DataPolicyStatus, body)
     now = utcnow()
     status = policy_status(previous, findings, generation=meta.get("generation"), now=now)

@@ -20,7 +20,7 @@ from dataops.api.v1alpha1.datapipeline import (
     TopicStatus,
 )
 from dataops.kube.apply import ensure
-from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient
+from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient, KubeError
 from dataops.plan import strimzi
 from dataops.plan.children import Owner
 from dataops.plan.connectors import (
@@ -32,6 +32,7 @@ from dataops.plan.connectors import (
 )
 from dataops.plan.strimzi import build_kafka_connector, build_kafka_topic
 from dataops.plan.topics import desired_topics, owned_topics, plan_topics
+from dataops.policy.deputy import bootstrap_problem, connect_url_problem
 from dataops.reconcile.config import RunConfig
 from dataops.status.events import EventSpec
 from dataops.streams.connect import ConnectClient, ConnectError
@@ -78,7 +79,10 @@ def _secret_values(client: KubeClient, namespace: str, refs: list[Any]) -> dict[
     values: dict[str, str] = {}
     for item in refs:
         ref = item.secret_key_ref
-        secret = client.get(SECRET, namespace, ref.name)
+        try:
+            secret = client.get(SECRET, namespace, ref.name)
+        except KubeError as exc:  # e.g. 403: the chart grants Secrets only where asked (secretNamespaces)
+            raise ConnectError(f"Secret {ref.name} cannot be read by the operator: {exc}") from exc
         data = (secret or {}).get("data") or {}
         if ref.key not in data:
             raise ConnectError(f"Secret {ref.name} has no key {ref.key} (for config {item.config_key})")
@@ -258,15 +262,16 @@ def cleanup(
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     events: list[EventSpec] = []
+    allow = config.allowlists()  # never contact an address the operator would not have used
     if spec is not None:
         for source_name, source in declared_connectors(spec):
             url = _connect_url(source, config)
             cname = connector_name(namespace, name, source_name)
-            if url and ConnectClient(url).delete(cname):
+            if url and connect_url_problem(url, allow) is None and ConnectClient(url).delete(cname):
                 events.append(EventSpec("Normal", "ConnectorDeleted", f"connector {cname} deleted"))
         topics = owned_topics(status.topics if status else [])
         bootstrap = _bootstrap(spec, config)
-        if topics and bootstrap:
+        if topics and bootstrap and bootstrap_problem(bootstrap, allow) is None:
             KafkaAdmin(bootstrap).delete(topics)
             events.append(EventSpec("Normal", "TopicsDeleted", f"topics deleted: {', '.join(topics)}"))
     _set_finalizers(client, meta, [f for f in meta.get("finalizers") or [] if f != FINALIZER])

@@ -29,6 +29,7 @@ from dataops.plan.validation import (
     validator_pod_name,
     validator_state_from_pod,
 )
+from dataops.policy.deputy import suite_forbidden
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
 from dataops.status.suite import suite_status
@@ -140,8 +141,13 @@ def reconcile_suite(
     owner = Owner(kind="DataQualitySuite", name=name, namespace=namespace, uid=meta["uid"])
     for pod in decision.delete_pods:
         client.delete(POD, namespace, pod)
+    forbidden = suite_forbidden(spec, namespace, config.allowlists()) if decision.launch else []
     if decision.launch is not None:
-        written, refusal = _launch(client, owner, spec, status, decision, config)
+        refusal: str | None
+        if forbidden:  # nothing is launched; the run ends with the operator's refusal
+            written, refusal = 0, "; ".join(str(f) for f in forbidden)[:1024]
+        else:
+            written, refusal = _launch(client, owner, spec, status, decision, config)
         outcome.children_written += written
         if refusal is None:
             outcome.launched.append(decision.launch.pod)

@@ -23,6 +23,7 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.plan.runplan import PlanError
 from dataops.plan.scheduling import HISTORY_LIMIT, DriverState, RunDecision
+from dataops.policy.deputy import Forbidden
 from dataops.policy.evaluate import PolicyFinding
 from dataops.status.conditions import DesiredCondition, false, merge_conditions, true
 
@@ -34,6 +35,8 @@ class PipelineObservation:
     missing_suites: list[str] = field(default_factory=list)
     policy_findings: list[PolicyFinding] = field(default_factory=list)
     plan_errors: list[PlanError] = field(default_factory=list)
+    forbidden: list[Forbidden] = field(default_factory=list)
+    """Fields the operator refuses to act on (its allowlists, the sparkConf denylist)."""
     apply_error: str | None = None
     plan_config_map: str | None = None
     plan_hash: str | None = None
@@ -76,6 +79,9 @@ def _policy_condition(findings: list[PolicyFinding]) -> DesiredCondition:
 
 
 def _ready_condition(obs: PipelineObservation) -> DesiredCondition:
+    if obs.forbidden:
+        message = "; ".join(str(f) for f in obs.forbidden)[:4096]
+        return false(ConditionType.READY, Reason.FORBIDDEN_BY_OPERATOR, message)
     if obs.plan_errors:
         return false(ConditionType.READY, Reason.INVALID_PLAN, "; ".join(str(e) for e in obs.plan_errors))
     if obs.missing_suites:

@@ -113,6 +113,7 @@ class Reason(StrEnum):
     NO_DATASET = "NoDataset"
     SOURCES_AVAILABLE = "SourcesAvailable"
     SOURCE_UNAVAILABLE = "SourceUnavailable"
+    FORBIDDEN_BY_OPERATOR = "ForbiddenByOperator"
 
 
 class Condition(KubeModel):

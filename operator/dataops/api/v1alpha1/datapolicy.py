@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field
 
-from dataops.api.v1alpha1.base import KubeModel
+from dataops.api.v1alpha1.base import CelRule, KubeModel
 from dataops.api.v1alpha1.common import Conditions, LabelSelector
 from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
 
@@ -62,8 +63,35 @@ class SubjectKind(StrEnum):
 
 
 class Subject(KubeModel):
+    """Who gets access: a User, a Group, or a ServiceAccount (in ``namespace``, default the policy's)."""
+
     kind: SubjectKind
     name: str = Field(min_length=1, max_length=253)
+    namespace: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Only for ServiceAccount subjects; defaults to the DataPolicy's namespace.",
+    )
+
+    cel_rules = (
+        CelRule(
+            rule="self.kind == 'ServiceAccount' || !has(self.namespace)",
+            message="namespace is only allowed for ServiceAccount subjects",
+            check=lambda s: s.kind == SubjectKind.SERVICE_ACCOUNT or s.namespace is None,
+            field_path=".namespace",
+        ),
+        CelRule(
+            rule="self.kind != 'ServiceAccount' || self.name.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",
+            message="a ServiceAccount name must be a lowercase DNS subdomain",
+            check=lambda s: (
+                s.kind != SubjectKind.SERVICE_ACCOUNT
+                or re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", s.name) is not None
+            ),
+            field_path=".name",
+        ),
+    )
 
 
 class AccessRule(KubeModel):
