@@ -83,6 +83,7 @@ class ConditionType(StrEnum):
     POLICY_COMPLIANT = "PolicyCompliant"
     SOURCES_READY = "SourcesReady"
     QUALITY_PASSED = "QualityPassed"
+    ADMISSION_POLICY_READY = "AdmissionPolicyReady"
 
 
 class Reason(StrEnum):
@@ -113,6 +114,10 @@ class Reason(StrEnum):
     NO_DATASET = "NoDataset"
     SOURCES_AVAILABLE = "SourcesAvailable"
     SOURCE_UNAVAILABLE = "SourceUnavailable"
+    ADMISSION_ENFORCED = "AdmissionEnforced"
+    ADMISSION_AUDITED = "AdmissionAudited"
+    NO_ADMISSION_RULES = "NoAdmissionRules"
+    ADMISSION_TYPE_CHECK_FAILED = "AdmissionTypeCheckFailed"
 
 
 class Condition(KubeModel):
