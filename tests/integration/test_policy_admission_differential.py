@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
@@ -39,6 +39,7 @@ POLICIES: dict[str, dict[str, Any]] = {
             "gs://b/p[*]q",
             "/lake/sales",
             "[]-]x/*",
+            "/lake/it's/\\é*",  # quotes, backslashes and non-ASCII survive the CEL string literals
         ],
         "requiredQualityGates": {"minGates": 2, "blocking": False},
     },
@@ -47,7 +48,7 @@ POLICIES: dict[str, dict[str, Any]] = {
 
 SEGMENTS = [
     "lake", "sales", "a1", "b2", "c", "part-1", "part-x", "..", "..", ".", "", "x1", "xy", "*", "[", "]",
-    "?", "data", "bucket", "exports", "f.csv", "é", "a b", "-", "p*q", "srv", "#t",
+    "?", "data", "bucket", "exports", "f.csv", "é", "a b", "-", "p*q", "srv", "#t", "it's", "\\é\\",
 ]  # fmt: skip
 PREFIXES = ["", "/", "/", "s3a://bucket", "s3a://bucket/", "file:///srv/", "gs://b/", "//", "tmp/"]
 NEAR_ALLOWED = [
@@ -157,6 +158,10 @@ def server_verdict(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=pipelines())
+@example(case=("b", {**ALWAYS_REFUSED, "qualityGates": [{"suiteRef": {"name": "s"}}] * 2, "sinks": [
+    {"name": "o", "from": "raw", "path": "/lake/it's/\\é\\x"},
+    {"name": "p", "from": "raw", "path": "/lake/it's/x"},
+]}))  # fmt: skip
 def test_offline_and_api_server_agree(
     case: tuple[str, dict[str, Any]], kube: KubeClient, policy_namespace: str
 ) -> None:
