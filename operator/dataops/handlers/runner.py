@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
+from dataops.kube.admission import collect_orphans
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, ResourceType
 from dataops.metrics import (
     CHILD_WRITES,
@@ -223,6 +224,8 @@ class Reconciler:
                         return
                     if self.watches(meta["namespace"]):
                         self.run(kind, meta["namespace"], meta["name"])
+        # Admission objects of DataPolicies that went without their finalizer.
+        collect_orphans(self.client, watches=self.watches)
 
     def start_resync(self, interval: float) -> threading.Thread:
         def loop() -> None:

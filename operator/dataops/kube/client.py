@@ -66,6 +66,16 @@ KAFKA_CONNECTOR = ResourceType("kafka.strimzi.io", "v1beta2", "kafkaconnectors",
 DATA_PIPELINE = ResourceType(GROUP, VERSION, "datapipelines", "DataPipeline")
 DATA_QUALITY_SUITE = ResourceType(GROUP, VERSION, "dataqualitysuites", "DataQualitySuite")
 DATA_POLICY = ResourceType(GROUP, VERSION, "datapolicies", "DataPolicy")
+VALIDATING_ADMISSION_POLICY = ResourceType(
+    "admissionregistration.k8s.io", "v1", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", False
+)
+VALIDATING_ADMISSION_POLICY_BINDING = ResourceType(
+    "admissionregistration.k8s.io",
+    "v1",
+    "validatingadmissionpolicybindings",
+    "ValidatingAdmissionPolicyBinding",
+    False,
+)
 
 RESOURCE_TYPES = {
     rt.kind: rt
@@ -85,6 +95,8 @@ RESOURCE_TYPES = {
         DATA_PIPELINE,
         DATA_QUALITY_SUITE,
         DATA_POLICY,
+        VALIDATING_ADMISSION_POLICY,
+        VALIDATING_ADMISSION_POLICY_BINDING,
     )
 }
 
@@ -278,9 +290,20 @@ class KubeClient:
         )
         return result
 
-    def delete(self, rt: ResourceType, namespace: str | None, name: str) -> bool:
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        *,
+        preconditions: dict[str, str] | None = None,
+    ) -> bool:
+        """``preconditions`` (uid, resourceVersion): delete only that version of the object (else 409)."""
+        body: dict[str, Any] = {"propagationPolicy": "Background"}
+        if preconditions:
+            body["preconditions"] = preconditions
         try:
-            self.request("DELETE", rt.path(namespace, name), body={"propagationPolicy": "Background"})
+            self.request("DELETE", rt.path(namespace, name), body=body)
         except KubeError as exc:
             if exc.not_found:
                 return False

@@ -1,7 +1,8 @@
 """Static policy checks of a pipeline spec. Pure.
 
 What can be decided from the manifest is decided here (allowed sinks, retention, required
-quality gates); masking of PII columns is applied by the runtime.
+quality gates); masking of PII columns is applied by the runtime. Sink locations are normalised
+before they are matched (:mod:`dataops.policy.locations`), so ``..`` cannot lead out of a pattern.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from fnmatch import fnmatchcase
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, GateAction, Sink
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec, Enforcement
+from dataops.policy.locations import normalize_location
 
 
 @dataclass(frozen=True)
@@ -32,26 +34,60 @@ def sink_location(sink: Sink) -> str:
     return sink.path or ""
 
 
-def pipeline_violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> list[str]:
-    """Human-readable violations, in a stable order."""
-    violations: list[str] = []
+@dataclass(frozen=True)
+class Violation:
+    field: str  # e.g. spec.sinks[2].path: the same field the API server's admission policy names
+    message: str
+
+
+def _sink_field(index: int, sink: Sink) -> str:
+    return f"spec.sinks[{index}].{'jdbc' if sink.jdbc is not None else 'path'}"
+
+
+def violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> list[Violation]:
+    """Every violation, in a stable order. The admission policy compiled from ``policy``
+    (:mod:`dataops.policy.admission`) finds the same ones."""
+    found: list[Violation] = []
     if policy.allowed_sinks:
-        for sink in pipeline.sinks:
+        for index, sink in enumerate(pipeline.sinks):
             location = sink_location(sink)
-            if not any(fnmatchcase(location, pattern) for pattern in policy.allowed_sinks):
-                violations.append(
-                    f"sink {sink.name!r} writes to {location!r}, which no allowedSinks pattern matches"
+            normal = normalize_location(location)
+            if normal.text is None:
+                found.append(
+                    Violation(
+                        _sink_field(index, sink),
+                        f"sink {sink.name!r} writes to {location!r}, which {normal.problem}",
+                    )
+                )
+            elif not any(fnmatchcase(normal.text, pattern) for pattern in policy.allowed_sinks):
+                shown = (
+                    repr(location)
+                    if normal.text == location
+                    else f"{location!r} (normalised {normal.text!r})"
+                )
+                found.append(
+                    Violation(
+                        _sink_field(index, sink),
+                        f"sink {sink.name!r} writes to {shown}, which no allowedSinks pattern matches",
+                    )
                 )
     if policy.retention is not None:
         limit = policy.retention.max_days
-        for sink in pipeline.sinks:
+        for index, sink in enumerate(pipeline.sinks):
+            field_path = f"spec.sinks[{index}].retentionDays"
             if sink.retention_days is None:
-                violations.append(
-                    f"sink {sink.name!r} sets no retentionDays; policy requires at most {limit}"
+                found.append(
+                    Violation(
+                        field_path,
+                        f"sink {sink.name!r} sets no retentionDays; policy requires at most {limit}",
+                    )
                 )
             elif sink.retention_days > limit:
-                violations.append(
-                    f"sink {sink.name!r} keeps data {sink.retention_days} days; policy allows {limit}"
+                found.append(
+                    Violation(
+                        field_path,
+                        f"sink {sink.name!r} keeps data {sink.retention_days} days; policy allows {limit}",
+                    )
                 )
     requirement = policy.required_quality_gates
     if requirement is not None:
@@ -60,10 +96,18 @@ def pipeline_violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> l
         ]
         if len(gates) < requirement.min_gates:
             kind = "blocking quality gate(s)" if requirement.blocking else "quality gate(s)"
-            violations.append(
-                f"pipeline has {len(gates)} {kind}; policy requires at least {requirement.min_gates}"
+            found.append(
+                Violation(
+                    "spec.qualityGates",
+                    f"pipeline has {len(gates)} {kind}; policy requires at least {requirement.min_gates}",
+                )
             )
-    return violations
+    return found
+
+
+def pipeline_violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> list[str]:
+    """Human-readable violations, in a stable order."""
+    return [v.message for v in violations(policy, pipeline)]
 
 
 def evaluate(policy_name: str, policy: DataPolicySpec, pipeline: DataPipelineSpec) -> PolicyFinding:

@@ -1,4 +1,4 @@
-"""reconcile() for DataPolicy: evaluate every pipeline it selects."""
+"""reconcile() for DataPolicy: have the API server enforce it, and evaluate every pipeline it selects."""
 
 from __future__ import annotations
 
@@ -7,15 +7,58 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dataops.api.v1alpha1 import GROUP
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.datapolicy import AccessRule, DataPolicySpec, DataPolicyStatus
+from dataops.kube import admission
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, RESOURCE_TYPES, ROLE, ROLE_BINDING, KubeClient
+from dataops.plan.children import MANAGED_BY
 from dataops.policy.access import POLICY_LABEL, desired_access, stale_access
+from dataops.policy.admission import compile_admission
 from dataops.policy.evaluate import pipeline_violations
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
-from dataops.status.policy import policy_status
+from dataops.status.conditions import DesiredCondition
+from dataops.status.policy import admission_condition, policy_status
+
+FINALIZER = f"{GROUP}/admission-policy"
+"""Held until the policy's cluster-scoped admission objects are deleted."""
+
+
+def _set_finalizers(client: KubeClient, meta: dict[str, Any], finalizers: list[str]) -> None:
+    """Replace the list (a merge patch replaces lists), guarded by the resourceVersion we read."""
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+    meta.update(client.patch(DATA_POLICY, meta["namespace"], meta["name"], patch)["metadata"])
+
+
+def _enforce(
+    client: KubeClient, body: dict[str, Any], spec: DataPolicySpec, outcome: Outcome
+) -> DesiredCondition:
+    """The admission objects in place (or removed when the policy has no rule for them)."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    objects = compile_admission(namespace, name, spec, labels={"app.kubernetes.io/managed-by": MANAGED_BY})
+    if objects is None:
+        outcome.children_written += admission.remove(client, namespace, name)
+        return admission_condition(name=None, enforcement=spec.enforcement)
+    finalizers = list(meta.get("finalizers") or [])
+    if FINALIZER not in finalizers:
+        _set_finalizers(client, meta, [*finalizers, FINALIZER])
+    state = admission.converge(client, objects)
+    outcome.children_written += state.written
+    return admission_condition(
+        name=objects.policy["metadata"]["name"],
+        enforcement=spec.enforcement,
+        error=state.error,
+        type_warnings=state.type_warnings,
+    )
+
+
+def _finalize(client: KubeClient, body: dict[str, Any], outcome: Outcome) -> None:
+    meta = body["metadata"]
+    outcome.children_written += admission.remove(client, meta["namespace"], meta["name"])
+    _set_finalizers(client, meta, [f for f in meta.get("finalizers") or [] if f != FINALIZER])
 
 
 def suite_names(pipeline: dict[str, Any]) -> set[str]:
@@ -56,11 +99,14 @@ def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
     outcome = Outcome()
     meta = body["metadata"]
     if meta.get("deletionTimestamp"):
+        if FINALIZER in (meta.get("finalizers") or []):
+            _finalize(client, body, outcome)
         return outcome
     try:
         spec = DataPolicySpec.model_validate(body.get("spec") or {})
     except ValidationError:
         return outcome
+    enforced = _enforce(client, body, spec, outcome)
     findings: dict[str, list[str]] = {}
     suites: set[str] = set()
     for pipeline in client.list(DATA_PIPELINE, meta["namespace"]):
@@ -85,7 +131,7 @@ def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
     )
     previous = parse_status(DataPolicyStatus, body)
     now = utcnow()
-    status = policy_status(previous, findings, generation=meta.get("generation"), now=now)
+    status = policy_status(previous, findings, generation=meta.get("generation"), now=now, admission=enforced)
     write_status(
         client,
         DATA_POLICY,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
-from dataops.api.v1alpha1.datapolicy import DataPolicyStatus, PipelineViolations, PolicyPhase
-from dataops.status.conditions import false, merge_conditions, true
+from dataops.api.v1alpha1.datapolicy import DataPolicyStatus, Enforcement, PipelineViolations, PolicyPhase
+from dataops.status.conditions import DesiredCondition, false, merge_conditions, true
 
 
 def policy_status(
@@ -15,8 +15,10 @@ def policy_status(
     *,
     generation: int | None,
     now: datetime,
+    admission: DesiredCondition | None = None,
 ) -> DataPolicyStatus:
-    """``findings`` maps each selected pipeline's name to its violations."""
+    """``findings`` maps each selected pipeline's name to its violations; ``admission`` says whether the
+    API server enforces the policy itself."""
     before = previous or DataPolicyStatus(conditions=[])
     violating = sorted(name for name, v in findings.items() if v)
     if violating:
@@ -31,6 +33,8 @@ def policy_status(
             ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"{len(findings)} pipelines comply"
         )
     desired = [true(ConditionType.READY, Reason.RECONCILED, f"selects {len(findings)} pipelines"), compliant]
+    if admission is not None:
+        desired.append(admission)
     return before.model_copy(
         update={
             "observed_generation": generation,
@@ -42,4 +46,37 @@ def policy_status(
                 :100
             ],
         }
+    )
+
+
+def admission_condition(
+    *,
+    name: str | None,
+    enforcement: Enforcement,
+    error: str | None = None,
+    type_warnings: list[str] | None = None,
+) -> DesiredCondition:
+    """AdmissionPolicyReady: the ValidatingAdmissionPolicy ``name`` and its binding are in place
+    (``name`` None: the policy has no rule the API server checks), or why not."""
+    kind = ConditionType.ADMISSION_POLICY_READY
+    if error:
+        return false(kind, Reason.APPLY_FAILED, error[:4096])
+    if name is None:
+        return true(
+            kind, Reason.NO_ADMISSION_RULES, "no allowedSinks, retention or requiredQualityGates to check"
+        )
+    if type_warnings:
+        return false(
+            kind,
+            Reason.ADMISSION_TYPE_CHECK_FAILED,
+            f"ValidatingAdmissionPolicy {name}: " + "; ".join(type_warnings)[:4000],
+        )
+    if enforcement == Enforcement.ENFORCE:
+        return true(
+            kind, Reason.ADMISSION_ENFORCED, f"ValidatingAdmissionPolicy {name} refuses violating pipelines"
+        )
+    return true(
+        kind,
+        Reason.ADMISSION_AUDITED,
+        f"ValidatingAdmissionPolicy {name} warns about violating pipelines and records them in the audit log",
     )

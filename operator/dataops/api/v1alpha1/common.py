@@ -83,6 +83,7 @@ class ConditionType(StrEnum):
     POLICY_COMPLIANT = "PolicyCompliant"
     SOURCES_READY = "SourcesReady"
     QUALITY_PASSED = "QualityPassed"
+    ADMISSION_POLICY_READY = "AdmissionPolicyReady"
 
 
 class Reason(StrEnum):
@@ -114,6 +115,10 @@ class Reason(StrEnum):
     SOURCES_AVAILABLE = "SourcesAvailable"
     SOURCE_UNAVAILABLE = "SourceUnavailable"
     FORBIDDEN_BY_OPERATOR = "ForbiddenByOperator"
+    ADMISSION_ENFORCED = "AdmissionEnforced"
+    ADMISSION_AUDITED = "AdmissionAudited"
+    NO_ADMISSION_RULES = "NoAdmissionRules"
+    ADMISSION_TYPE_CHECK_FAILED = "AdmissionTypeCheckFailed"
 
 
 class Condition(KubeModel):
