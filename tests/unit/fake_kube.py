@@ -96,10 +96,19 @@ class FakeKube:
         return self.put(manifest)
 
     def patch_status(
-        self, rt: ResourceType, namespace: str, name: str, status: dict[str, Any]
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
         self.requests["PATCH"] += 1
         obj = self.objects[(rt.kind, namespace, name)]
+        current = obj.get("metadata", {}).get("resourceVersion")
+        if resource_version is not None and current is not None and resource_version != current:
+            raise KubeError(409, "Conflict", "the object has been modified; please apply your changes")
         obj["status"] = merge_patch(obj.get("status") or {}, status)
         return self._stamp(obj)
 

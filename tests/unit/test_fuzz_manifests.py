@@ -188,8 +188,10 @@ def test_a_crash_in_one_object_never_stops_the_others(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(runner_module, "reconcile_pipeline", exploding)
     runner = Reconciler(kube)  # type: ignore[arg-type]
+    runner.start_workers(2)
     try:
         runner.all_pipelines("fuzz")
+        assert runner.queue.join()
     finally:
         runner.stop()
     reconciled = {

@@ -76,6 +76,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         allowed_kafka_bootstrap=parse_patterns(config.allowed_kafka_bootstrap),
     )
     runner = Reconciler(client, namespace=config.namespace, run_config=run_config)
+    runner.start_workers(config.workers)
     runner.start_resync(config.resync_seconds)
     _state["reconciler"] = runner
     log.info("dataops-operator started (namespace=%s)", config.namespace or "<all>")
@@ -114,34 +115,46 @@ def pipeline_event(
     if type != "DELETED":
         # The initial listing (type None, e.g. after a restart) verifies children; edits change the
         # generation, which makes the reconcile verify them anyway.
-        reconciler().run("DataPipeline", ns, name, verify=type is None)
+        reconciler().enqueue("DataPipeline", ns, name, verify=type is None)
     reconciler().policies_selecting(ns, dict(labels))
 
 
 @kopf.on.event(GROUP, VERSION, "dataqualitysuites")
-def suite_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
+def suite_event(
+    type: str | None, namespace: str | None, name: str, meta: Mapping[str, Any], **_: Any
+) -> None:
     ns = namespace or ""
+    if reconciler().is_own_write("DataQualitySuite", ns, name, meta.get("resourceVersion")):
+        return
     if type != "DELETED":
-        reconciler().run("DataQualitySuite", ns, name)
-    reconciler().pipelines_referencing_suite(ns, name)
+        reconciler().enqueue("DataQualitySuite", ns, name)
+    # Pipelines carry the suite's spec in their plan: only a spec change (or deletion) concerns them.
+    if reconciler().spec_changed("DataQualitySuite", ns, name, meta.get("generation"), type == "DELETED"):
+        reconciler().pipelines_referencing_suite(ns, name)
 
 
 @kopf.on.event(GROUP, VERSION, "datapolicies")
-def policy_event(type: str, namespace: str | None, name: str, **_: Any) -> None:
+def policy_event(
+    type: str | None, namespace: str | None, name: str, meta: Mapping[str, Any], **_: Any
+) -> None:
     ns = namespace or ""
+    if reconciler().is_own_write("DataPolicy", ns, name, meta.get("resourceVersion")):
+        return
     if type != "DELETED":
-        reconciler().run("DataPolicy", ns, name)
-    reconciler().all_pipelines(ns)
+        reconciler().enqueue("DataPolicy", ns, name)
+    # Its status writes change nothing for the pipelines; a spec change or deletion does.
+    if reconciler().spec_changed("DataPolicy", ns, name, meta.get("generation"), type == "DELETED"):
+        reconciler().all_pipelines(ns)
 
 
 def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
     """A child was changed or deleted by someone else: converge its pipeline again."""
     pipeline = labels.get(PIPELINE_LABEL)
     if pipeline and namespace and type in ("MODIFIED", "DELETED"):
-        reconciler().run("DataPipeline", namespace, pipeline)
+        reconciler().enqueue("DataPipeline", namespace, pipeline)
     policy = labels.get(POLICY_LABEL)  # a DataPolicy's access Role or RoleBinding
     if policy and namespace and type in ("MODIFIED", "DELETED"):
-        reconciler().run("DataPolicy", namespace, policy)
+        reconciler().enqueue("DataPolicy", namespace, policy)
 
 
 def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., None]:
@@ -160,7 +173,7 @@ def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., 
         if not owner or not namespace:
             return
         if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
-            reconciler().run(kind, namespace, owner, verify=verify)
+            reconciler().enqueue(kind, namespace, owner, verify=verify)
 
     return handler
 

@@ -1,8 +1,11 @@
-"""Runs reconciles: one at a time per object, with metrics, retries with backoff, and periodic resync."""
+"""Runs reconciles: watch events and fan-outs add keys to a work queue; a fixed pool of workers
+reconciles them, one at a time per object, with metrics, retries with jittered backoff (and the
+server's Retry-After), requeues, and a periodic resync."""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -11,8 +14,16 @@ from functools import partial
 from typing import Any
 
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
+from dataops.handlers.workqueue import WorkQueue
 from dataops.kube.admission import collect_orphans
-from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, ResourceType
+from dataops.kube.client import (
+    DATA_PIPELINE,
+    DATA_POLICY,
+    DATA_QUALITY_SUITE,
+    KubeClient,
+    KubeError,
+    ResourceType,
+)
 from dataops.metrics import (
     CHILD_WRITES,
     EVENTS,
@@ -42,6 +53,9 @@ RESOURCES: dict[str, ResourceType] = {
 }
 
 MAX_RETRY_DELAY = 60.0
+POLICY_COALESCE_SECONDS = 0.5  # pipeline events within this window cost their policies one reconcile
+
+Key = tuple[str, str, str]  # (kind, namespace, name)
 
 
 class Reconciler:
@@ -58,10 +72,20 @@ class Reconciler:
         self._guard = threading.Lock()
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._failures: dict[tuple[str, str, str], int] = {}
-        self._timers: dict[tuple[str, str, str], tuple[float, threading.Timer]] = {}
         self._own_writes: dict[tuple[str, str, str], str] = {}
         self._pod_phases: dict[tuple[str, str], str] = {}
+        self._generations: dict[Key, int | None] = {}
         self._stopped = threading.Event()
+        self.queue: WorkQueue[Key] = WorkQueue()
+
+    def start_workers(self, count: int) -> None:
+        self.queue.start_workers(
+            count, lambda key, verify: self.run(*key, verify=verify), name="dataops-reconcile"
+        )
+
+    def enqueue(self, kind: str, namespace: str, name: str, *, verify: bool = True, delay: float = 0) -> None:
+        """Reconcile the object soon (by a worker); a key already waiting is not added twice."""
+        self.queue.add_after((kind, namespace, name), delay, verify=verify)
 
     def _lock(self, key: tuple[str, str, str]) -> threading.Lock:
         with self._guard:
@@ -99,7 +123,7 @@ class Reconciler:
             except Exception as exc:
                 RECONCILES.labels(kind, "error").inc()
                 RECONCILE_ERRORS.labels(kind, error_kind(exc)).inc()
-                self._schedule_retry(key)
+                self._schedule_retry(key, exc)
                 log.exception("reconcile of %s %s/%s failed", kind, namespace, name)
                 return None
             finally:
@@ -146,32 +170,29 @@ class Reconciler:
             # A new driver that is still Pending was recorded when it was launched: nothing to do yet.
             return before != phase and not (before is None and phase == "Pending")
 
-    def _schedule_retry(self, key: tuple[str, str, str]) -> None:
+    def _schedule_retry(self, key: Key, exc: BaseException) -> None:
         with self._guard:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
-        self._schedule(key, min(MAX_RETRY_DELAY, 0.5 * 2 ** (failures - 1)))
+        self.queue.add_after(key, retry_delay(failures, exc), verify=True)
 
-    def _schedule(self, key: tuple[str, str, str], delay: float) -> None:
+    def _schedule(self, key: Key, delay: float) -> None:
         """Reconcile ``key`` again after ``delay`` seconds (the earliest request wins)."""
-        due = time.monotonic() + delay
-        with self._guard:
-            pending = self._timers.get(key)
-            if pending is not None and pending[0] <= due and pending[1].is_alive():
-                return
-            if pending is not None:
-                pending[1].cancel()
-            timer = threading.Timer(delay, self._fire, args=key)
-            timer.daemon = True
-            self._timers[key] = (due, timer)
-        timer.start()
+        self.queue.add_after(key, delay, verify=False)
 
-    def _fire(self, kind: str, namespace: str, name: str) -> None:
+    def spec_changed(
+        self, kind: str, namespace: str, name: str, generation: int | None, deleted: bool
+    ) -> bool:
+        """True when an object's spec changed (first seen, new generation, deleted): what the objects
+        that depend on it (a policy's pipelines, a suite's pipelines) need to hear about."""
+        key = (kind, namespace, name)
         with self._guard:
-            self._timers.pop((kind, namespace, name), None)
-            failed = (kind, namespace, name) in self._failures
-        if not self._stopped.is_set():
-            self.run(kind, namespace, name, verify=failed)
+            if deleted:
+                self._generations.pop(key, None)
+                return True
+            before = self._generations.get(key, -1)
+            self._generations[key] = generation
+            return before != generation
 
     # -- fan-out: who else must be reconciled when an object changes -------------------------
 
@@ -180,14 +201,14 @@ class Reconciler:
             if self._stopped.is_set():
                 return
             if references_suite(body, suite):
-                self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
+                self.enqueue("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def all_pipelines(self, namespace: str) -> None:
         self.client.forget(DATA_POLICY, namespace)  # a policy changed: no reconcile may reuse the old list
         for body in self.client.list(DATA_PIPELINE, namespace):
             if self._stopped.is_set():
                 return
-            self.run("DataPipeline", namespace, body["metadata"]["name"], verify=False)
+            self.enqueue("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def policies_selecting(self, namespace: str, labels: dict[str, str]) -> None:
         for body in self.client.list_recent(
@@ -202,7 +223,8 @@ class Reconciler:
             # A policy with access names the pipelines it selects in its Roles: it recomputes them on
             # every pipeline change, including a label edit that takes a pipeline out of its selection.
             if spec.access is not None or selector_matches(spec.pipeline_selector, labels):
-                self.run("DataPolicy", namespace, body["metadata"]["name"])
+                # Coalesced: a burst of pipeline events costs each policy one reconcile (one list).
+                self.enqueue("DataPolicy", namespace, body["metadata"]["name"], delay=POLICY_COALESCE_SECONDS)
 
     # -- periodic resync -----------------------------------------------------------------------
 
@@ -223,7 +245,7 @@ class Reconciler:
                     if self._stopped.is_set():
                         return
                     if self.watches(meta["namespace"]):
-                        self.run(kind, meta["namespace"], meta["name"])
+                        self.enqueue(kind, meta["namespace"], meta["name"])
         # Admission objects of DataPolicies that went without their finalizer.
         collect_orphans(self.client, watches=self.watches)
 
@@ -243,7 +265,13 @@ class Reconciler:
         """Take no more work: reconciles not yet started return at once, one in progress finishes its
         current step (every step is idempotent, so the next leader converges from there)."""
         self._stopped.set()
-        with self._guard:
-            for _, timer in self._timers.values():
-                timer.cancel()
-            self._timers.clear()
+        self.queue.shutdown()
+
+
+def retry_delay(failures: int, exc: BaseException) -> float:
+    """Exponential backoff with +-20 % jitter (replicas and objects failing together do not retry in
+    lockstep), never shorter than the Retry-After the API server asked for."""
+    delay = min(MAX_RETRY_DELAY, 0.5 * 2 ** (failures - 1)) * random.uniform(0.8, 1.2)
+    if isinstance(exc, KubeError) and exc.retry_after:
+        delay = max(delay, float(exc.retry_after))
+    return float(delay)

@@ -108,11 +108,13 @@ def resource_type_of(manifest: dict[str, Any]) -> ResourceType:
 class KubeError(Exception):
     """A non-2xx answer of the API server."""
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(self, status: int, reason: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
+        """Seconds the server asked us to wait (429/503 ``details.retryAfterSeconds``)."""
 
     @property
     def not_found(self) -> bool:
@@ -245,13 +247,24 @@ class KubeClient:
         return result
 
     def patch_status(
-        self, rt: ResourceType, namespace: str, name: str, status: dict[str, Any]
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        *,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
+        """Merge-patch the status. With ``resource_version`` the write is conditional (409 when the
+        object changed since it was read), so a status decided from an old read never lands."""
+        body: dict[str, Any] = {"status": status}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         result: dict[str, Any] = self.request(
             "PATCH",
             rt.path(namespace, name, "status"),
             query={"fieldManager": self.field_manager},
-            body={"status": status},
+            body=body,
             content_type="application/merge-patch+json",
         )
         return result
@@ -316,4 +329,11 @@ def _error(status: int, data: bytes | str | None) -> KubeError:
         payload = json.loads(data or b"{}")
     except ValueError:
         payload = {"message": (data or b"").decode() if isinstance(data, bytes) else str(data)}
-    return KubeError(status, str(payload.get("reason", "")), str(payload.get("message", "")))
+    details = payload.get("details") if isinstance(payload.get("details"), dict) else {}
+    retry_after = details.get("retryAfterSeconds")
+    return KubeError(
+        status,
+        str(payload.get("reason", "")),
+        str(payload.get("message", "")),
+        retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+    )

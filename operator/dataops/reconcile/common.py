@@ -64,9 +64,15 @@ def write_status(
     if not patch:
         return
     meta = body["metadata"]
-    written = client.patch_status(rt, meta["namespace"], meta["name"], patch)
+    # Conditional on the version the decision was made from: a concurrent writer (a second replica
+    # during a lease hand-over, a user) makes this fail with 409 and the reconcile runs again.
+    written = client.patch_status(
+        rt, meta["namespace"], meta["name"], patch, resource_version=meta.get("resourceVersion")
+    )
     outcome.status_written = True
     outcome.resource_version = written.get("metadata", {}).get("resourceVersion")
+    # A later write in the same reconcile builds on this one: it is conditional on our own version.
+    meta["resourceVersion"] = outcome.resource_version
     specs = transition_events(conditions_before, current.conditions)
     events.record(client, body, specs, now=now)
     outcome.events.extend(f"{s.type}/{s.reason}" for s in specs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from confluent_kafka import KafkaException
@@ -18,8 +19,23 @@ class KafkaAdminError(Exception):
     """The broker could not be reached or refused a change (message is safe to show)."""
 
 
-_clients: dict[str, AdminClient] = {}
+MAX_CLIENTS = 16
+"""Admin clients kept for reuse (one per bootstrap address, least recently used dropped first): the
+addresses come from user specs, so the cache must not grow with them."""
+_clients: OrderedDict[str, AdminClient] = OrderedDict()
 _guard = threading.Lock()
+
+
+def _client_for(bootstrap: str) -> AdminClient:
+    with _guard:
+        client = _clients.get(bootstrap)
+        if client is None:
+            client = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000})
+            _clients[bootstrap] = client
+        _clients.move_to_end(bootstrap)
+        while len(_clients) > MAX_CLIENTS:
+            _clients.popitem(last=False)
+        return client
 
 
 def _error(exc: BaseException) -> KafkaAdminError:
@@ -34,12 +50,7 @@ class KafkaAdmin:
     def __init__(self, bootstrap: str, *, timeout: float = 10.0) -> None:
         self.bootstrap = bootstrap
         self.timeout = timeout
-        with _guard:
-            if bootstrap not in _clients:
-                _clients[bootstrap] = AdminClient(
-                    {"bootstrap.servers": bootstrap, "socket.timeout.ms": 10000}
-                )
-            self.client = _clients[bootstrap]
+        self.client = _client_for(bootstrap)
 
     def _wait(self, futures: dict[Any, Any]) -> None:
         for future in futures.values():
