@@ -26,8 +26,8 @@ from tests.integration.conftest import RUNTIME_IMAGE, apply, wait_for
 
 pytestmark = pytest.mark.cluster
 
-MANUAL_PIPELINES = 20
-TOKENS_PER_PIPELINE = 10  # 200 run-now runs
+MANUAL_PIPELINES = 40
+TOKENS_PER_PIPELINE = 5  # 200 run-now runs
 SCHEDULED_PIPELINES = 4
 MIN_KILLS = 20
 LEASE_SECONDS = 3
@@ -114,7 +114,7 @@ def test_leader_killed_at_random_during_200_runs_loses_and_duplicates_nothing(
     def chaos() -> None:
         # A new leader needs the lease to expire (3 s) and kopf to start (~2 s): kill it after it
         # has had a few seconds of work, at a random moment.
-        while not done.wait(rng.uniform(5.0, 10.0)):
+        while not done.wait(rng.uniform(6.0, 12.0)):
             replicas.kill_leader()
 
     started = time.monotonic()

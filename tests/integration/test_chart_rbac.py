@@ -88,9 +88,13 @@ def test_namespaced_rbac_is_least_privilege_and_suffices(
     ops, watched, other = namespaces["ops"], namespaces["watched"], namespaces["other"]
     docs = install_rbac(cp, "--set", f"watchNamespaces={{{watched}}}", namespace=ops)
     cluster_role = next(d for d in docs if d["kind"] == "ClusterRole")
+    # Only cluster-scoped needs: kopf's namespaces and CRDs, and the admission policies DataPolicies
+    # compile into (ValidatingAdmissionPolicy and its binding are cluster scoped).
     assert {r for rule in cluster_role["rules"] for r in rule["resources"]} == {
         "namespaces",
         "customresourcedefinitions",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
     }
     sa = f"system:serviceaccount:{ops}:{SA_NAME}"
     matrix = [
