@@ -23,10 +23,11 @@ from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
-from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.plan.runplan import PlanError, build_run_plan, check_step_order
 from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
 from dataops.policy.evaluate import PolicyFinding, evaluate
+from dataops.policy.masking import MaskingRule, keys_needed, masking_rules
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
@@ -49,7 +50,15 @@ SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was no
 def policy_findings(
     client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec, *, max_age: float
 ) -> list[PolicyFinding]:
-    findings = []
+    policies = selecting_policies(client, namespace, labels, max_age=max_age)
+    return sorted((evaluate(name, policy, spec) for name, policy in policies), key=lambda f: f.policy)
+
+
+def selecting_policies(
+    client: KubeClient, namespace: str, labels: dict[str, str], *, max_age: float
+) -> list[tuple[str, DataPolicySpec]]:
+    """The valid DataPolicies of the namespace whose selector matches ``labels``, by name."""
+    selecting = []
     policies = (
         client.list_recent(DATA_POLICY, namespace, max_age=max_age)
         if max_age
@@ -63,8 +72,8 @@ def policy_findings(
             log.warning("skipping DataPolicy %s/%s: its spec does not validate", namespace, name)
             continue
         if selector_matches(policy.pipeline_selector, labels):
-            findings.append(evaluate(name, policy, spec))
-    return sorted(findings, key=lambda f: f.policy)
+            selecting.append((name, policy))
+    return sorted(selecting, key=lambda p: p[0])
 
 
 def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -129,13 +138,18 @@ def reconcile_pipeline(
 
     suites = referenced_suites(client, namespace, spec)
     missing = [n for n, suite in suites.items() if suite is None]
+    policies = selecting_policies(
+        client, namespace, meta.get("labels") or {}, max_age=config.policy_list_max_age
+    )
+    rules, masking_errors = _masking_rules(policies)
     plan = build_run_plan(
         name=name,
         namespace=namespace,
         spec=spec,
         suites={n: suite for n, suite in suites.items() if suite is not None},
+        masking=rules,
     )
-    plan_errors = check_step_order(spec)
+    plan_errors = check_step_order(spec) + masking_errors
     apply_error = None
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
     # A pipeline seen for the first time has no children yet: apply them without reading first.
@@ -157,9 +171,7 @@ def reconcile_pipeline(
                     outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
-    findings = policy_findings(
-        client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
-    )
+    findings = sorted((evaluate(n, policy, spec) for n, policy in policies), key=lambda f: f.policy)
     sources: SourcesReport | None = None
     if has_streaming_sources(spec):
         if needs_finalizer(spec, config):
@@ -226,6 +238,7 @@ def reconcile_pipeline(
             lineage_transport=config.lineage_transport,
             kafka_bootstrap=config.kafka_bootstrap,
             api_server_url=config.api_server_url,
+            masking_keys=tuple(keys_needed(plan.masking)),
         )
         try:
             outcome.children_written += launch(client, attempt, spec)
@@ -263,6 +276,14 @@ def reconcile_pipeline(
             runs.wake_at.append(now + SOURCES_RETRY)
     outcome.requeue_after = runs.requeue_after(now)
     return outcome
+
+
+def _masking_rules(policies: list[tuple[str, DataPolicySpec]]) -> tuple[list[MaskingRule], list[PlanError]]:
+    """The selecting policies' PII rules; a rule that cannot be used stops runs (never written in clear)."""
+    try:
+        return masking_rules(policies), []
+    except ValueError as exc:
+        return [], [PlanError("policy", str(exc))]
 
 
 def _finalize(
