@@ -68,7 +68,14 @@ def test_derived_columns_follow_lineage() -> None:
 
 def test_constants_and_counts_are_not_refused() -> None:
     rules = _rules(EMAIL_HASH)
-    assert _plan(rules, "SELECT count(*) AS n, 1 AS one, country FROM users GROUP BY country", ["n", "one", "country"]) == {}
+    assert (
+        _plan(
+            rules,
+            "SELECT count(*) AS n, 1 AS one, country FROM users GROUP BY country",
+            ["n", "one", "country"],
+        )
+        == {}
+    )
 
 
 def test_untraceable_column_is_refused_naming_sink_and_column() -> None:
@@ -80,7 +87,9 @@ def test_untraceable_column_is_refused_naming_sink_and_column() -> None:
 
 
 def test_unresolved_is_fine_when_nothing_is_classified_or_a_rule_names_the_column() -> None:
-    assert _plan(_rules({"column": "ssn", "classification": "nationalId"}), "SELECT a FROM nowhere", ["a"]) == {}
+    assert (
+        _plan(_rules({"column": "ssn", "classification": "nationalId"}), "SELECT a FROM nowhere", ["a"]) == {}
+    )
     rules = _rules(EMAIL_HASH, {"column": "a", "classification": "other", "masking": "redact"})
     assert _plan(rules, "SELECT a FROM nowhere", ["a"]) == {"a": "redact"}
     # for protecting samples: untraceable columns get the strictest classified rule
