@@ -430,6 +430,7 @@ def test_planted_pii_appears_nowhere_a_run_writes(
         result = ValidationResult.model_validate(
             {
                 "runId": "m1",
+                "successPercent": outcome.success_percent,
                 "success": outcome.success,
                 "evaluated": len(outcome.results),
                 "failed": len(outcome.failed),

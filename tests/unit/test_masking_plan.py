@@ -173,3 +173,60 @@ def test_plan_carries_rules_and_pods_get_the_key_by_reference(example_pipeline: 
     assert entry["valueFrom"] == {"secretKeyRef": {"name": "mask", "key": "k"}}
     app_env = build_spark_application(launch, spec)["spec"]["driver"]["env"]
     assert any(e["name"] == "DATAOPS_SECRET_MASK_K" for e in app_env)
+
+
+def _reconciled(example_pipeline: dict[str, Any], example_policy: dict[str, Any]) -> Any:
+    from datetime import UTC, datetime
+
+    from dataops.reconcile.pipeline import reconcile_pipeline
+    from tests.unit.fake_kube import FakeKube
+
+    kube = FakeKube()
+    example_pipeline["spec"].pop("qualityGates", None)
+    example_pipeline["metadata"].update(
+        namespace="sales",
+        uid="uid-1",
+        generation=1,
+        creationTimestamp="2026-11-25T09:00:00Z",
+        annotations={"dataops.dev/run-now": "1"},
+    )
+    example_policy["metadata"]["namespace"] = "sales"
+    example_policy["spec"].pop("requiredQualityGates", None)
+    kube.put(example_policy)
+    kube.put(example_pipeline)
+    reconcile_pipeline(kube, example_pipeline, now=datetime(2026, 11, 25, 10, tzinfo=UTC))  # type: ignore[arg-type]
+    return kube
+
+
+def test_operator_puts_the_rules_in_the_plan_and_the_key_reference_in_the_driver(
+    example_pipeline: dict[str, Any], example_policy: dict[str, Any]
+) -> None:
+    import json
+
+    kube = _reconciled(example_pipeline, example_policy)
+    [plan_map] = [m for m in kube.of_kind("ConfigMap") if "plan.json" in m.get("data", {})]
+    plan = RunPlan.model_validate(json.loads(plan_map["data"]["plan.json"]))
+    assert [(r.policy, r.column, r.method.value) for r in plan.masking] == [
+        ("sales-governance", "email", "hash")
+    ]
+    assert plan.masking[0].key is not None and plan.masking[0].key.name == "sales-masking-key"
+    [pod] = kube.of_kind("Pod")
+    env = {e["name"]: e for e in pod["spec"]["containers"][0]["env"]}
+    assert env["DATAOPS_SECRET_SALES_MASKING_KEY_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "sales-masking-key", "key": "key"}
+    }
+
+
+def test_operator_refuses_runs_under_an_unusable_rule(
+    example_pipeline: dict[str, Any], example_policy: dict[str, Any]
+) -> None:
+    from dataops.kube.client import DATA_PIPELINE
+
+    example_policy["spec"]["piiColumns"] = [
+        {"column": "[unclosed", "pattern": True, "classification": "other", "masking": "redact"}
+    ]
+    kube = _reconciled(example_pipeline, example_policy)
+    assert kube.of_kind("Pod") == []
+    body = kube.get(DATA_PIPELINE, "sales", example_pipeline["metadata"]["name"])
+    ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and "not a valid regular expression" in ready["message"]

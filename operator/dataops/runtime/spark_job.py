@@ -47,6 +47,7 @@ from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_r
 from dataops.runtime.summary import RunSummary
 
 Progress = Callable[[str], None]
+TERMINATION_LIMIT = 4000  # bytes the kubelet keeps of a termination message (4096)
 
 
 class QualityGateRunner(Protocol):
@@ -376,7 +377,7 @@ def _finish_lineage(
     )
 
 
-def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummary:
+def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str, keys: Keys) -> RunSummary:
     """The driver of a Streaming pipeline: runs until stopped, reporting progress on its pod."""
     from dataops.runtime.pod_progress import PodProgressReporter
     from dataops.runtime.streaming import StreamingRun, StreamingSettings
@@ -384,7 +385,7 @@ def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummar
     reporter = PodProgressReporter.from_env()
     settings = StreamingSettings(bootstrap=os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"))
     try:
-        run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys)
     except RunError as exc:
         return RunSummary.failed(plan.pipeline, run_id, str(exc))
     return run.run(progress=reporter or (lambda r: print(json.dumps(r), flush=True)))
@@ -414,9 +415,13 @@ def main() -> int:
     plan_path = Path(os.environ.get("DATAOPS_PLAN_PATH", "/etc/dataops/plan/plan.json"))
     plan = RunPlan.model_validate(json.loads(plan_path.read_text()))
     run_id = os.environ.get("DATAOPS_RUN_ID", "manual")
+    try:  # a masking key that is missing fails the run before Spark starts
+        keys = resolve_keys(plan.masking)
+    except RunError as exc:
+        return _report(RunSummary.failed(plan.pipeline, run_id, str(exc)))
     spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
     if plan.mode == "Streaming":
-        summary = _run_streaming(spark, plan, run_id)
+        summary = _run_streaming(spark, plan, run_id, keys)
     else:
         lineage = LineageEmitter(
             make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
@@ -431,15 +436,28 @@ def main() -> int:
             lineage=lineage,
             gate_runner=_gate_runner(plan),
             progress=lambda m: print(m, flush=True),
+            masking_keys=keys,
         )
+    code = _report(summary)
+    spark.stop()
+    return code
+
+
+def _report(summary: RunSummary) -> int:
+    """Print the summary and leave it (or the error) as the pod's termination message."""
     print(summary.render_table(), flush=True)
-    result = json.dumps(summary.to_json())
+    data = summary.to_json()
+    result = json.dumps(data)
+    if len(result) > TERMINATION_LIMIT and summary.masked:  # keep it parseable: masked columns only
+        data["masked"] = {sink: sorted(columns) for sink, columns in summary.masked.items()}
+        result = json.dumps(data)
     # The kubelet copies this file into the pod's termination message, where the operator reads it.
     termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
     if termination.parent.exists():
         with contextlib.suppress(OSError):
-            termination.write_text(result[:4000] if summary.outcome == "Succeeded" else _clip(summary.error))
-    spark.stop()
+            termination.write_text(
+                result[:TERMINATION_LIMIT] if summary.outcome == "Succeeded" else _clip(summary.error)
+            )
     return 0 if summary.outcome == "Succeeded" else 1
 
 
