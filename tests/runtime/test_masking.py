@@ -440,7 +440,8 @@ def test_planted_pii_appears_nowhere_a_run_writes(
             suite=where, namespace="test", dataset="users", result=result, outcomes=outcome.results
         )
         assert _leaks(html) == []
-        assert "&lt;masked" in html or "masked" in html
+        if where.endswith("on users"):  # clear data checked: placeholders instead of values
+            assert "&lt;masked email&gt;" in html and "&lt;masked name&gt;" in html
 
 
 def test_quarantine_of_a_failed_gate_holds_masked_data(spark: SparkSession, data: Path) -> None:

@@ -230,3 +230,41 @@ def test_operator_refuses_runs_under_an_unusable_rule(
     body = kube.get(DATA_PIPELINE, "sales", example_pipeline["metadata"]["name"])
     ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False" and "not a valid regular expression" in ready["message"]
+
+
+def test_quality_outcomes_lose_values_of_protected_columns() -> None:
+    from dataops.quality.gate import describe
+    from dataops.quality.results import ExpectationOutcome, protect_outcome
+
+    protected = {"Email": "email"}
+    sample = ExpectationOutcome(
+        type="expect_column_values_to_match_regex",
+        column="email",
+        success=False,
+        severity="error",
+        unexpected_count=2,
+        unexpected_sample=["a@b.c", None],
+    )
+    hidden = protect_outcome(sample, protected)
+    assert hidden.unexpected_sample == ["<masked email>", None] and hidden.unexpected_count == 2
+    assert "a@b.c" not in describe(hidden)
+    maximum = ExpectationOutcome(
+        type="expect_column_max_to_be_between",
+        column="EMAIL",
+        success=False,
+        severity="error",
+        observed_value="z@y.x",
+    )
+    assert protect_outcome(maximum, protected).observed_value == "<masked email>"
+    pair = ExpectationOutcome(
+        type="expect_column_pair_values_to_be_equal",
+        column=None,
+        success=False,
+        severity="error",
+        unexpected_sample=[("a@b.c", "x")],
+    )
+    assert protect_outcome(pair, protected).unexpected_sample == ["<masked row>"]
+    other = ExpectationOutcome(
+        type="t", column="amount", success=False, severity="error", unexpected_sample=[5]
+    )
+    assert protect_outcome(other, protected) == other

@@ -47,9 +47,15 @@ def masked_value(classification: str) -> str:
 def protect_outcome(outcome: ExpectationOutcome, protected: Mapping[str, str]) -> ExpectationOutcome:
     """``outcome`` without values of a classified column (``protected``: column -> classification):
     unexpected samples and observed values (a min or max is a value) are replaced by placeholders;
-    counts and percentages stay."""
+    counts and percentages stay. Samples of multi-column checks are replaced whenever a column is
+    protected (they may hold any column of a row)."""
     lowered = {c.lower(): k for c, k in protected.items()}
-    if outcome.column is None or outcome.column.lower() not in lowered:
+    if outcome.column is None:
+        # multi-column checks (pairs, compound keys) sample whole rows: none of them is shown
+        if not protected or not outcome.unexpected_sample:
+            return outcome
+        return replace(outcome, unexpected_sample=[masked_value("row") for _ in outcome.unexpected_sample])
+    if outcome.column.lower() not in lowered:
         return outcome
     stand_in = masked_value(lowered[outcome.column.lower()])
     return replace(
