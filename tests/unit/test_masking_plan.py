@@ -268,3 +268,22 @@ def test_quality_outcomes_lose_values_of_protected_columns() -> None:
         type="t", column="amount", success=False, severity="error", unexpected_sample=[5]
     )
     assert protect_outcome(other, protected) == other
+
+
+def test_operator_refuses_runs_under_a_policy_whose_rules_cannot_be_read(
+    example_pipeline: dict[str, Any], example_policy: dict[str, Any]
+) -> None:
+    """A policy stored before maskingKey was required (hash without a key) no longer validates: its
+    rules cannot be applied, so the pipelines it selects must not write in clear."""
+    from dataops.kube.client import DATA_PIPELINE
+
+    del example_policy["spec"]["maskingKey"]
+    kube = _reconciled(example_pipeline, example_policy)
+    assert kube.of_kind("Pod") == []
+    body = kube.get(DATA_PIPELINE, "sales", example_pipeline["metadata"]["name"])
+    ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+    assert (
+        "DataPolicy 'sales-governance' selects this pipeline but its spec does not validate"
+        in ready["message"]
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dataops.api.v1alpha1.common import ConditionType, Reason
+from dataops.api.v1alpha1.common import ConditionType, LabelSelector, Reason
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
@@ -55,9 +55,16 @@ def policy_findings(
 
 
 def selecting_policies(
-    client: KubeClient, namespace: str, labels: dict[str, str], *, max_age: float
+    client: KubeClient,
+    namespace: str,
+    labels: dict[str, str],
+    *,
+    max_age: float,
+    unusable: list[PlanError] | None = None,
 ) -> list[tuple[str, DataPolicySpec]]:
-    """The valid DataPolicies of the namespace whose selector matches ``labels``, by name."""
+    """The valid DataPolicies of the namespace whose selector matches ``labels``, by name. A policy
+    with piiColumns whose spec does not validate but whose selector matches is added to
+    ``unusable`` (its masking rules cannot be applied, so the pipeline must not write)."""
     selecting = []
     policies = (
         client.list_recent(DATA_POLICY, namespace, max_age=max_age)
@@ -68,12 +75,31 @@ def selecting_policies(
         name = body["metadata"]["name"]
         try:
             policy = DataPolicySpec.model_validate(body.get("spec") or {})
-        except ValidationError:
+        except ValidationError as exc:
             log.warning("skipping DataPolicy %s/%s: its spec does not validate", namespace, name)
+            has_pii_rules = bool((body.get("spec") or {}).get("piiColumns"))
+            if unusable is not None and has_pii_rules and _selector_matches_raw(body, labels):
+                first = exc.errors()[0]
+                unusable.append(
+                    PlanError(
+                        "policy",
+                        f"DataPolicy {name!r} selects this pipeline but its spec does not validate "
+                        f"(spec.{format_path(tuple(first['loc']))}: {first['msg']})",
+                    )
+                )
             continue
         if selector_matches(policy.pipeline_selector, labels):
             selecting.append((name, policy))
     return sorted(selecting, key=lambda p: p[0])
+
+
+def _selector_matches_raw(body: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether an invalid policy's selector (if it parses on its own) matches."""
+    try:
+        selector = LabelSelector.model_validate((body.get("spec") or {}).get("pipelineSelector") or {})
+    except ValidationError:
+        return True  # cannot tell: assume it selects (refuse rather than write in clear)
+    return selector_matches(selector, labels)
 
 
 def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -138,10 +164,15 @@ def reconcile_pipeline(
 
     suites = referenced_suites(client, namespace, spec)
     missing = [n for n, suite in suites.items() if suite is None]
+    masking_errors: list[PlanError] = []
     policies = selecting_policies(
-        client, namespace, meta.get("labels") or {}, max_age=config.policy_list_max_age
+        client,
+        namespace,
+        meta.get("labels") or {},
+        max_age=config.policy_list_max_age,
+        unusable=masking_errors,
     )
-    rules, masking_errors = _masking_rules(policies)
+    rules = _masking_rules(policies, masking_errors)
     plan = build_run_plan(
         name=name,
         namespace=namespace,
@@ -278,12 +309,13 @@ def reconcile_pipeline(
     return outcome
 
 
-def _masking_rules(policies: list[tuple[str, DataPolicySpec]]) -> tuple[list[MaskingRule], list[PlanError]]:
+def _masking_rules(policies: list[tuple[str, DataPolicySpec]], errors: list[PlanError]) -> list[MaskingRule]:
     """The selecting policies' PII rules; a rule that cannot be used stops runs (never written in clear)."""
     try:
-        return masking_rules(policies), []
+        return masking_rules(policies)
     except ValueError as exc:
-        return [], [PlanError("policy", str(exc))]
+        errors.append(PlanError("policy", str(exc)))
+        return []
 
 
 def _finalize(
