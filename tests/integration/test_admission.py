@@ -95,6 +95,7 @@ POLICY_CASES: list[tuple[str, Mutation, str]] = [
     ("bad-enforcement", _set("spec.enforcement", "Strict"), "spec.enforcement"),
     ("bad-masking", _set("spec.piiColumns.0.masking", "scramble"), "spec.piiColumns[0].masking"),
     ("retention-zero", _set("spec.retention.maxDays", 0), "spec.retention.maxDays"),
+    ("hash-without-masking-key", _set("spec.maskingKey", _DELETE), "spec.maskingKey"),
 ]
 
 

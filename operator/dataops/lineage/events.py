@@ -19,6 +19,7 @@ from openlineage.client.facet_v2 import (
     processing_engine_run,
     schema_dataset,
     sql_job,
+    tags_dataset,
 )
 from openlineage.client.serde import Serde
 from openlineage.client.transport import Transport
@@ -63,6 +64,9 @@ class DatasetInfo:
     )  # type, ok, column, severity
     row_count_evaluated: int | None = None  # an input's rows a quality validation evaluated
     column_metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # dataQualityMetrics facet
+    masking: dict[str, tuple[str, str, str]] = field(
+        default_factory=dict
+    )  # output column -> (masking method, classification, why); no values
 
 
 def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
@@ -104,24 +108,64 @@ def _assertions(info: DatasetInfo) -> data_quality_assertions_dataset.DataQualit
     )
 
 
+def _column_fields(
+    inputs: list[tuple[str, str, str]], masking: tuple[str, str, str] | None
+) -> column_lineage_dataset.Fields:
+    """One output column's lineage; a column a DataPolicy covers says so in its transformations."""
+    transformations: list[column_lineage_dataset.Transformation] = []
+    if masking is not None:
+        method, classification, why = masking
+        transformations.append(
+            column_lineage_dataset.Transformation(
+                type="DIRECT",
+                subtype="TRANSFORMATION",
+                description=f"DataPolicy masking {method} of {classification} data: {why}",
+                masking=method != "none",
+            )
+        )
+    masked = masking is not None and masking[0] != "none"
+    return column_lineage_dataset.Fields(
+        inputFields=[
+            column_lineage_dataset.InputField(
+                namespace=ns, name=n, field=f, transformations=list(transformations)
+            )
+            for ns, n, f in inputs
+        ],
+        transformationType="MASKED" if masked else "",
+        transformationDescription=transformations[0].description or "" if transformations else "",
+    )
+
+
+def _tags(info: DatasetInfo) -> tags_dataset.TagsDatasetFacet:
+    tags = []
+    for column, (method, classification, _) in info.masking.items():
+        tags.append(
+            tags_dataset.TagsDatasetFacetFields(
+                key="pii", value=classification, source="DataPolicy", field=column
+            )
+        )
+        tags.append(
+            tags_dataset.TagsDatasetFacetFields(
+                key="masking", value=method, source="DataPolicy", field=column
+            )
+        )
+    return tags_dataset.TagsDatasetFacet(tags=tags)
+
+
 def _output(info: DatasetInfo) -> OutputDataset:
     facets: dict[str, Any] = {"schema": _schema(info.fields)} if info.fields else {}
     if info.assertions:
         facets["dataQualityAssertions"] = _assertions(info)
-    if info.column_lineage:
+    columns = list(info.column_lineage) + [c for c in info.masking if c not in info.column_lineage]
+    if columns:
         facets["columnLineage"] = column_lineage_dataset.ColumnLineageDatasetFacet(
             fields={
-                column: column_lineage_dataset.Fields(
-                    inputFields=[
-                        column_lineage_dataset.InputField(namespace=ns, name=n, field=f)
-                        for ns, n, f in inputs
-                    ],
-                    transformationType="",
-                    transformationDescription="",
-                )
-                for column, inputs in info.column_lineage.items()
+                column: _column_fields(info.column_lineage.get(column, []), info.masking.get(column))
+                for column in columns
             }
         )
+    if info.masking:
+        facets["tags"] = _tags(info)
     output_facets: dict[str, Any] = {}
     if info.row_count is not None:
         output_facets["outputStatistics"] = (

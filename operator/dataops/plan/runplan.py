@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PipelineMode, StreamingSpec
+from dataops.policy.masking import MaskingRule
 
 PLAN_FORMAT_VERSION = 1
 
@@ -68,9 +69,16 @@ class RunPlan(BaseModel):
         default=None, description="StreamingSpec of a Streaming pipeline."
     )
     staging_path: str | None = Field(default=None, description="Root of write-audit-publish staging.")
+    masking: list[MaskingRule] = Field(
+        default_factory=list,
+        description="PII rules of the selecting DataPolicies (Secret references, never key values).",
+    )
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json", by_alias=True)
+        if not data["masking"]:  # plans without policies keep the digest they had before masking existed
+            del data["masking"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:16]
@@ -113,7 +121,12 @@ def check_step_order(spec: DataPipelineSpec) -> list[PlanError]:
 
 
 def build_run_plan(
-    *, name: str, namespace: str, spec: DataPipelineSpec, suites: dict[str, dict[str, Any]] | None = None
+    *,
+    name: str,
+    namespace: str,
+    spec: DataPipelineSpec,
+    suites: dict[str, dict[str, Any]] | None = None,
+    masking: list[MaskingRule] | None = None,
 ) -> RunPlan:
     known = {s.name for s in spec.sources}
     steps = []
@@ -136,4 +149,5 @@ def build_run_plan(
         if spec.mode == PipelineMode.STREAMING
         else None,
         staging_path=spec.staging_path,
+        masking=list(masking or []),
     )

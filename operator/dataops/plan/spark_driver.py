@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from dataops.api.v1alpha1.common import SecretKeySelector
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
 from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_config_map_name, runner_name
 from dataops.plan.children import standard_labels as _labels
@@ -70,6 +71,8 @@ class Launch:
     kafka_bootstrap: str | None = None
     api_server_url: str | None = None
     """How pods reach the API server; None: the in-cluster default (kubernetes.default.svc)."""
+    masking_keys: tuple[SecretKeySelector, ...] = ()
+    """The Secret keys the plan's DataPolicy masking needs (hash, tokenize)."""
 
     @property
     def base_name(self) -> str:
@@ -139,6 +142,17 @@ def secret_env(spec: DataPipelineSpec) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
         }
     return [env[k] for k in sorted(env)]
+
+
+def masking_key_env(launch: Launch) -> list[dict[str, Any]]:
+    """The masking keys, as environment variables of the driver (the runtime reads them by name)."""
+    return [
+        {
+            "name": secret_env_name(ref),
+            "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+        }
+        for ref in launch.masking_keys
+    ]
 
 
 def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
@@ -282,6 +296,7 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         *writable_dirs_env(),
         *api_server_env(launch.api_server_url),
         *secret_env(spec),
+        *masking_key_env(launch),
     ]
     container: dict[str, Any] = {
         "name": DRIVER_CONTAINER,
@@ -375,6 +390,7 @@ def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str,
         *writable_dirs_env(),
         *api_server_env(launch.api_server_url),
         *secret_env(spec),
+        *masking_key_env(launch),
     ]
     labels = {
         **spark.pod_labels,

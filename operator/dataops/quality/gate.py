@@ -8,12 +8,14 @@ and warn-severity expectations only add warnings to the run summary.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import DataFrame
 
 from dataops.api.v1alpha1.datapipeline import GateAction, QualityGate
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec, Engine
 from dataops.quality import gx_engine, single_pass
-from dataops.quality.results import ExpectationOutcome, SuiteOutcome
+from dataops.quality.results import ExpectationOutcome, SuiteOutcome, protect_outcome
 from dataops.runtime.errors import QualityGateFailed
 
 
@@ -45,13 +47,19 @@ class SuiteGateRunner:
             return []
         return [(o.type, o.success, o.column, o.severity) for o in self._last.results]
 
-    def __call__(self, gate: QualityGate, dataset: str, df: DataFrame) -> list[str]:
+    def __call__(
+        self, gate: QualityGate, dataset: str, df: DataFrame, *, protected: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """``protected``: columns (-> classification) whose values never leave the run: samples and
+        observed values of their checks are replaced before anything reports them."""
         name = gate.suite_ref.name
         suite = self.suites.get(name)
         where = f"{name} on {dataset}"
         if suite is None:
             raise QualityGateFailed(where, f"DataQualitySuite {name!r} is not available to this run")
         outcome = validate_suite(df, suite)
+        if protected:
+            outcome = SuiteOutcome([protect_outcome(o, protected) for o in outcome.results])
         self.outcomes[where] = outcome
         self._last = outcome
         blocking = [o for o in outcome.failed if o.severity == "error"]

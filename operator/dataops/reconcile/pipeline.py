@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dataops.api.v1alpha1.common import ConditionType, Reason
+from dataops.api.v1alpha1.common import ConditionType, LabelSelector, Reason
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
@@ -24,11 +24,12 @@ from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
-from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.plan.runplan import PlanError, build_run_plan, check_step_order
 from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
 from dataops.policy.deputy import pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
+from dataops.policy.masking import MaskingRule, keys_needed, masking_rules
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
@@ -51,7 +52,22 @@ SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was no
 def policy_findings(
     client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec, *, max_age: float
 ) -> list[PolicyFinding]:
-    findings = []
+    policies = selecting_policies(client, namespace, labels, max_age=max_age)
+    return sorted((evaluate(name, policy, spec) for name, policy in policies), key=lambda f: f.policy)
+
+
+def selecting_policies(
+    client: KubeClient,
+    namespace: str,
+    labels: dict[str, str],
+    *,
+    max_age: float,
+    unusable: list[PlanError] | None = None,
+) -> list[tuple[str, DataPolicySpec]]:
+    """The valid DataPolicies of the namespace whose selector matches ``labels``, by name. A policy
+    with piiColumns whose spec does not validate but whose selector matches is added to
+    ``unusable`` (its masking rules cannot be applied, so the pipeline must not write)."""
+    selecting = []
     policies = (
         client.list_recent(DATA_POLICY, namespace, max_age=max_age)
         if max_age
@@ -61,12 +77,31 @@ def policy_findings(
         name = body["metadata"]["name"]
         try:
             policy = DataPolicySpec.model_validate(body.get("spec") or {})
-        except ValidationError:
+        except ValidationError as exc:
             log.warning("skipping DataPolicy %s/%s: its spec does not validate", namespace, name)
+            has_pii_rules = bool((body.get("spec") or {}).get("piiColumns"))
+            if unusable is not None and has_pii_rules and _selector_matches_raw(body, labels):
+                first = exc.errors()[0]
+                unusable.append(
+                    PlanError(
+                        "policy",
+                        f"DataPolicy {name!r} selects this pipeline but its spec does not validate "
+                        f"(spec.{format_path(tuple(first['loc']))}: {first['msg']})",
+                    )
+                )
             continue
         if selector_matches(policy.pipeline_selector, labels):
-            findings.append(evaluate(name, policy, spec))
-    return sorted(findings, key=lambda f: f.policy)
+            selecting.append((name, policy))
+    return sorted(selecting, key=lambda p: p[0])
+
+
+def _selector_matches_raw(body: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether an invalid policy's selector (if it parses on its own) matches."""
+    try:
+        selector = LabelSelector.model_validate((body.get("spec") or {}).get("pipelineSelector") or {})
+    except ValidationError:
+        return True  # cannot tell: assume it selects (refuse rather than write in clear)
+    return selector_matches(selector, labels)
 
 
 def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -131,13 +166,23 @@ def reconcile_pipeline(
 
     suites = referenced_suites(client, namespace, spec)
     missing = [n for n, suite in suites.items() if suite is None]
+    masking_errors: list[PlanError] = []
+    policies = selecting_policies(
+        client,
+        namespace,
+        meta.get("labels") or {},
+        max_age=config.policy_list_max_age,
+        unusable=masking_errors,
+    )
+    rules = _masking_rules(policies, masking_errors)
     plan = build_run_plan(
         name=name,
         namespace=namespace,
         spec=spec,
         suites={n: suite for n, suite in suites.items() if suite is not None},
+        masking=rules,
     )
-    plan_errors = check_step_order(spec)
+    plan_errors = check_step_order(spec) + masking_errors
     # What the operator will not do on the author's behalf: nothing is launched or contacted.
     forbidden = pipeline_forbidden(spec, config.allowlists())
     apply_error = None
@@ -161,9 +206,7 @@ def reconcile_pipeline(
                     outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
-    findings = policy_findings(
-        client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
-    )
+    findings = sorted((evaluate(n, policy, spec) for n, policy in policies), key=lambda f: f.policy)
     sources: SourcesReport | None = None
     if has_streaming_sources(spec) and not forbidden:
         if needs_finalizer(spec, config):
@@ -233,6 +276,7 @@ def reconcile_pipeline(
             lineage_transport=config.lineage_transport,
             kafka_bootstrap=config.kafka_bootstrap,
             api_server_url=config.api_server_url,
+            masking_keys=tuple(keys_needed(plan.masking)),
         )
         try:
             outcome.children_written += launch(client, attempt, spec)
@@ -272,6 +316,15 @@ def reconcile_pipeline(
             runs.wake_at.append(now + SOURCES_RETRY)
     outcome.requeue_after = runs.requeue_after(now)
     return outcome
+
+
+def _masking_rules(policies: list[tuple[str, DataPolicySpec]], errors: list[PlanError]) -> list[MaskingRule]:
+    """The selecting policies' PII rules; a rule that cannot be used stops runs (never written in clear)."""
+    try:
+        return masking_rules(policies)
+    except ValueError as exc:
+        errors.append(PlanError("policy", str(exc)))
+        return []
 
 
 def _finalize(

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.datapolicy import DataPolicy, DataPolicySpec
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan, build_run_plan, check_step_order
+from dataops.policy.masking import masking_rules
+from dataops.policy.selectors import selector_matches
 from dataops.runtime.errors import RunError
+from dataops.runtime.masking import resolve_keys
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
@@ -32,16 +41,27 @@ def run_pipeline(
     gate_runner: QualityGateRunner | None = None,
     quiet: bool = False,
     streaming: StreamingSettings | None = None,
+    governance: Governance | None = None,
 ) -> tuple[RunSummary, LineageEmitter]:
     """A Batch pipeline runs once; a Streaming one runs until interrupted (Ctrl-C), until
-    ``streaming.max_batches`` micro-batches or, with ``available_now``, until the topic is drained."""
+    ``streaming.max_batches`` micro-batches or, with ``available_now``, until the topic is drained.
+    ``governance``: the DataPolicies and Secrets given beside the pipeline; a masking key that is
+    missing fails with ValueError before Spark starts."""
     from dataops.runtime.session import local_session
 
     errors = check_step_order(pipeline.spec)
     if errors:
         raise ValueError("; ".join(str(e) for e in errors))
     name = pipeline.metadata.name
-    plan = build_run_plan(name=name, namespace=pipeline.metadata.namespace or "default", spec=pipeline.spec)
+    governance = governance or Governance()
+    rules = masking_rules(governance.selecting(pipeline))
+    try:
+        keys = resolve_keys(rules, secrets=governance.secrets)
+    except RunError as exc:
+        raise ValueError(str(exc)) from exc
+    plan = build_run_plan(
+        name=name, namespace=pipeline.metadata.namespace or "default", spec=pipeline.spec, masking=rules
+    )
     run_id = run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
 
@@ -58,10 +78,16 @@ def run_pipeline(
         sql=";\n".join(s.sql for s in plan.steps),
     )
     if plan.mode == "Streaming":
-        summary = _run_streaming(spark, plan, run_id, streaming or StreamingSettings(), progress)
+        summary = _run_streaming(spark, plan, run_id, streaming or StreamingSettings(), progress, keys)
     else:
         summary = execute_plan(
-            spark, plan, run_id=run_id, lineage=lineage, gate_runner=gate_runner, progress=progress
+            spark,
+            plan,
+            run_id=run_id,
+            lineage=lineage,
+            gate_runner=gate_runner,
+            progress=progress,
+            masking_keys=keys,
         )
     progress(f"run {summary.outcome.lower()}")
     return summary, lineage
@@ -73,6 +99,7 @@ def _run_streaming(
     run_id: str,
     settings: StreamingSettings,
     progress: Callable[[str], None],
+    keys: dict[tuple[str, str], bytes],
 ) -> RunSummary:
     stop = threading.Event()
 
@@ -81,7 +108,7 @@ def _run_streaming(
         progress(f"streaming {str(status.get('state', '')).lower()}: {fields}")
 
     try:
-        run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys)
     except RunError as exc:
         return RunSummary.failed(plan.pipeline, run_id, str(exc))
     progress(f"streaming topic {run.kafka.topic}, checkpoint {run.checkpoint} (Ctrl-C stops)")
@@ -113,3 +140,54 @@ def load_pipeline(paths: list[Path]) -> tuple[DataPipeline, dict[str, DataQualit
         if d.get("kind") == "DataQualitySuite"
     }
     return DataPipeline.model_validate(pipelines[0]), suites
+
+
+@dataclass
+class Governance:
+    """DataPolicies and Secrets given to ``dataops run`` beside the pipeline."""
+
+    policies: list[tuple[str, str, DataPolicySpec]] = field(default_factory=list)  # (namespace, name, spec)
+    secrets: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (secret, key) -> value
+
+    def selecting(self, pipeline: DataPipeline) -> list[tuple[str, DataPolicySpec]]:
+        """The policies that select the pipeline: same namespace, matching label selector."""
+        namespace = pipeline.metadata.namespace or "default"
+        labels = pipeline.metadata.labels or {}
+        return [
+            (name, spec)
+            for ns, name, spec in self.policies
+            if ns == namespace and selector_matches(spec.pipeline_selector, labels)
+        ]
+
+
+def _secret_values(doc: dict[str, Any]) -> dict[tuple[str, str], bytes]:
+    name = str((doc.get("metadata") or {}).get("name") or "")
+    values: dict[tuple[str, str], bytes] = {}
+    for key, encoded in (doc.get("data") or {}).items():
+        try:
+            values[(name, str(key))] = base64.b64decode(str(encoded), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"Secret {name!r}: data.{key} is not base64") from exc
+    for key, text in (doc.get("stringData") or {}).items():  # stringData wins, as in the API server
+        values[(name, str(key))] = str(text).encode()
+    return values
+
+
+def load_governance(paths: list[Path]) -> Governance:
+    """The DataPolicies and Secrets in ``paths``."""
+    from dataops.manifests import read_documents
+
+    governance = Governance()
+    for doc in (d.body for d in read_documents(paths) if isinstance(d.body, dict)):
+        namespace = str((doc.get("metadata") or {}).get("namespace") or "default")
+        if doc.get("kind") == "DataPolicy":
+            try:
+                policy = DataPolicy.model_validate(doc)
+            except ValidationError as exc:
+                raise ValueError(
+                    f"DataPolicy {doc.get('metadata', {}).get('name')!r} is invalid: {exc}"
+                ) from exc
+            governance.policies.append((namespace, policy.metadata.name, policy.spec))
+        elif doc.get("apiVersion") == "v1" and doc.get("kind") == "Secret":
+            governance.secrets.update(_secret_values(doc))
+    return governance

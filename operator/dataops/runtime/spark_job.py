@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,20 +31,34 @@ from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan
+from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.runtime.errors import QualityGateFailed, RunError, StepError
 from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.masking import (
+    Keys,
+    MaskingError,
+    apply_masking,
+    check_merge_keys,
+    protect_key_literals,
+    resolve_keys,
+)
 from dataops.runtime.publish import discard, publish, stage, staged, staging_location
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
 from dataops.runtime.summary import RunSummary
 
 Progress = Callable[[str], None]
+TERMINATION_LIMIT = 4000  # bytes the kubelet keeps of a termination message (4096)
 
 
 class QualityGateRunner(Protocol):
     """Hook for the data quality engine: validate ``df`` for ``gate``; raise QualityGateFailed to block."""
 
-    def __call__(self, gate: QualityGate, dataset: str, df: DataFrame) -> list[str]:
-        """Returns warnings (failed warn-severity expectations) to report in the run summary."""
+    def __call__(
+        self, gate: QualityGate, dataset: str, df: DataFrame, *, protected: Mapping[str, str] | None = None
+    ) -> list[str]:
+        """Returns warnings (failed warn-severity expectations) to report in the run summary.
+        ``protected`` maps classified columns to their classification: their values must not
+        appear in what the runner reports."""
         ...
 
     def assertions(self) -> list[tuple[str, bool, str | None, str]]:
@@ -89,7 +103,9 @@ def execute_plan(
     lineage: LineageEmitter | None = None,
     gate_runner: QualityGateRunner | None = None,
     progress: Progress = lambda _msg: None,
+    masking_keys: Keys | None = None,
 ) -> RunSummary:
+    """``masking_keys``: the keys of the plan's masking rules; None reads them from the environment."""
     summary = RunSummary(pipeline=plan.pipeline, run_id=run_id, started=datetime.now(UTC))
     sources = [Source.model_validate(s) for s in plan.sources]
     sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
@@ -110,7 +126,11 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
+    masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     try:
+        keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
+        if plan.masking:
+            protect_key_literals(spark)
         for source in sources:
             started = time.perf_counter()
             progress(f"reading source {source.name}")
@@ -125,15 +145,22 @@ def execute_plan(
                 spark.sql(step.sql).createOrReplaceTempView(step.name)
             except (AnalysisException, PySparkException) as exc:
                 raise StepError(step.name, _message(exc)) from exc
+        masking = _plan_masking(spark, plan, sinks, inputs)
+        _record_masking(masking, summary, outputs)
+
+        def output_of(sink: Sink) -> DataFrame:
+            return apply_masking(spark.table(sink.from_), masking[sink.name], keys, sink=sink.name)
+
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
-            _stage_sinks(spark, plan, sinks, run_id=run_id, staging=staging, progress=progress)
+            _stage_sinks(plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress)
         for gate in gates:
-            _check_gate(spark, gate, sinks, staging, gate_runner, summary, outputs, progress)
+            protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
+            _check_gate(spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected)
         for sink in sinks:
             started = time.perf_counter()
             progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
-            df = staged(spark, staging[sink.name]) if sink.name in staging else spark.table(sink.from_)
+            df = staged(spark, staging[sink.name]) if sink.name in staging else output_of(sink)
             outputs[sink.name].fields = _fields(df)
             if lineage is not None:  # parse the SQL for column lineage while Spark writes
                 column_lineage_of[sink.name] = background.submit(
@@ -162,9 +189,9 @@ def execute_plan(
 
 
 def _stage_sinks(
-    spark: SparkSession,
     plan: RunPlan,
     sinks: list[Sink],
+    output_of: Callable[[Sink], DataFrame],
     *,
     run_id: str,
     staging: dict[str, str],
@@ -174,7 +201,7 @@ def _stage_sinks(
     for sink in sinks:
         staging[sink.name] = staging_location(plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id)
         progress(f"staging sink {sink.name} at {staging[sink.name]}")
-        stage(spark.table(sink.from_), staging[sink.name])
+        stage(output_of(sink), staging[sink.name])
 
 
 def _discard_staging(spark: SparkSession, staging: dict[str, str]) -> None:
@@ -217,8 +244,10 @@ def _check_gate(
     summary: RunSummary,
     outputs: dict[str, DatasetInfo],
     progress: Progress,
+    protected: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises."""
+    """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises.
+    ``protected``: per dataset, the classified columns whose values the results must not show."""
     if gate_runner is None:
         summary.warnings.append(
             f"quality gate {gate.suite_ref.name} on {gate.dataset or 'sink data'} not evaluated: "
@@ -228,7 +257,11 @@ def _check_gate(
     for target in _gate_targets(spark, gate, sinks, staging):
         progress(f"quality gate {gate.suite_ref.name} on {target.dataset}" + " (staged)" * target.staged)
         try:
-            summary.warnings += gate_runner(gate, target.dataset, target.data)
+            hidden = (protected or {}).get(target.dataset)
+            if hidden and not target.staged:
+                summary.warnings += gate_runner(gate, target.dataset, target.data, protected=hidden)
+            else:  # staged data is masked already
+                summary.warnings += gate_runner(gate, target.dataset, target.data)
         except QualityGateFailed as exc:
             summary.quarantine = dict(staging)
             kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
@@ -239,6 +272,73 @@ def _check_gate(
             checked = gate_runner.assertions()
             for name in target.sinks:
                 outputs[name].assertions += checked
+
+
+def _source_columns(inputs: dict[str, DatasetInfo]) -> dict[str, list[str]]:
+    return {name: [n for n, _ in info.fields] for name, info in inputs.items()}
+
+
+def _plan_masking(
+    spark: SparkSession, plan: RunPlan, sinks: list[Sink], inputs: dict[str, DatasetInfo]
+) -> dict[str, dict[str, ColumnMasking]]:
+    """Each sink's column masking, decided before anything is staged or written."""
+    steps = {s.name: s.sql for s in plan.steps}
+    decided: dict[str, dict[str, ColumnMasking]] = {}
+    for sink in sinks:
+        try:
+            decided[sink.name] = plan_columns(
+                rules=plan.masking,
+                sink=sink.name,
+                output_columns=spark.table(sink.from_).columns if plan.masking else [],
+                from_=sink.from_,
+                steps=steps,
+                source_columns=_source_columns(inputs),
+            )
+        except UnresolvedDerivation as exc:
+            raise MaskingError(sink.name, str(exc)) from exc
+        check_merge_keys(sink, decided[sink.name])
+    return decided
+
+
+def _record_masking(
+    masking: dict[str, dict[str, ColumnMasking]], summary: RunSummary, outputs: dict[str, DatasetInfo]
+) -> None:
+    for sink, columns in masking.items():
+        if columns:
+            summary.masked[sink] = {c: d.reason() for c, d in columns.items()}
+        outputs[sink].masking = {
+            c: (d.rule.method.value, d.rule.classification, d.reason()) for c, d in columns.items()
+        }
+
+
+def _gate_protection(
+    spark: SparkSession,
+    plan: RunPlan,
+    gate: QualityGate,
+    sinks: list[Sink],
+    staging: dict[str, str],
+    inputs: dict[str, DatasetInfo],
+) -> dict[str, dict[str, str]]:
+    """Per dataset a gate reads unmasked (a source or step no staged sink publishes): the columns
+    whose values its results must not show. Untraceable columns are protected too."""
+    if not plan.masking:
+        return {}
+    datasets = [gate.dataset] if gate.dataset else list(dict.fromkeys(k.from_ for k in sinks))
+    protected: dict[str, dict[str, str]] = {}
+    for dataset in datasets:
+        if any(k.from_ == dataset and k.name in staging for k in sinks):
+            continue
+        decided = plan_columns(
+            rules=plan.masking,
+            sink=dataset,
+            output_columns=spark.table(dataset).columns,
+            from_=dataset,
+            steps={s.name: s.sql for s in plan.steps},
+            source_columns=_source_columns(inputs),
+            refuse_unresolved=False,
+        )
+        protected[dataset] = {c: d.rule.classification for c, d in decided.items() if d.masked}
+    return protected
 
 
 def _column_lineage(
@@ -277,7 +377,7 @@ def _finish_lineage(
     )
 
 
-def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummary:
+def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str, keys: Keys) -> RunSummary:
     """The driver of a Streaming pipeline: runs until stopped, reporting progress on its pod."""
     from dataops.runtime.pod_progress import PodProgressReporter
     from dataops.runtime.streaming import StreamingRun, StreamingSettings
@@ -285,7 +385,7 @@ def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str) -> RunSummar
     reporter = PodProgressReporter.from_env()
     settings = StreamingSettings(bootstrap=os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"))
     try:
-        run = StreamingRun(spark, plan, run_id=run_id, settings=settings)
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys)
     except RunError as exc:
         return RunSummary.failed(plan.pipeline, run_id, str(exc))
     return run.run(progress=reporter or (lambda r: print(json.dumps(r), flush=True)))
@@ -315,9 +415,13 @@ def main() -> int:
     plan_path = Path(os.environ.get("DATAOPS_PLAN_PATH", "/etc/dataops/plan/plan.json"))
     plan = RunPlan.model_validate(json.loads(plan_path.read_text()))
     run_id = os.environ.get("DATAOPS_RUN_ID", "manual")
+    try:  # a masking key that is missing fails the run before Spark starts
+        keys = resolve_keys(plan.masking)
+    except RunError as exc:
+        return _report(RunSummary.failed(plan.pipeline, run_id, str(exc)))
     spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
     if plan.mode == "Streaming":
-        summary = _run_streaming(spark, plan, run_id)
+        summary = _run_streaming(spark, plan, run_id, keys)
     else:
         lineage = LineageEmitter(
             make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
@@ -332,15 +436,28 @@ def main() -> int:
             lineage=lineage,
             gate_runner=_gate_runner(plan),
             progress=lambda m: print(m, flush=True),
+            masking_keys=keys,
         )
+    code = _report(summary)
+    spark.stop()
+    return code
+
+
+def _report(summary: RunSummary) -> int:
+    """Print the summary and leave it (or the error) as the pod's termination message."""
     print(summary.render_table(), flush=True)
-    result = json.dumps(summary.to_json())
+    data = summary.to_json()
+    result = json.dumps(data)
+    if len(result) > TERMINATION_LIMIT and summary.masked:  # keep it parseable: masked columns only
+        data["masked"] = {sink: sorted(columns) for sink, columns in summary.masked.items()}
+        result = json.dumps(data)
     # The kubelet copies this file into the pod's termination message, where the operator reads it.
     termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
     if termination.parent.exists():
         with contextlib.suppress(OSError):
-            termination.write_text(result[:4000] if summary.outcome == "Succeeded" else _clip(summary.error))
-    spark.stop()
+            termination.write_text(
+                result[:TERMINATION_LIMIT] if summary.outcome == "Succeeded" else _clip(summary.error)
+            )
     return 0 if summary.outcome == "Succeeded" else 1
 
 

@@ -24,9 +24,17 @@ from pyspark.sql.streaming.query import StreamingQuery
 from dataops.api.v1alpha1.datapipeline import KafkaSource, Sink, Source, StreamingSpec
 from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
+from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
-from dataops.runtime.stream_parse import dead_letter_frame, parse_records, rejected_records, typed_rows
+from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
+from dataops.runtime.stream_parse import (
+    data_columns,
+    dead_letter_frame,
+    parse_records,
+    rejected_records,
+    typed_rows,
+)
 from dataops.runtime.stream_sinks import write_batch
 from dataops.runtime.summary import RunSummary
 
@@ -106,10 +114,20 @@ def status_report(progress: dict[str, Any], dead_lettered: int, state: str = "Ru
     return report
 
 
+KAFKA_BATCH_SCHEMA = "key binary, value binary, topic string, partition int, offset long"
+
+
 class StreamingRun:
     def __init__(
-        self, spark: SparkSession, plan: RunPlan, *, run_id: str, settings: StreamingSettings
+        self,
+        spark: SparkSession,
+        plan: RunPlan,
+        *,
+        run_id: str,
+        settings: StreamingSettings,
+        masking_keys: Keys | None = None,
     ) -> None:
+        """``masking_keys``: the keys of the plan's masking rules; None reads them from the environment."""
         self.spark = spark
         self.plan = plan
         self.run_id = run_id
@@ -128,11 +146,43 @@ class StreamingRun:
         digest = hashlib.sha256(self.checkpoint.encode()).hexdigest()[:12]
         self.app_id = f"dataops:{plan.namespace}/{plan.pipeline}:{digest}"
         self.counters = _Counters()
+        self.keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
+        self.masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
 
     def _register_static_sources(self) -> None:
         for source in self.sources:
             if source is not self.source:
                 read_source(self.spark, source).createOrReplaceTempView(source.name)
+
+    def _register_batch(self, session: SparkSession, batch: DataFrame) -> None:
+        """The parsed rows of a batch as the source's view, the SQL steps on top of it."""
+        typed_rows(batch, self.kafka).createOrReplaceTempView(self.source.name)
+        for step in self.plan.steps:
+            try:
+                session.sql(step.sql).createOrReplaceTempView(step.name)
+            except PySparkException as exc:
+                raise StepError(step.name, str(exc).splitlines()[0]) from exc
+
+    def plan_masking(self) -> dict[str, dict[str, ColumnMasking]]:
+        """Each sink's column masking, decided on an empty batch before the query starts (an
+        untraceable column or a masked merge key fails the run before anything is written)."""
+        empty = self.spark.createDataFrame([], KAFKA_BATCH_SCHEMA)
+        self._register_batch(self.spark, parse_records(empty, self.kafka))
+        sources = {s.name: data_columns(self.spark.table(s.name)) for s in self.sources}
+        for sink in self.sinks:
+            try:
+                self.masking[sink.name] = plan_columns(
+                    rules=self.plan.masking,
+                    sink=sink.name,
+                    output_columns=data_columns(self.spark.table(sink.from_)),
+                    from_=sink.from_,
+                    steps={s.name: s.sql for s in self.plan.steps},
+                    source_columns=sources,
+                )
+            except UnresolvedDerivation as exc:
+                raise MaskingError(sink.name, str(exc)) from exc
+            check_merge_keys(sink, self.masking[sink.name])
+        return self.masking
 
     def _process(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch: Kafka is read and every record parsed once (cached for the writes)."""
@@ -150,17 +200,13 @@ class StreamingRun:
                     .save()
                 )
             good = records - rejected
-            typed_rows(parsed, self.kafka).createOrReplaceTempView(self.source.name)
-            for step in self.plan.steps:
-                try:
-                    session.sql(step.sql).createOrReplaceTempView(step.name)
-                except PySparkException as exc:
-                    raise StepError(step.name, str(exc).splitlines()[0]) from exc
+            self._register_batch(session, parsed)
             for sink in self.sinks:
+                output = session.table(sink.from_)
                 write_batch(
                     session,
                     sink,
-                    session.table(sink.from_),
+                    apply_masking(output, self.masking.get(sink.name, {}), self.keys, sink=sink.name),
                     batch_id=batch_id,
                     app_id=f"{self.app_id}:{sink.name}",
                 )
@@ -180,6 +226,8 @@ class StreamingRun:
 
     def start(self) -> StreamingQuery:
         self._register_static_sources()
+        if self.plan.masking:
+            self.plan_masking()
         reader = (
             self.spark.readStream.format("kafka")
             .option("kafka.bootstrap.servers", self.bootstrap)
@@ -240,6 +288,11 @@ class StreamingRun:
         summary.finished = datetime.now(UTC)
         summary.rows_read = {self.source.name: self.counters.rows_in}
         summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}
+        summary.masked = {
+            sink: {c: d.reason() for c, d in columns.items()}
+            for sink, columns in self.masking.items()
+            if columns
+        }
         if self.counters.dead_lettered:
             summary.warnings.append(
                 f"{self.counters.dead_lettered} record(s) sent to dead-letter topic {self.dead_letter_topic}"

@@ -19,6 +19,7 @@ class RunSummary:
     step_seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     quarantine: dict[str, str] = field(default_factory=dict)  # sink -> staged data a failed gate kept
+    masked: dict[str, dict[str, str]] = field(default_factory=dict)  # sink -> column -> method and why
 
     @classmethod
     def failed(cls, pipeline: str, run_id: str, error: str) -> RunSummary:
@@ -44,6 +45,7 @@ class RunSummary:
             "rowsWritten": self.rows_written,
             "warnings": self.warnings,
             "quarantine": self.quarantine,
+            **({"masked": self.masked} if self.masked else {}),
         }
 
     def render_table(self) -> str:
@@ -59,6 +61,11 @@ class RunSummary:
             lines.append(f"error: {self.error}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(f"quarantine: {sink} -> {where}" for sink, where in self.quarantine.items())
+        lines.extend(
+            f"masked: {sink}.{column}: {why}"
+            for sink, columns in self.masked.items()
+            for column, why in columns.items()
+        )
         return "\n".join(lines)
 
 

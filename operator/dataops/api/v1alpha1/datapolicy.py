@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel
-from dataops.api.v1alpha1.common import Conditions, LabelSelector
+from dataops.api.v1alpha1.common import Conditions, LabelSelector, ObjectName
 from dataops.api.v1alpha1.meta import ObjectMeta, name_length_rule
 
 
@@ -36,6 +36,16 @@ class MaskingMethod(StrEnum):
     PARTIAL = "partial"
     NULLIFY = "nullify"
     NONE = "none"
+    GENERALIZE = "generalize"
+    TOKENIZE = "tokenize"
+
+
+KEYED_MASKING = frozenset({MaskingMethod.HASH, MaskingMethod.TOKENIZE})
+
+
+class GeneralizeTo(StrEnum):
+    YEAR = "year"
+    MONTH = "month"
 
 
 class PiiColumn(KubeModel):
@@ -45,6 +55,19 @@ class PiiColumn(KubeModel):
     pattern: bool = False
     classification: PiiClassification
     masking: MaskingMethod = MaskingMethod.HASH
+    keep_last: int = Field(
+        default=4, ge=0, le=64, description="partial: how many trailing characters stay in clear."
+    )
+    generalize_to: GeneralizeTo = Field(
+        default=GeneralizeTo.YEAR, description="generalize: dates and timestamps keep only the year or month."
+    )
+
+
+class MaskingKey(KubeModel):
+    """A key of a Secret in the policy's namespace: the HMAC key of hash, the key behind tokenize."""
+
+    secret_name: ObjectName
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
 
 
 class RetentionRule(KubeModel):
@@ -111,6 +134,22 @@ class DataPolicySpec(KubeModel):
     retention: RetentionRule | None = None
     required_quality_gates: QualityGateRequirement | None = None
     access: AccessRule | None = None
+    masking_key: MaskingKey | None = Field(
+        default=None, description="Required when a piiColumns entry uses hash or tokenize."
+    )
+
+    cel_rules = (
+        CelRule(
+            rule="has(self.maskingKey) || !has(self.piiColumns) || "
+            "!self.piiColumns.exists(c, !has(c.masking) || c.masking == 'hash' || c.masking == 'tokenize')",
+            message="maskingKey is required when a piiColumns entry uses masking hash or tokenize",
+            check=lambda s: (
+                s.masking_key is not None or not any(c.masking in KEYED_MASKING for c in s.pii_columns)
+            ),
+            field_path=".maskingKey",
+            reason="FieldValueRequired",
+        ),
+    )
 
 
 class PolicyPhase(StrEnum):
