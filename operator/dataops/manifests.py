@@ -1,4 +1,4 @@
-"""Reading manifests from YAML files and folders."""
+"""Reading manifests from YAML files and folders (with kubectl's YAML -> JSON semantics)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from dataops.kubeyaml import load_all
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,6 @@ def yaml_files(paths: list[Path]) -> list[Path]:
 
 def read_documents(paths: list[Path]) -> Iterator[Document]:
     for path in yaml_files(paths):
-        for index, body in enumerate(yaml.safe_load_all(path.read_text())):
+        for index, body in enumerate(load_all(path.read_text())):
             if body is not None:
                 yield Document(str(path), index, body)
