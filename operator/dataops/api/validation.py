@@ -25,8 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from dataops.api.celcheck import cel_errors
 from dataops.api.structural import Schema, decode
 from dataops.api.v1alpha1 import API_VERSION, DataPipeline, DataPolicy, DataQualitySuite
+from dataops.api.v1alpha1.base import CelRule
 from dataops.api.v1alpha1.meta import ObjectMeta
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -48,14 +50,12 @@ _REASONS = {
     "cel_rule": "Invalid value",
 }
 # Errors of the kinds the API server does not treat as blocking: CEL rules are still checked after them.
+# Type, enum, "Required value", "Too long" (maxLength) and "Too many" (maxItems) errors block every CEL rule.
 _NON_BLOCKING = {
-    "missing",
     "duplicate_value",
     "cel_rule",
     "string_too_short",
-    "string_too_long",
     "too_short",
-    "too_long",
     "string_pattern_mismatch",
     "greater_than",
     "greater_than_equal",
@@ -64,6 +64,7 @@ _NON_BLOCKING = {
     "multiple_of",
 }
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
@@ -149,12 +150,46 @@ def _metadata_errors(metadata: dict[str, Any]) -> tuple[list[FieldError], Object
     except ValidationError as exc:
         reported = {e.path for e in errors}
         for e in exc.errors():
-            error = _error_from_pydantic({**e, "loc": ("metadata", *e["loc"])})
+            loc = ("metadata", *e["loc"])
+            # kubectl decodes metadata into ObjectMeta: a bad map value is an error of the whole map
+            loc = loc[:2] if loc[1] in ("labels", "annotations") else loc
+            error = _error_from_pydantic({**e, "loc": loc})
             if error.path not in reported:
                 reported.add(error.path)
                 errors.append(error)
         return errors, None
+    errors += _label_errors(meta.labels, "metadata.labels", values=True)
+    errors += _label_errors(meta.annotations, "metadata.annotations", values=False)
     return errors, meta
+
+
+def _qualified_name_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if "/" in key and (not prefix or len(prefix) > 253 or not DNS1123_SUBDOMAIN.fullmatch(prefix)):
+        return "prefix part must be a lowercase RFC 1123 subdomain"
+    if not name or len(name) > 63 or not QUALIFIED_NAME.fullmatch(name):
+        return (
+            "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+            "with an alphanumeric character (at most 63 characters)"
+        )
+    return None
+
+
+def _label_errors(items: dict[str, str], path: str, *, values: bool) -> list[FieldError]:
+    """Label and annotation keys are qualified names; label values are short names or empty."""
+    errors: list[FieldError] = []
+    for key, value in items.items():
+        problem = _qualified_name_problem(key)
+        if problem:
+            errors.append(FieldError(path, "Invalid value", f"{key!r}: {problem}"))
+        if values and (len(value) > 63 or (value and not QUALIFIED_NAME.fullmatch(value))):
+            errors.append(
+                FieldError(path, "Invalid value", f"{value!r}: a valid label value must be at most 63 "
+                           "characters of alphanumerics, '-', '_' or '.', starting and ending alphanumeric")
+            )
+    if not values and sum(len(k) + len(v) for k, v in items.items()) > 256 * 1024:
+        errors.append(FieldError(path, "Too long", "annotations may not exceed 262144 bytes"))
+    return errors
 
 
 def _envelope_errors(doc: dict[str, Any]) -> list[FieldError]:
@@ -199,22 +234,30 @@ def validate_document(doc: Any) -> list[FieldError]:
         seen: set[str] = set()
         for err in exc.errors():
             error = _error_from_pydantic(err)
-            if error.path.startswith("metadata") or error.path == ROOT_PATH:
-                continue  # reported by _metadata_errors and the root rules below
-            if error.path in seen and err["type"] != "cel_rule":
+            if error.path.startswith("metadata") or err["type"] == "cel_rule":
+                continue  # reported by _metadata_errors and the rule checks below
+            if error.path in seen:
                 continue
             seen.add(error.path)
             model_errors.append((error, err["type"]))
     if any(kind not in _NON_BLOCKING for _, kind in model_errors):
         # Like the API server: no CEL rule is reported once a value has the wrong type or enum.
-        return errors + [e for e, kind in model_errors if kind != "cel_rule"]
+        return errors + [e for e, _ in model_errors]
     if meta is not None:
         # Root rules only read metadata; like the API server, report them even when the spec has errors.
         envelope = SimpleNamespace(metadata=meta)
         for rule in getattr(model, "cel_rules", ()):
             if not rule.check(envelope):
                 errors.append(FieldError(ROOT_PATH, "Invalid value", rule.message))
-    return errors + [e for e, _ in model_errors]
+    rules = [_rule_error(path, rule) for path, rule in cel_errors(model, body, "spec")]
+    return errors + [e for e, _ in model_errors] + rules
+
+
+def _rule_error(path: str, rule: CelRule) -> FieldError:
+    reason = {"FieldValueRequired": "Required value", "FieldValueForbidden": "Forbidden"}.get(
+        rule.reason, "Invalid value"
+    )
+    return FieldError(path, reason, rule.message)
 
 
 def admitted_model(doc: dict[str, Any]) -> BaseModel:
