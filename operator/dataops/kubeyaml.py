@@ -128,5 +128,5 @@ def to_json_value(value: Any, path: str = "") -> Any:
 
 def load_all(text: str) -> Iterator[Any]:
     """Every document of a YAML stream, as the JSON kubectl would send (None for empty documents)."""
-    for document in yaml.load_all(text, Loader=_GoYamlLoader):  # noqa: S506 - a SafeLoader subclass
+    for document in yaml.load_all(text, Loader=_GoYamlLoader):
         yield None if document is None else to_json_value(document)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.cluster
 # The API server's note that CEL rules were skipped after a type error: not a field of the object.
 _SKIPPED_RULES = "some validation rules were not checked"
 _BULLET = re.compile(r"^\* (?P<path>[^:]+): ", re.MULTILINE)
-_SINGLE = re.compile(r' is invalid: (?P<path>[^:\n]+): ')
+_SINGLE = re.compile(r" is invalid: (?P<path>[^:\n]+): ")
 _UNKNOWN = re.compile(r'unknown field "(?P<path>[^"]+)"')
 _GO_FIELD = re.compile(r"Go struct field \w+\.(?P<path>[\w.]+) of type")
 _NO_NAME = re.compile(r"resource name may not be empty")

@@ -184,8 +184,12 @@ def _label_errors(items: dict[str, str], path: str, *, values: bool) -> list[Fie
             errors.append(FieldError(path, "Invalid value", f"{key!r}: {problem}"))
         if values and (len(value) > 63 or (value and not QUALIFIED_NAME.fullmatch(value))):
             errors.append(
-                FieldError(path, "Invalid value", f"{value!r}: a valid label value must be at most 63 "
-                           "characters of alphanumerics, '-', '_' or '.', starting and ending alphanumeric")
+                FieldError(
+                    path,
+                    "Invalid value",
+                    f"{value!r}: a valid label value must be at most 63 "
+                    "characters of alphanumerics, '-', '_' or '.', starting and ending alphanumeric",
+                )
             )
     if not values and sum(len(k) + len(v) for k, v in items.items()) > 256 * 1024:
         errors.append(FieldError(path, "Too long", "annotations may not exceed 262144 bytes"))

@@ -53,7 +53,7 @@ def _declared(schema: list[ColumnSpec]) -> Columns:
     return {c.name.lower(): c.type for c in schema}
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Expr:
     statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
     if not statements:
         raise ParseError("the step has no SQL statement")
@@ -68,7 +68,7 @@ def _syntax_message(error: ParseError) -> str:
     return f"SQL syntax error: {str(error).splitlines()[0]}"
 
 
-def _read_tables(tree: exp.Expression) -> list[str]:
+def _read_tables(tree: exp.Expr) -> list[str]:
     """Unqualified table names the statement reads, CTE names excluded, in order."""
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     names: dict[str, None] = {}
@@ -81,7 +81,7 @@ def _read_tables(tree: exp.Expression) -> list[str]:
     return list(names)
 
 
-def _output_columns(tree: exp.Expression, schema: dict[str, Columns]) -> Columns | None:
+def _output_columns(tree: exp.Expr, schema: dict[str, object]) -> Columns | None:
     """Qualify ``tree`` against ``schema``; the step's output columns, or None when unknown.
 
     Raises OptimizeError when a column cannot be resolved.
