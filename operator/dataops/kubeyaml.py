@@ -11,8 +11,8 @@ and re-encodes with Go's encoding/json. PyYAML's safe_load differs in ways that 
   ``[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?`` (so ``1e3`` is a number, ``08`` is 8.0),
   and has no base-60 numbers (``1:30`` is a string);
 * JSON: encoding/json writes an integral float as an integer (``2.0`` -> ``2``), so the API server
-  reads it as an integer; map keys become strings (``true``, ``1``); NaN and infinities cannot be
-  encoded, so kubectl refuses the file.
+  reads it as an integer (within int64; a larger integer arrives as a float); map keys become
+  strings (``true``, ``1``); NaN and infinities cannot be encoded, so kubectl refuses the file.
 """
 
 from __future__ import annotations
@@ -112,9 +112,11 @@ def to_json_value(value: Any, path: str = "") -> Any:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise KubectlYamlError(f"{path.lstrip('.') or '<root>'}: unsupported value: {value} (not JSON)")
-        if value.is_integer() and abs(value) < _JSON_EXPONENT_FROM:
+        if value.is_integer() and abs(value) < _JSON_EXPONENT_FROM and _INT64[0] <= value <= _INT64[1]:
             return int(value)
         return value
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        return float(value)  # the API server decodes a JSON integer beyond int64 as a float
     if isinstance(value, bytes):  # !!binary: encoding/json writes []byte as base64
         import base64
 

@@ -394,6 +394,10 @@ def _raw_text_cases() -> Iterator[Case]:
     yield Case("raw/date-string", text.replace('cron: "0 2 * * *"', "cron: 2026-01-01"))
     yield Case("raw/inf", text.replace("retentionDays: 365", "retentionDays: .inf"))
     yield Case("raw/empty-value", text.replace("    backoffSeconds: 30", "    backoffSeconds:"))
+    yield Case("raw/beyond-int64", text.replace("maxRetries: 2", "maxRetries: 99999999999999999999"))
+    yield Case("raw/duplicate-key", text.replace("maxRetries: 2", "maxRetries: 2\n    maxRetries: 3"))
+    yield Case("raw/tagged-int", text.replace("maxRetries: 2", 'maxRetries: !!int "2"'))
+    yield Case("raw/generate-name", text.replace("name: orders-daily", "generateName: orders-"))
     yield Case("raw/tilde", text.replace("    backoffSeconds: 30", "    backoffSeconds: ~"))
 
 

@@ -28,7 +28,7 @@ _BULLET = re.compile(r"^\* (?P<path>[^:]+): ", re.MULTILINE)
 _SINGLE = re.compile(r" is invalid: (?P<path>[^:\n]+): ")
 _UNKNOWN = re.compile(r'unknown field "(?P<path>[^"]+)"')
 _GO_FIELD = re.compile(r"Go struct field \w+\.(?P<path>[\w.]+) of type")
-_NO_NAME = re.compile(r"resource name may not be empty")
+_NO_NAME = re.compile(r"resource name may not be empty|cannot use generate name with apply")
 
 
 @dataclass(frozen=True)

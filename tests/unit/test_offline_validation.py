@@ -63,6 +63,10 @@ def test_documents_become_the_json_kubectl_sends() -> None:
     (doc,) = load_all("a: 2.0\nb: '2.0'\nn: x\ny: [on, 'on', 1e21]\nc: !!str 3\n")
     assert doc == {"a": 2, "b": "2.0", "false": "x", "true": [True, "on", 1e21], "c": "3"}
     assert isinstance(doc["a"], int)
+    # beyond int64 the API server decodes a number as a float, whichever way it was written
+    (doc,) = load_all("big: 99999999999999999999\nbigfloat: 1e20\nfloat: 1e18\n")
+    assert doc == {"big": 1e20, "bigfloat": 1e20, "float": 10**18}
+    assert isinstance(doc["big"], float) and isinstance(doc["float"], int)
     with pytest.raises(KubectlYamlError):
         list(load_all("a: .inf\n"))
 

@@ -129,7 +129,11 @@ def _metadata_errors(metadata: dict[str, Any]) -> tuple[list[FieldError], Object
     errors: list[FieldError] = []
     name = metadata.get("name")
     if not name:
-        errors.append(FieldError("metadata.name", "Required value", "name or generateName is required"))
+        errors.append(
+            FieldError(
+                "metadata.name", "Required value", "name is required (kubectl apply cannot use generateName)"
+            )
+        )
     elif isinstance(name, str) and (len(name) > 253 or not DNS1123_SUBDOMAIN.fullmatch(name)):
         errors.append(
             FieldError(
