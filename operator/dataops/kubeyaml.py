@@ -92,6 +92,31 @@ def _construct_go_scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
 
 _GoYamlLoader.add_constructor(_GO_SCALAR_TAG, _construct_go_scalar)
 
+_EXPLICIT_TAGS: dict[str, tuple[type, ...]] = {
+    "tag:yaml.org,2002:bool": (bool,),
+    "tag:yaml.org,2002:int": (int,),
+    "tag:yaml.org,2002:float": (float, int),
+    "tag:yaml.org,2002:null": (type(None),),
+}
+
+
+def _construct_tagged(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    """An explicit ``!!bool``/``!!int``/``!!float``/``!!null`` scalar, read with go-yaml's rules."""
+    text = loader.construct_scalar(node)
+    value = resolve_plain_scalar(text)
+    wanted = _EXPLICIT_TAGS[node.tag]
+    if isinstance(value, bool) and bool not in wanted:
+        value = text
+    if not isinstance(value, wanted):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot decode {text!r} as a {node.tag.rsplit(':', 1)[-1]}", node.start_mark
+        )
+    return float(value) if node.tag.endswith("float") else value
+
+
+for _tag in _EXPLICIT_TAGS:
+    _GoYamlLoader.add_constructor(_tag, _construct_tagged)
+
 
 def _json_key(key: Any) -> str:
     if isinstance(key, bool):

@@ -398,6 +398,19 @@ def _raw_text_cases() -> Iterator[Case]:
     yield Case("raw/duplicate-key", text.replace("maxRetries: 2", "maxRetries: 2\n    maxRetries: 3"))
     yield Case("raw/tagged-int", text.replace("maxRetries: 2", 'maxRetries: !!int "2"'))
     yield Case("raw/generate-name", text.replace("name: orders-daily", "generateName: orders-"))
+    yield Case(
+        "raw/tagged-bool-y",
+        text.replace("    backoffSeconds: 30", '    backoffSeconds: 30\n  suspend: !!bool "y"'),
+    )
+    yield Case("raw/tagged-float", text.replace("maxRetries: 2", "maxRetries: !!float 5"))
+    yield Case("raw/go-numbers", text.replace("maxRetries: 2", "maxRetries: 0o17").replace("365", "0x_16d"))
+    yield Case("raw/not-a-number", text.replace("maxRetries: 2", "maxRetries: 0b2"))
+    yield Case("raw/trailing-dot", text.replace("maxRetries: 2", "maxRetries: 5."))
+    yield Case(
+        "raw/v1-list",
+        "apiVersion: v1\nkind: List\nitems:\n"
+        + "".join(f"  {line}\n" if i else f"- {line}\n" for i, line in enumerate(text.splitlines()[1:])),
+    )
     yield Case("raw/tilde", text.replace("    backoffSeconds: 30", "    backoffSeconds: ~"))
 
 

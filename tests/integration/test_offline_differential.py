@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import yaml
 
 from dataops.api.validation import validate_document
 from dataops.kubeyaml import KubectlYamlError, load_all
+from dataops.manifests import objects
 from tests.integration.manifest_corpus import Case, generate
 
 pytestmark = pytest.mark.cluster
@@ -66,8 +68,8 @@ def online(kubectl: Callable[..., Any], case: Case) -> Verdict:
 
 def offline(case: Case) -> Verdict:
     try:
-        docs = [d for d in load_all(case.text) if d is not None]
-    except (KubectlYamlError, ValueError) as exc:
+        docs = [obj for d in load_all(case.text) for obj in objects(d)]
+    except (KubectlYamlError, ValueError, yaml.YAMLError) as exc:
         return Verdict(False, frozenset(), str(exc))
     errors = [e for doc in docs for e in validate_document(doc)]
     return Verdict(not errors, frozenset(e.path for e in errors), "; ".join(str(e) for e in errors))
