@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -102,8 +103,8 @@ _EXPLICIT_TAGS: dict[str, tuple[type, ...]] = {
 
 def _construct_tagged(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
     """An explicit ``!!bool``/``!!int``/``!!float``/``!!null`` scalar, read with go-yaml's rules."""
-    text = loader.construct_scalar(node)
-    value = resolve_plain_scalar(text)
+    text = str(loader.construct_scalar(node))
+    value: Any = resolve_plain_scalar(text)
     wanted = _EXPLICIT_TAGS[node.tag]
     if isinstance(value, bool) and bool not in wanted:
         value = text
@@ -111,7 +112,7 @@ def _construct_tagged(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         raise yaml.constructor.ConstructorError(
             None, None, f"cannot decode {text!r} as a {node.tag.rsplit(':', 1)[-1]}", node.start_mark
         )
-    return float(value) if node.tag.endswith("float") else value
+    return float(typing.cast(float, value)) if node.tag.endswith("float") else value
 
 
 for _tag in _EXPLICIT_TAGS:
