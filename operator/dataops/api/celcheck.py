@@ -59,7 +59,7 @@ def _node(model: type[KubeModel], data: dict[str, Any], path: str, errors: list[
     for rule in model.cel_rules:
         try:
             ok = rule.check(node)
-        except (AttributeError, TypeError):
+        except Exception:  # a value the rule cannot read (only possible next to a blocking error)
             continue
         if not ok:
             errors.append((f"{path}{rule.field_path or ''}" or "<nil>", rule))
