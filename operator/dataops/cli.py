@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
 from dataops.api.crdgen import drifted_crds, write_crds
-from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
-from dataops.api.validation import validate_document
+from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.validation import admitted_model, validate_document
 from dataops.manifests import read_documents
 from dataops.plan.runplan import check_step_order
+from dataops.plan.sql_check import check_sql_steps
 
 DEFAULT_CRD_DIR = Path("crds")
 
@@ -25,12 +25,12 @@ def _is_secret(doc: object) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate manifests offline with the models the CRDs are generated from."""
+    """Validate manifests offline with the models the CRDs are generated from, then check SQL steps."""
     failed = 0
     checked = 0
     try:
         documents = list(read_documents([Path(p) for p in args.filename]))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for doc in documents:
@@ -40,11 +40,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         checked += 1
         errors = [str(e) for e in validate_document(doc.body)]
         if not errors and doc.body.get("kind") == "DataPipeline":
-            try:
-                spec = DataPipelineSpec.model_validate(doc.body["spec"])
-                errors = [f"{e.path}: Invalid value: {e.message}" for e in check_step_order(spec)]
-            except ValidationError:  # already reported above
-                pass
+            pipeline = admitted_model(doc.body)
+            assert isinstance(pipeline, DataPipeline)
+            errors = [f"{e.path}: Invalid value: {e.message}" for e in check_step_order(pipeline.spec)]
+            errors += [str(e) for e in check_sql_steps(pipeline.spec)]
         if errors:
             failed += 1
             print(f"{doc.label}: invalid")
@@ -210,7 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="validate manifests offline (same rules as the API server)")
     validate.add_argument(
-        "-f", "--filename", action="append", required=True, help="file or folder (repeatable)"
+        "-f",
+        "--filename",
+        action="extend",
+        nargs="+",
+        required=True,
+        help="files or folders (-f a b and -f a -f b both work)",
     )
     validate.set_defaults(func=cmd_validate)
 

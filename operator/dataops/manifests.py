@@ -1,4 +1,4 @@
-"""Reading manifests from YAML files and folders."""
+"""Reading manifests from YAML files and folders (with kubectl's YAML -> JSON semantics)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from dataops.kubeyaml import load_all
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ def yaml_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json")))
         else:
             files.append(path)
     return files
@@ -37,6 +37,20 @@ def yaml_files(paths: list[Path]) -> list[Path]:
 
 def read_documents(paths: list[Path]) -> Iterator[Document]:
     for path in yaml_files(paths):
-        for index, body in enumerate(yaml.safe_load_all(path.read_text())):
-            if body is not None:
-                yield Document(str(path), index, body)
+        for index, body in enumerate(load_all(path.read_text())):
+            for item in objects(body):
+                yield Document(str(path), index, item)
+
+
+def objects(body: Any) -> list[Any]:
+    """The objects kubectl applies for one YAML document: the items of a v1 List, else the document."""
+    if body is None:
+        return []
+    if (
+        isinstance(body, dict)
+        and body.get("apiVersion") == "v1"
+        and body.get("kind") == "List"
+        and isinstance(body.get("items"), list)
+    ):
+        return [item for item in body["items"] if item is not None]
+    return [body]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,9 @@ def name_length_rule(kind: str) -> CelRule:
         # A missing name is reported on its own (metadata.name: Required value).
         check=lambda obj: (
             not obj.metadata.name
-            or (len(obj.metadata.name) <= MAX_NAME_LENGTH and obj.metadata.name[:1].isalpha())
+            or (
+                len(obj.metadata.name) <= MAX_NAME_LENGTH and re.match("[a-z]", obj.metadata.name) is not None
+            )
         ),
     )
 
