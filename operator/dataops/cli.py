@@ -15,7 +15,7 @@ from dataops.api.crdgen import drifted_crds, write_crds
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.validation import validate_document
 from dataops.manifests import read_documents
-from dataops.plan.runplan import check_step_order
+from dataops.plan.sql_guard import check_steps
 
 DEFAULT_CRD_DIR = Path("crds")
 
@@ -35,7 +35,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not errors and doc.body.get("kind") == "DataPipeline":
             try:
                 spec = DataPipelineSpec.model_validate(doc.body["spec"])
-                errors = [f"{e.path}: Invalid value: {e.message}" for e in check_step_order(spec)]
+                errors = [f"{e.path}: Invalid value: {e.message}" for e in check_steps(spec)]
             except ValidationError:  # already reported above
                 pass
         if errors:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PipelineMode, StreamingSpec
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 
 PLAN_FORMAT_VERSION = 1
 
@@ -68,6 +69,10 @@ class RunPlan(BaseModel):
         default=None, description="StreamingSpec of a Streaming pipeline."
     )
     staging_path: str | None = Field(default=None, description="Root of write-audit-publish staging.")
+    pii_columns: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="DataPolicy piiColumns of the policies that select the pipeline (classified columns).",
+    )
 
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True, separators=(",", ":"))
@@ -113,7 +118,12 @@ def check_step_order(spec: DataPipelineSpec) -> list[PlanError]:
 
 
 def build_run_plan(
-    *, name: str, namespace: str, spec: DataPipelineSpec, suites: dict[str, dict[str, Any]] | None = None
+    *,
+    name: str,
+    namespace: str,
+    spec: DataPipelineSpec,
+    suites: dict[str, dict[str, Any]] | None = None,
+    pii_columns: list[PiiColumn] | None = None,
 ) -> RunPlan:
     known = {s.name for s in spec.sources}
     steps = []
@@ -136,4 +146,5 @@ def build_run_plan(
         if spec.mode == PipelineMode.STREAMING
         else None,
         staging_path=spec.staging_path,
+        pii_columns=[c.to_json() for c in pii_columns or []],
     )

@@ -23,9 +23,10 @@ from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
-from dataops.plan.runplan import build_run_plan, check_step_order
+from dataops.plan.runplan import build_run_plan
 from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
+from dataops.plan.sql_guard import check_steps
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
@@ -46,10 +47,11 @@ log = logging.getLogger(__name__)
 SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was not reachable
 
 
-def policy_findings(
-    client: KubeClient, namespace: str, labels: dict[str, str], spec: DataPipelineSpec, *, max_age: float
-) -> list[PolicyFinding]:
-    findings = []
+def selecting_policies(
+    client: KubeClient, namespace: str, labels: dict[str, str], *, max_age: float
+) -> dict[str, DataPolicySpec]:
+    """The valid DataPolicies whose pipelineSelector matches ``labels``, by name."""
+    selected: dict[str, DataPolicySpec] = {}
     policies = (
         client.list_recent(DATA_POLICY, namespace, max_age=max_age)
         if max_age
@@ -63,8 +65,12 @@ def policy_findings(
             log.warning("skipping DataPolicy %s/%s: its spec does not validate", namespace, name)
             continue
         if selector_matches(policy.pipeline_selector, labels):
-            findings.append(evaluate(name, policy, spec))
-    return sorted(findings, key=lambda f: f.policy)
+            selected[name] = policy
+    return dict(sorted(selected.items()))
+
+
+def policy_findings(policies: dict[str, DataPolicySpec], spec: DataPipelineSpec) -> list[PolicyFinding]:
+    return [evaluate(name, policy, spec) for name, policy in policies.items()]
 
 
 def referenced_suites(client: KubeClient, namespace: str, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -129,13 +135,17 @@ def reconcile_pipeline(
 
     suites = referenced_suites(client, namespace, spec)
     missing = [n for n, suite in suites.items() if suite is None]
+    policies = selecting_policies(
+        client, namespace, meta.get("labels") or {}, max_age=config.policy_list_max_age
+    )
     plan = build_run_plan(
         name=name,
         namespace=namespace,
         spec=spec,
         suites={n: suite for n, suite in suites.items() if suite is not None},
+        pii_columns=[c for policy in policies.values() for c in policy.pii_columns],
     )
-    plan_errors = check_step_order(spec)
+    plan_errors = check_steps(spec)
     apply_error = None
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
     # A pipeline seen for the first time has no children yet: apply them without reading first.
@@ -157,9 +167,7 @@ def reconcile_pipeline(
                     outcome.children_written += ensure(client, child)
         except KubeError as exc:
             apply_error = f"applying children failed: {exc}"
-    findings = policy_findings(
-        client, namespace, meta.get("labels") or {}, spec, max_age=config.policy_list_max_age
-    )
+    findings = policy_findings(policies, spec)
     sources: SourcesReport | None = None
     if has_streaming_sources(spec):
         if needs_finalizer(spec, config):

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
-from dataops.plan.runplan import RunPlan, build_run_plan, check_step_order
+from dataops.plan.runplan import RunPlan, build_run_plan
+from dataops.plan.sql_guard import check_steps
 from dataops.runtime.errors import RunError
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
@@ -37,7 +38,7 @@ def run_pipeline(
     ``streaming.max_batches`` micro-batches or, with ``available_now``, until the topic is drained."""
     from dataops.runtime.session import local_session
 
-    errors = check_step_order(pipeline.spec)
+    errors = check_steps(pipeline.spec)
     if errors:
         raise ValueError("; ".join(str(e) for e in errors))
     name = pipeline.metadata.name

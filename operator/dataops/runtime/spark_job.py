@@ -27,14 +27,20 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, Source
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan
+from dataops.policy.classified import unclassified
+from dataops.quality.pii import candidate_columns, detect
+from dataops.runtime import retention
 from dataops.runtime.errors import QualityGateFailed, RunError, StepError
 from dataops.runtime.io import read_source, write_sink
 from dataops.runtime.publish import discard, publish, stage, staged, staging_location
+from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
+from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.summary import RunSummary
 
 Progress = Callable[[str], None]
@@ -110,7 +116,9 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
+    written: dict[str, DataFrame] = {}  # sink -> the data it was given
     try:
+        ensure_queries_only(plan.steps)  # spark.sql runs a command at once: check all steps first
         for source in sources:
             started = time.perf_counter()
             progress(f"reading source {source.name}")
@@ -139,6 +147,8 @@ def execute_plan(
                 column_lineage_of[sink.name] = background.submit(
                     _column_lineage, plan, inputs, sink, outputs[sink.name].fields
                 )
+            check_retention_column(sink, df)
+            written[sink.name] = df
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
             reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
@@ -146,6 +156,8 @@ def execute_plan(
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
         summary.outcome = "Succeeded"
+        _enforce_retention(spark, sinks, summary, outputs, progress)
+        _report_unclassified_pii(plan, sinks, written, summary, progress)
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError) as exc:
@@ -241,6 +253,63 @@ def _check_gate(
                 outputs[name].assertions += checked
 
 
+def _enforce_retention(
+    spark: SparkSession,
+    sinks: list[Sink],
+    summary: RunSummary,
+    outputs: dict[str, DatasetInfo],
+    progress: Progress,
+) -> None:
+    """After a successful run: delete what each sink keeps longer than its retentionDays."""
+    for sink in sinks:
+        if not retention.applies(sink):
+            continue
+        progress(f"retention on sink {sink.name}: {sink.retention_days} days by {sink.retention_column}")
+        done = retention.enforce(spark, sink).to_json()
+        summary.retention[sink.name] = done
+        outputs[sink.name].retention = done
+        if done.get("error"):
+            summary.warnings.append(f"retention on sink {sink.name} failed: {done['error']}")
+
+
+def _report_unclassified_pii(
+    plan: RunPlan,
+    sinks: list[Sink],
+    written: dict[str, DataFrame],
+    summary: RunSummary,
+    progress: Progress,
+) -> None:
+    """Columns written to a sink that look like personal data but no selecting DataPolicy
+    classifies: a warning (names, classifications and ratios only, never values)."""
+    entries = [PiiColumn.model_validate(c) for c in plan.pii_columns]
+    for sink in sinks:
+        df = written.get(sink.name)
+        if df is None:
+            continue
+        columns = unclassified(candidate_columns(df), entries)
+        if not columns:
+            continue
+        progress(f"looking for unclassified personal data in sink {sink.name}")
+        try:
+            found = detect(df, columns=columns)
+        except (PySparkException, Py4JError) as exc:
+            summary.warnings.append(f"personal-data detection on sink {sink.name} failed: {_message(exc)}")
+            continue
+        for d in found:
+            summary.unclassified_pii.append(
+                {
+                    "sink": sink.name,
+                    "column": d.column,
+                    "classification": d.classification.value,
+                    "ratio": d.ratio,
+                }
+            )
+            summary.warnings.append(
+                f"sink {sink.name} column {d.column!r} looks like {d.classification.value} "
+                f"({d.ratio:.0%} of {d.sampled} sampled values) but no DataPolicy classifies it"
+            )
+
+
 def _column_lineage(
     plan: RunPlan, inputs: dict[str, DatasetInfo], sink: Sink, fields: list[tuple[str, str]]
 ) -> dict[str, list[tuple[str, str, str]]]:
@@ -334,12 +403,13 @@ def main() -> int:
             progress=lambda m: print(m, flush=True),
         )
     print(summary.render_table(), flush=True)
-    result = json.dumps(summary.to_json())
     # The kubelet copies this file into the pod's termination message, where the operator reads it.
     termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
     if termination.parent.exists():
         with contextlib.suppress(OSError):
-            termination.write_text(result[:4000] if summary.outcome == "Succeeded" else _clip(summary.error))
+            termination.write_text(
+                summary.termination_message() if summary.outcome == "Succeeded" else _clip(summary.error)
+            )
     spark.stop()
     return 0 if summary.outcome == "Succeeded" else 1
 

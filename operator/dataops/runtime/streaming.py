@@ -26,6 +26,7 @@ from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
+from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.stream_parse import dead_letter_frame, parse_records, rejected_records, typed_rows
 from dataops.runtime.stream_sinks import write_batch
 from dataops.runtime.summary import RunSummary
@@ -117,6 +118,7 @@ class StreamingRun:
         self.spec = StreamingSpec.model_validate(plan.streaming or {})
         self.sources = [Source.model_validate(s) for s in plan.sources]
         self.sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
+        ensure_queries_only(plan.steps)
         self.source, self.kafka = _stream_source(self.sources)
         self.bootstrap = self.kafka.bootstrap_servers or settings.bootstrap
         if not self.bootstrap:
