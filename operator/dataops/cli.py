@@ -54,7 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataops.api.validation import validate_document
     from dataops.manifests import read_documents
     from dataops.quality.gate import SuiteGateRunner
-    from dataops.runtime.local import load_pipeline, run_pipeline
+    from dataops.runtime.local import load_pipeline, run_pipeline, selected_pii_columns
     from dataops.runtime.streaming import StreamingSettings
 
     paths = [Path(p) for p in args.filename]
@@ -67,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     print(f"  {problem}", file=sys.stderr)
                 return 2
         pipeline, suites = load_pipeline(paths)
+        pii_columns = selected_pii_columns(paths, pipeline)
         gate_runner = SuiteGateRunner(suites) if pipeline.spec.quality_gates else None
         streaming = StreamingSettings(
             bootstrap=args.bootstrap or os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"),
@@ -81,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             lineage_transport=args.lineage,
             gate_runner=gate_runner,
             streaming=streaming,
+            pii_columns=pii_columns,
         )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -106,7 +108,26 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return 2
     suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format)
     print(yaml.safe_dump(suite, sort_keys=False), end="")
+    if not args.no_pii:
+        print(_pii_report(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold), end="")
     return 0
+
+
+def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
+    """Columns that look like personal data, as a commented DataPolicy piiColumns proposal (column
+    names, classifications and match ratios only: never a value)."""
+    from dataops.quality.pii import detect, pii_columns_snippet
+
+    found = detect(df, sample_rows=sample_rows, threshold=threshold)  # type: ignore[arg-type]
+    header = f"# personal data: {len(found)} column(s) look like PII (>= {threshold:.0%} of up to "
+    lines = [header + f"{sample_rows} sampled rows)"]
+    if found:
+        lines.append("# review, then add to a DataPolicy's spec (spec.piiColumns):")
+        for d in found:
+            lines.append(f"#   {d.column}: {d.classification.value}, {d.ratio:.0%} of {d.sampled} values")
+        snippet = yaml.safe_dump({"piiColumns": pii_columns_snippet(found)}, sort_keys=False)
+        lines += ["---", snippet.rstrip("\n")]
+    return "\n".join(lines) + "\n"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -192,6 +213,20 @@ def cmd_dev_down(args: argparse.Namespace) -> int:
     return dev_down(Path(args.workdir))
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a ratio in (0, 1]")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from dataops.devcluster.dev import DEFAULT_WORKDIR
 
@@ -235,6 +270,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("--name", default="profiled-suite", help="metadata.name of the suite")
     profile.add_argument("--master", default="local[*]")
+    profile.add_argument(
+        "--pii-threshold",
+        type=_ratio,
+        default=0.8,
+        help="share of a column's sampled non-empty values that must look like personal data (default 0.8)",
+    )
+    profile.add_argument(
+        "--pii-sample-rows", type=_positive, default=10_000, help="rows sampled for PII detection"
+    )
+    profile.add_argument("--no-pii", action="store_true", help="skip personal-data detection")
     profile.set_defaults(func=cmd_profile)
 
     check = sub.add_parser(

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec, PiiColumn
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_guard import check_steps
+from dataops.policy.selectors import selector_matches
 from dataops.runtime.errors import RunError
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
@@ -33,6 +35,7 @@ def run_pipeline(
     gate_runner: QualityGateRunner | None = None,
     quiet: bool = False,
     streaming: StreamingSettings | None = None,
+    pii_columns: list[PiiColumn] | None = None,
 ) -> tuple[RunSummary, LineageEmitter]:
     """A Batch pipeline runs once; a Streaming one runs until interrupted (Ctrl-C), until
     ``streaming.max_batches`` micro-batches or, with ``available_now``, until the topic is drained."""
@@ -42,7 +45,12 @@ def run_pipeline(
     if errors:
         raise ValueError("; ".join(str(e) for e in errors))
     name = pipeline.metadata.name
-    plan = build_run_plan(name=name, namespace=pipeline.metadata.namespace or "default", spec=pipeline.spec)
+    plan = build_run_plan(
+        name=name,
+        namespace=pipeline.metadata.namespace or "default",
+        spec=pipeline.spec,
+        pii_columns=pii_columns,
+    )
     run_id = run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()
 
@@ -114,3 +122,17 @@ def load_pipeline(paths: list[Path]) -> tuple[DataPipeline, dict[str, DataQualit
         if d.get("kind") == "DataQualitySuite"
     }
     return DataPipeline.model_validate(pipelines[0]), suites
+
+
+def selected_pii_columns(paths: list[Path], pipeline: DataPipeline) -> list[PiiColumn]:
+    """The piiColumns of the DataPolicies in ``paths`` that select ``pipeline`` (by its labels),
+    as the operator would put them into the run plan."""
+    from dataops.manifests import read_documents
+
+    found: list[PiiColumn] = []
+    for doc in read_documents(paths):
+        if isinstance(doc.body, dict) and doc.body.get("kind") == "DataPolicy":
+            policy = DataPolicySpec.model_validate(doc.body.get("spec") or {})
+            if selector_matches(policy.pipeline_selector, pipeline.metadata.labels):
+                found += policy.pii_columns
+    return found
