@@ -144,7 +144,13 @@ def _sink_errors(sink: dict[str, Any]) -> list[str]:
         ({"path": "/o", "format": "delta", "retentionDays": 30}, "retentionDays needs retentionColumn"),
         ({"path": "/o", "retentionDays": 30, "retentionColumn": "d"}, "must be one of partitionBy"),
         (
-            {"path": "/o", "format": "csv", "retentionDays": 30, "retentionColumn": "d", "partitionBy": ["x"]},
+            {
+                "path": "/o",
+                "format": "csv",
+                "retentionDays": 30,
+                "retentionColumn": "d",
+                "partitionBy": ["x"],
+            },
             "must be one of partitionBy",
         ),
         ({"path": "/o", "retentionColumn": "d", "partitionBy": ["d"]}, "only used with retentionDays"),
@@ -196,7 +202,9 @@ def test_classified_columns_by_name_and_pattern() -> None:
 
 
 def _run(unclassified_pii: list[UnclassifiedColumn]) -> RunRecord:
-    return RunRecord(id="r1", trigger=RunTrigger.MANUAL, outcome="Succeeded", unclassified_pii=unclassified_pii)
+    return RunRecord(
+        id="r1", trigger=RunTrigger.MANUAL, outcome="Succeeded", unclassified_pii=unclassified_pii
+    )
 
 
 def test_unclassified_personal_data_is_a_warning_on_policy_compliant() -> None:
