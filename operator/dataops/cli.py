@@ -109,7 +109,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format)
     print(yaml.safe_dump(suite, sort_keys=False), end="")
     if not args.no_pii:
-        print(_pii_report(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold), end="")
+        # stdout stays one manifest for kubectl apply; the piiColumns proposal goes to stderr
+        report = _pii_report(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold)
+        print(report, end="", file=sys.stderr)
     return 0
 
 
@@ -126,7 +128,7 @@ def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
         for d in found:
             lines.append(f"#   {d.column}: {d.classification.value}, {d.ratio:.0%} of {d.sampled} values")
         snippet = yaml.safe_dump({"piiColumns": pii_columns_snippet(found)}, sort_keys=False)
-        lines += ["---", snippet.rstrip("\n")]
+        lines.append(snippet.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
 

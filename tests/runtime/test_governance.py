@@ -77,7 +77,8 @@ def test_profile_prints_pii_columns_without_values(tmp_path: Path, spark: SparkS
         env={**os.environ, "PYTHONPATH": str(ROOT / "operator")},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    pii_doc = result.stdout.split("# personal data:")[1]
+    assert "piiColumns" not in result.stdout  # stdout stays one manifest for kubectl apply
+    pii_doc = result.stderr.split("# personal data:")[1]
     assert "- column: contact\n  classification: email\n  masking: hash" in pii_doc
     assert "- column: card\n  classification: creditCard\n  masking: redact" in pii_doc
     assert "column: x" not in pii_doc
@@ -223,8 +224,8 @@ def test_partitioned_parquet_retention_drops_only_expired_partitions_inside_the_
 
 def test_nested_partition_level(spark: SparkSession, tmp_path: Path) -> None:
     root = tmp_path / "nested"
-    rows = [("DE", _days_ago(90)), ("DE", _days_ago(1)), ("FR", _days_ago(90))]
-    spark.createDataFrame(rows, "country string, d string").write.partitionBy("country", "d").parquet(
+    rows = [(1, "DE", _days_ago(90)), (2, "DE", _days_ago(1)), (3, "FR", _days_ago(90))]
+    spark.createDataFrame(rows, "id int, country string, d string").write.partitionBy("country", "d").parquet(
         str(root)
     )
     sink = Sink.model_validate(

@@ -17,6 +17,7 @@ The cutoff is ``now - retentionDays`` (UTC). Rows or partitions with no value (n
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -165,11 +166,21 @@ def _partition_children(fs: Any, folder: Any, prefix: str) -> list[Any]:
         path = status.getPath()
         if not status.isDirectory() or not path.getName().startswith(prefix):
             continue
-        link = fs.getFileLinkStatus(path)
-        if link.isSymlink() or not link.isDirectory():
+        if _is_symlink(fs, path):
             continue
         children.append(path)
     return children
+
+
+def _is_symlink(fs: Any, path: Any) -> bool:
+    """Hadoop's local file system lists a link to a folder as that folder: ask the OS as well."""
+    uri = path.toUri()
+    if uri.getScheme() in (None, "file") and os.path.islink(uri.getPath()):
+        return True
+    try:
+        return bool(fs.getFileLinkStatus(path).isSymlink())
+    except Exception:  # file systems without links (object stores) may not implement it
+        return False
 
 
 def _inside(root: Any, path: Any) -> bool:
