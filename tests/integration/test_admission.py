@@ -98,6 +98,16 @@ PIPELINE_CASES: list[tuple[str, Mutation, str]] = [
         "spec.sinks[0].retentionColumn",
     ),
     (
+        "retention-on-streaming",
+        _both(
+            _set("spec.mode", "Streaming"),
+            _set("spec.schedule", _DELETE),
+            _set("spec.sources.0.file", _DELETE),
+            _set("spec.sources.0.kafka", {"topic": "orders"}),
+        ),
+        "spec.sinks",
+    ),
+    (
         "retention-on-jdbc",
         _both(
             _set("spec.sinks.0.format", "jdbc"),

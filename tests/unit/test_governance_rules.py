@@ -250,3 +250,14 @@ def test_pii_expectation_arguments() -> None:
     doc = copy.deepcopy(base)
     del doc["spec"]["expectations"][0]["column"]
     assert any("column" in str(e) for e in validate_document(doc))
+
+
+def test_streaming_sinks_cannot_set_retention() -> None:
+    doc = _pipeline("SELECT 1")
+    doc["spec"]["mode"] = "Streaming"
+    doc["spec"]["sources"] = [{"name": "src", "kafka": {"topic": "t"}}]
+    doc["spec"]["sinks"][0].update(format="delta", retentionDays=7, retentionColumn="d")
+    errors = [str(e) for e in validate_document(doc)]
+    assert any(
+        e.startswith("spec.sinks: Invalid value: retentionDays is enforced after batch") for e in errors
+    )

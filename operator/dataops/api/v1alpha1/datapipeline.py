@@ -497,6 +497,14 @@ class DataPipelineSpec(KubeModel):
             field_path=".schedule",
         ),
         CelRule(
+            rule="self.mode != 'Streaming' || self.sinks.all(k, !has(k.retentionDays))",
+            message="retentionDays is enforced after batch runs; a Streaming pipeline's sinks cannot set it",
+            check=lambda p: (
+                p.mode != PipelineMode.STREAMING or all(k.retention_days is None for k in p.sinks)
+            ),
+            field_path=".sinks",
+        ),
+        CelRule(
             rule="self.mode == 'Streaming' || !has(self.streaming)",
             message="streaming settings are only allowed when mode is Streaming",
             check=lambda p: p.mode == PipelineMode.STREAMING or p.streaming is None,
