@@ -17,6 +17,7 @@ from dataops.api.v1alpha1.datapipeline import DataPipeline, Sink
 from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.api.v1alpha1.dataqualitysuite import Expectation
 from dataops.lineage.events import LineageEmitter, make_transport
+from dataops.lineage.validate import EventValidator
 from dataops.plan.runplan import build_run_plan
 from dataops.quality import gx_engine, single_pass
 from dataops.quality.pii import detect
@@ -243,7 +244,7 @@ def test_nested_partition_level(spark: SparkSession, tmp_path: Path) -> None:
 
 
 def test_delta_retention_in_a_run_reports_rows_in_summary_and_lineage(
-    spark: SparkSession, tmp_path: Path
+    spark: SparkSession, tmp_path: Path, lineage_validator: EventValidator
 ) -> None:
     events = tmp_path / "lineage.jsonl"
     out = tmp_path / "delta"
@@ -260,6 +261,10 @@ def test_delta_retention_in_a_run_reports_rows_in_summary_and_lineage(
     complete = [json.loads(line) for line in events.read_text().splitlines()][-1]
     facet = complete["outputs"][0]["facets"]["dataopsRetention"]
     assert facet["rowsDeleted"] == 2 and facet["retentionDays"] == 30
+    assert lineage_validator.errors(complete) == []
+    bad = json.loads(json.dumps(complete))
+    bad["outputs"][0]["facets"]["dataopsRetention"]["rowsDeleted"] = -1
+    assert lineage_validator.errors(bad)  # the facet's schema is really checked
     assert "retention: sink: 2 row(s) deleted" in summary.render_table()
 
 
