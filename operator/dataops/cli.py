@@ -14,8 +14,8 @@ from dataops.api.crdgen import drifted_crds, write_crds
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.validation import admitted_model, validate_document
 from dataops.manifests import read_documents
-from dataops.plan.runplan import check_step_order
 from dataops.plan.sql_check import check_sql_steps
+from dataops.plan.sql_guard import check_steps
 
 DEFAULT_CRD_DIR = Path("crds")
 
@@ -42,8 +42,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if not errors and doc.body.get("kind") == "DataPipeline":
             pipeline = admitted_model(doc.body)
             assert isinstance(pipeline, DataPipeline)
-            errors = [f"{e.path}: Invalid value: {e.message}" for e in check_step_order(pipeline.spec)]
-            errors += [str(e) for e in check_sql_steps(pipeline.spec)]
+            # Step order and queries only (sql_guard), then syntax, references and columns (sql_check).
+            errors = [f"{e.path}: Invalid value: {e.message}" for e in check_steps(pipeline.spec)]
+            if not errors:
+                errors += [str(e) for e in check_sql_steps(pipeline.spec)]
         if errors:
             failed += 1
             print(f"{doc.label}: invalid")
@@ -115,7 +117,28 @@ def cmd_profile(args: argparse.Namespace) -> int:
         return 2
     suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format)
     print(yaml.safe_dump(suite, sort_keys=False), end="")
+    if not args.no_pii:
+        # stdout stays one manifest for kubectl apply; the piiColumns proposal goes to stderr
+        report = _pii_report(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold)
+        print(report, end="", file=sys.stderr)
     return 0
+
+
+def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
+    """Columns that look like personal data, as a commented DataPolicy piiColumns proposal (column
+    names, classifications and match ratios only: never a value)."""
+    from dataops.quality.pii import detect, pii_columns_snippet
+
+    found = detect(df, sample_rows=sample_rows, threshold=threshold)  # type: ignore[arg-type]
+    header = f"# personal data: {len(found)} column(s) look like PII (>= {threshold:.0%} of up to "
+    lines = [header + f"{sample_rows} sampled rows)"]
+    if found:
+        lines.append("# review, then add to a DataPolicy's spec (spec.piiColumns):")
+        for d in found:
+            lines.append(f"#   {d.column}: {d.classification.value}, {d.ratio:.0%} of {d.sampled} values")
+        snippet = yaml.safe_dump({"piiColumns": pii_columns_snippet(found)}, sort_keys=False)
+        lines.append(snippet.rstrip("\n"))
+    return "\n".join(lines) + "\n"
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -201,6 +224,20 @@ def cmd_dev_down(args: argparse.Namespace) -> int:
     return dev_down(Path(args.workdir))
 
 
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a ratio in (0, 1]")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from dataops.devcluster.dev import DEFAULT_WORKDIR
 
@@ -250,6 +287,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("--name", default="profiled-suite", help="metadata.name of the suite")
     profile.add_argument("--master", default="local[*]")
+    profile.add_argument(
+        "--pii-threshold",
+        type=_ratio,
+        default=0.8,
+        help="share of a column's sampled non-empty values that must look like personal data (default 0.8)",
+    )
+    profile.add_argument(
+        "--pii-sample-rows", type=_positive, default=10_000, help="rows sampled for PII detection"
+    )
+    profile.add_argument("--no-pii", action="store_true", help="skip personal-data detection")
     profile.set_defaults(func=cmd_profile)
 
     check = sub.add_parser(

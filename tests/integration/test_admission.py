@@ -77,6 +77,47 @@ PIPELINE_CASES: list[tuple[str, Mutation, str]] = [
     ("backoff-above-cap", _set("spec.retry.backoffSeconds", 900), "spec.retry.backoffSeconds"),
     ("jdbc-sink-with-path", _set("spec.sinks.0.format", "jdbc"), "spec.sinks[0]"),
     ("name-too-long", _set("metadata.name", "x" * 41), "metadata.name"),
+    (
+        "retention-without-column",
+        _set("spec.sinks.0.retentionColumn", _DELETE),
+        "spec.sinks[0].retentionColumn",
+    ),
+    (
+        "retention-column-not-a-partition",
+        _set("spec.sinks.0.partitionBy", ["country"]),
+        "spec.sinks[0].retentionColumn",
+    ),
+    (
+        "retention-on-unpartitioned-parquet",
+        _set("spec.sinks.0.partitionBy", _DELETE),
+        "spec.sinks[0].retentionColumn",
+    ),
+    (
+        "retention-column-without-days",
+        _set("spec.sinks.0.retentionDays", _DELETE),
+        "spec.sinks[0].retentionColumn",
+    ),
+    (
+        "retention-on-streaming",
+        _both(
+            _set("spec.mode", "Streaming"),
+            _set("spec.schedule", _DELETE),
+            _set("spec.sources.0.file", _DELETE),
+            _set("spec.sources.0.kafka", {"topic": "orders"}),
+        ),
+        "spec.sinks",
+    ),
+    (
+        "retention-on-jdbc",
+        _both(
+            _set("spec.sinks.0.format", "jdbc"),
+            _set("spec.sinks.0.path", _DELETE),
+            _set("spec.sinks.0.retentionColumn", _DELETE),
+            _set("spec.sinks.0.partitionBy", _DELETE),
+            _set("spec.sinks.0.jdbc", {"url": "jdbc:postgresql://db/x", "table": "t"}),
+        ),
+        "spec.sinks[0].retentionDays",
+    ),
 ]
 
 SUITE_CASES: list[tuple[str, Mutation, str]] = [
@@ -89,6 +130,19 @@ SUITE_CASES: list[tuple[str, Mutation, str]] = [
     ("argument-of-other-type", _set("spec.expectations.0.regex", "^a"), "spec.expectations[0].regex"),
     ("missing-argument", _set("spec.expectations.3.regex", _DELETE), "spec.expectations[3].regex"),
     ("mostly-above-one", _set("spec.expectations.0.mostly", 1.5), "spec.expectations[0].mostly"),
+    (
+        "pii-classifications-on-other-type",
+        _set("spec.expectations.0.classifications", ["email"]),
+        "spec.expectations[0].classifications",
+    ),
+    (
+        "pii-unknown-classification",
+        _both(
+            _set("spec.expectations.0.type", "expect_column_values_to_not_contain_pii"),
+            _set("spec.expectations.0.classifications", ["address"]),
+        ),
+        "spec.expectations[0].classifications[0]",
+    ),
 ]
 
 POLICY_CASES: list[tuple[str, Mutation, str]] = [

@@ -16,7 +16,7 @@ SPEC_DIR = ROOT / "tests" / "data" / "openlineage-spec"
 @pytest.fixture(scope="session")
 def lineage_validator() -> EventValidator:
     assert SPEC_DIR.is_dir(), f"OpenLineage schemas expected at {SPEC_DIR}"
-    return EventValidator.from_spec_dir(SPEC_DIR)
+    return EventValidator.from_spec_dir(SPEC_DIR, ROOT / "docs" / "facets")  # + dataops' own facets
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

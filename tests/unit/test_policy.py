@@ -50,6 +50,7 @@ def test_violations(example_pipeline: dict[str, Any], example_policy: dict[str, 
     example_policy["spec"]["requiredQualityGates"] = {"minGates": 2}
     example_pipeline["spec"]["sinks"][0]["path"] = "/tmp/elsewhere/x"
     del example_pipeline["spec"]["sinks"][0]["retentionDays"]
+    del example_pipeline["spec"]["sinks"][0]["retentionColumn"]
     policy = DataPolicySpec.model_validate(example_policy["spec"])
     violations = pipeline_violations(policy, DataPipelineSpec.model_validate(example_pipeline["spec"]))
     assert violations == [

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
+    DatasetFacet,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     data_quality_metrics_input_dataset,
@@ -67,6 +69,23 @@ class DatasetInfo:
     masking: dict[str, tuple[str, str, str]] = field(
         default_factory=dict
     )  # output column -> (masking method, classification, why); no values
+    retention: dict[str, Any] | None = None  # what retention removed from an output after the run
+
+
+@attr.define
+class RetentionDatasetFacet(DatasetFacet):
+    """dataops' own facet: what retention removed from an output dataset after the run."""
+
+    retentionDays: int
+    column: str
+    cutoff: str
+    rowsDeleted: int | None = None
+    partitionsDropped: int | None = None
+    error: str | None = None
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/blob/main/docs/facets/RetentionDatasetFacet.json"
 
 
 def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
@@ -166,6 +185,15 @@ def _output(info: DatasetInfo) -> OutputDataset:
         )
     if info.masking:
         facets["tags"] = _tags(info)
+    if info.retention is not None:
+        facets["dataopsRetention"] = RetentionDatasetFacet(
+            retentionDays=int(info.retention["days"]),
+            column=str(info.retention["column"]),
+            cutoff=str(info.retention["cutoff"]),
+            rowsDeleted=info.retention.get("rowsDeleted"),
+            partitionsDropped=info.retention.get("partitionsDropped"),
+            error=info.retention.get("error"),
+        )
     output_facets: dict[str, Any] = {}
     if info.row_count is not None:
         output_facets["outputStatistics"] = (

@@ -21,11 +21,12 @@ class EventValidator:
     facets: dict[str, Draft202012Validator]  # facet key -> validator of {key: facet}
 
     @classmethod
-    def from_spec_dir(cls, spec_dir: Path) -> EventValidator:
-        documents = [
-            json.loads(p.read_text())
-            for p in [spec_dir / "OpenLineage.json", *sorted((spec_dir / "facets").glob("*.json"))]
-        ]
+    def from_spec_dir(cls, spec_dir: Path, *extra_facet_dirs: Path) -> EventValidator:
+        """The official schemas in ``spec_dir``, plus custom facet schemas (dataops' own)."""
+        facet_files = [*sorted((spec_dir / "facets").glob("*.json"))]
+        for directory in extra_facet_dirs:
+            facet_files += sorted(directory.glob("*.json"))
+        documents = [json.loads(p.read_text()) for p in [spec_dir / "OpenLineage.json", *facet_files]]
         registry = Registry().with_resources((d["$id"], Resource.from_contents(d)) for d in documents)
         core = Draft202012Validator(documents[0], registry=registry)
         facets: dict[str, Draft202012Validator] = {}

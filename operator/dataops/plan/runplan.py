@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PipelineMode, StreamingSpec
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.policy.masking import MaskingRule
 
 PLAN_FORMAT_VERSION = 1
@@ -73,11 +74,16 @@ class RunPlan(BaseModel):
         default_factory=list,
         description="PII rules of the selecting DataPolicies (Secret references, never key values).",
     )
+    pii_columns: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="DataPolicy piiColumns of the policies that select the pipeline (classified columns).",
+    )
 
     def canonical_json(self) -> str:
         data = self.model_dump(mode="json", by_alias=True)
-        if not data["masking"]:  # plans without policies keep the digest they had before masking existed
-            del data["masking"]
+        for optional in ("masking", "pii_columns"):  # plans without policies keep their old digest
+            if not data[optional]:
+                del data[optional]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
@@ -127,6 +133,7 @@ def build_run_plan(
     spec: DataPipelineSpec,
     suites: dict[str, dict[str, Any]] | None = None,
     masking: list[MaskingRule] | None = None,
+    pii_columns: list[PiiColumn] | None = None,
 ) -> RunPlan:
     known = {s.name for s in spec.sources}
     steps = []
@@ -150,4 +157,5 @@ def build_run_plan(
         else None,
         staging_path=spec.staging_path,
         masking=list(masking or []),
+        pii_columns=[c.to_json() for c in pii_columns or []],
     )

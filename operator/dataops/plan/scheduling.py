@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
+from pydantic import ValidationError
 
 from dataops.api.v1alpha1.datapipeline import (
     ConcurrencyPolicy,
@@ -24,9 +25,11 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineStatus,
     DatasetCount,
     PipelineMode,
+    RetentionResult,
     RunOutcome,
     RunRecord,
     RunTrigger,
+    UnclassifiedColumn,
 )
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.status.events import EventSpec
@@ -125,18 +128,42 @@ def next_due(cron: str, tz: str, after: datetime) -> datetime:
 
 def _rows(message: str) -> tuple[list[DatasetCount], list[DatasetCount]]:
     """The driver writes its run summary (JSON) as the termination message on success."""
-    try:
-        summary = json.loads(message)
-    except ValueError:
-        return [], []
-    if not isinstance(summary, dict):
-        return [], []
+    summary = _summary(message)
 
     def counts(key: str) -> list[DatasetCount]:
         values = summary.get(key) or {}
         return [DatasetCount(name=k, rows=int(v)) for k, v in values.items() if isinstance(v, int)][:64]
 
     return counts("rowsRead"), counts("rowsWritten")
+
+
+def _summary(message: str) -> dict[str, Any]:
+    try:
+        summary = json.loads(message)
+    except ValueError:
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedColumn]]:
+    """What retention removed and which written columns look like unclassified personal data."""
+    summary = _summary(message)
+    retention: list[RetentionResult] = []
+    for sink, done in (summary.get("retention") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError):
+            retention.append(
+                RetentionResult(
+                    sink=sink,
+                    rows_deleted=done.get("rowsDeleted"),
+                    partitions_dropped=done.get("partitionsDropped"),
+                    error=done.get("error"),
+                )
+            )
+    unclassified: list[UnclassifiedColumn] = []
+    for found in summary.get("unclassifiedPii") or []:
+        with contextlib.suppress(ValidationError, TypeError):
+            unclassified.append(UnclassifiedColumn.model_validate(found))
+    return retention[:16], unclassified[:32]
 
 
 class _Decider:
@@ -227,6 +254,7 @@ class _Decider:
             return
         if driver.phase == "Succeeded":
             read, written = _rows(driver.message)
+            retention, unclassified = _governance(driver.message)
             done = rec.model_copy(
                 update={
                     "outcome": RunOutcome.SUCCEEDED,
@@ -234,12 +262,22 @@ class _Decider:
                     "completion_time": driver.finish_time or self.now,
                     "rows_read": read,
                     "rows_written": written,
+                    "retention": retention,
+                    "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,
                 }
             )
             self.d.finished.append(done)
             self.event("Normal", "RunSucceeded", f"run {rec.id} succeeded on attempt {rec.attempt}")
+            if unclassified:
+                columns = ", ".join(f"{u.sink}.{u.column} ({u.classification})" for u in unclassified)
+                self.event(
+                    "Warning",
+                    "UnclassifiedPersonalData",
+                    f"run {rec.id} wrote columns that look like personal data but no DataPolicy "
+                    f"classifies: {columns}",
+                )
             return
         self.fail_attempt(
             rec.model_copy(update={"driver_pod": driver.name}), driver.message or "the driver failed"

@@ -18,7 +18,9 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from dataops.api.v1alpha1.datapolicy import PiiClassification
 from dataops.api.v1alpha1.dataqualitysuite import Expectation
+from dataops.quality.pii import looks_like_pii
 from dataops.quality.results import ExpectationOutcome
 
 SAMPLE_SIZE = 20
@@ -44,7 +46,11 @@ _MAP: dict[str, Callable[[Column, Expectation], Column]] = {
     "expect_column_values_to_not_match_regex": lambda c, e: c.rlike(e.regex or ""),
     "expect_column_value_lengths_to_be_between": lambda c, e: ~_between(F.length(c), e),
     "expect_column_value_lengths_to_equal": lambda c, e: F.length(c) != F.lit(e.value),
+    "expect_column_values_to_not_contain_pii": lambda c, e: looks_like_pii(
+        c, [PiiClassification(k.value) for k in e.classifications] if e.classifications else None
+    ),
 }
+_NO_SAMPLE = {"expect_column_values_to_not_contain_pii"}  # never report personal data values
 _AGG: dict[str, Callable[[Column], Column]] = {
     "expect_column_mean_to_be_between": F.mean,
     "expect_column_min_to_be_between": F.min,
@@ -138,7 +144,9 @@ def _assemble(df: DataFrame, p: _Planned, row: Any, total: int) -> ExpectationOu
         considered = total if kind in _NULLS else int(row[f"n{p.index}"])
         success = _mostly(considered, unexpected, e.mostly)
         sample: list[Any] = []
-        if unexpected and kind != "expect_column_values_to_not_be_null":
+        if kind in _NO_SAMPLE:
+            sample = []
+        elif unexpected and kind != "expect_column_values_to_not_be_null":
             sample = [
                 r[0] for r in df.where(p.unexpected).select(f"`{e.column}`").limit(SAMPLE_SIZE).collect()
             ]

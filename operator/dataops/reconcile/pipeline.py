@@ -24,9 +24,10 @@ from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
-from dataops.plan.runplan import PlanError, build_run_plan, check_step_order
+from dataops.plan.runplan import PlanError, build_run_plan
 from dataops.plan.scheduling import decide, refuse_launch
 from dataops.plan.spark_driver import Launch
+from dataops.plan.sql_guard import check_steps
 from dataops.policy.deputy import pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.masking import MaskingRule, keys_needed, masking_rules
@@ -181,8 +182,9 @@ def reconcile_pipeline(
         spec=spec,
         suites={n: suite for n, suite in suites.items() if suite is not None},
         masking=rules,
+        pii_columns=[c for _, policy in policies for c in policy.pii_columns],
     )
-    plan_errors = check_step_order(spec) + masking_errors
+    plan_errors = check_steps(spec) + masking_errors
     # What the operator will not do on the author's behalf: nothing is launched or contacted.
     forbidden = pipeline_forbidden(spec, config.allowlists())
     apply_error = None

@@ -19,7 +19,8 @@ from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.v1alpha1.datapolicy import DataPolicy, DataPolicySpec
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.events import LineageEmitter, make_transport
-from dataops.plan.runplan import RunPlan, build_run_plan, check_step_order
+from dataops.plan.runplan import RunPlan, build_run_plan
+from dataops.plan.sql_guard import check_steps
 from dataops.policy.masking import masking_rules
 from dataops.policy.selectors import selector_matches
 from dataops.runtime.errors import RunError
@@ -49,18 +50,23 @@ def run_pipeline(
     missing fails with ValueError before Spark starts."""
     from dataops.runtime.session import local_session
 
-    errors = check_step_order(pipeline.spec)
+    errors = check_steps(pipeline.spec)
     if errors:
         raise ValueError("; ".join(str(e) for e in errors))
     name = pipeline.metadata.name
     governance = governance or Governance()
-    rules = masking_rules(governance.selecting(pipeline))
+    selecting = governance.selecting(pipeline)
+    rules = masking_rules(selecting)
     try:
         keys = resolve_keys(rules, secrets=governance.secrets)
     except RunError as exc:
         raise ValueError(str(exc)) from exc
     plan = build_run_plan(
-        name=name, namespace=pipeline.metadata.namespace or "default", spec=pipeline.spec, masking=rules
+        name=name,
+        namespace=pipeline.metadata.namespace or "default",
+        spec=pipeline.spec,
+        masking=rules,
+        pii_columns=[column for _, policy in selecting for column in policy.pii_columns],
     )
     run_id = run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     started = time.monotonic()

@@ -27,11 +27,15 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, Source
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
 from dataops.plan.runplan import RunPlan
+from dataops.policy.classified import unclassified
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
+from dataops.quality.pii import candidate_columns, detect
+from dataops.runtime import retention
 from dataops.runtime.errors import QualityGateFailed, RunError, StepError
 from dataops.runtime.io import read_source, write_sink
 from dataops.runtime.masking import (
@@ -43,7 +47,9 @@ from dataops.runtime.masking import (
     resolve_keys,
 )
 from dataops.runtime.publish import discard, publish, stage, staged, staging_location
+from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
+from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.summary import RunSummary
 
 Progress = Callable[[str], None]
@@ -127,7 +133,9 @@ def execute_plan(
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
+    written: dict[str, DataFrame] = {}  # sink -> the data it was given
     try:
+        ensure_queries_only(plan.steps)  # spark.sql runs a command at once: check all steps first
         keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
         if plan.masking:
             protect_key_literals(spark)
@@ -166,6 +174,8 @@ def execute_plan(
                 column_lineage_of[sink.name] = background.submit(
                     _column_lineage, plan, inputs, sink, outputs[sink.name].fields
                 )
+            check_retention_column(sink, df)
+            written[sink.name] = df
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
             reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
@@ -173,6 +183,8 @@ def execute_plan(
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
         summary.outcome = "Succeeded"
+        _enforce_retention(spark, sinks, summary, outputs, progress)
+        _report_unclassified_pii(plan, sinks, written, summary, progress)
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError) as exc:
@@ -341,6 +353,63 @@ def _gate_protection(
     return protected
 
 
+def _enforce_retention(
+    spark: SparkSession,
+    sinks: list[Sink],
+    summary: RunSummary,
+    outputs: dict[str, DatasetInfo],
+    progress: Progress,
+) -> None:
+    """After a successful run: delete what each sink keeps longer than its retentionDays."""
+    for sink in sinks:
+        if not retention.applies(sink):
+            continue
+        progress(f"retention on sink {sink.name}: {sink.retention_days} days by {sink.retention_column}")
+        done = retention.enforce(spark, sink).to_json()
+        summary.retention[sink.name] = done
+        outputs[sink.name].retention = done
+        if done.get("error"):
+            summary.warnings.append(f"retention on sink {sink.name} failed: {done['error']}")
+
+
+def _report_unclassified_pii(
+    plan: RunPlan,
+    sinks: list[Sink],
+    written: dict[str, DataFrame],
+    summary: RunSummary,
+    progress: Progress,
+) -> None:
+    """Columns written to a sink that look like personal data but no selecting DataPolicy
+    classifies: a warning (names, classifications and ratios only, never values)."""
+    entries = [PiiColumn.model_validate(c) for c in plan.pii_columns]
+    for sink in sinks:
+        df = written.get(sink.name)
+        if df is None:
+            continue
+        columns = unclassified(candidate_columns(df), entries)
+        if not columns:
+            continue
+        progress(f"looking for unclassified personal data in sink {sink.name}")
+        try:
+            found = detect(df, columns=columns)
+        except (PySparkException, Py4JError) as exc:
+            summary.warnings.append(f"personal-data detection on sink {sink.name} failed: {_message(exc)}")
+            continue
+        for d in found:
+            summary.unclassified_pii.append(
+                {
+                    "sink": sink.name,
+                    "column": d.column,
+                    "classification": d.classification.value,
+                    "ratio": d.ratio,
+                }
+            )
+            summary.warnings.append(
+                f"sink {sink.name} column {d.column!r} looks like {d.classification.value} "
+                f"({d.ratio:.0%} of {d.sampled} sampled values) but no DataPolicy classifies it"
+            )
+
+
 def _column_lineage(
     plan: RunPlan, inputs: dict[str, DatasetInfo], sink: Sink, fields: list[tuple[str, str]]
 ) -> dict[str, list[tuple[str, str, str]]]:
@@ -446,17 +515,14 @@ def main() -> int:
 def _report(summary: RunSummary) -> int:
     """Print the summary and leave it (or the error) as the pod's termination message."""
     print(summary.render_table(), flush=True)
-    data = summary.to_json()
-    result = json.dumps(data)
-    if len(result) > TERMINATION_LIMIT and summary.masked:  # keep it parseable: masked columns only
-        data["masked"] = {sink: sorted(columns) for sink, columns in summary.masked.items()}
-        result = json.dumps(data)
     # The kubelet copies this file into the pod's termination message, where the operator reads it.
     termination = Path(os.environ.get("DATAOPS_TERMINATION_LOG", "/dev/termination-log"))
     if termination.parent.exists():
         with contextlib.suppress(OSError):
             termination.write_text(
-                result[:TERMINATION_LIMIT] if summary.outcome == "Succeeded" else _clip(summary.error)
+                summary.termination_message(TERMINATION_LIMIT)
+                if summary.outcome == "Succeeded"
+                else _clip(summary.error)
             )
     return 0 if summary.outcome == "Succeeded" else 1
 

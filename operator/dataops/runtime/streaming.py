@@ -28,6 +28,7 @@ from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_col
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
+from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.stream_parse import (
     data_columns,
     dead_letter_frame,
@@ -135,6 +136,7 @@ class StreamingRun:
         self.spec = StreamingSpec.model_validate(plan.streaming or {})
         self.sources = [Source.model_validate(s) for s in plan.sources]
         self.sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
+        ensure_queries_only(plan.steps)
         self.source, self.kafka = _stream_source(self.sources)
         self.bootstrap = self.kafka.bootstrap_servers or settings.bootstrap
         if not self.bootstrap:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -20,6 +21,9 @@ class RunSummary:
     warnings: list[str] = field(default_factory=list)
     quarantine: dict[str, str] = field(default_factory=dict)  # sink -> staged data a failed gate kept
     masked: dict[str, dict[str, str]] = field(default_factory=dict)  # sink -> column -> method and why
+    retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
+    # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
+    unclassified_pii: list[dict[str, object]] = field(default_factory=list)
 
     @classmethod
     def failed(cls, pipeline: str, run_id: str, error: str) -> RunSummary:
@@ -46,7 +50,25 @@ class RunSummary:
             "warnings": self.warnings,
             "quarantine": self.quarantine,
             **({"masked": self.masked} if self.masked else {}),
+            "retention": self.retention,
+            "unclassifiedPii": self.unclassified_pii,
         }
+
+    def termination_message(self, limit: int = 4000) -> str:
+        """The JSON the operator reads from the driver's termination message, within ``limit``:
+        free-text warnings go first, then the per-sink details, so what is left still parses."""
+        full = self.to_json()
+        text = json.dumps(full)
+        if len(text) <= limit:
+            return text
+        if self.masked:  # the reasons may go; which columns were masked stays as long as possible
+            full["masked"] = {sink: sorted(columns) for sink, columns in self.masked.items()}
+        for drop in ((), ("warnings",), ("warnings", "quarantine"), ("warnings", "quarantine", "error")):
+            text = json.dumps({k: v for k, v in full.items() if k not in drop})
+            if len(text) <= limit:
+                return text
+        keep = ("pipeline", "runId", "outcome", "rowsRead", "rowsWritten")
+        return json.dumps({k: full[k] for k in keep})[:limit]
 
     def render_table(self) -> str:
         rows: list[tuple[str, str, str]] = [("dataset", "direction", "rows")]
@@ -66,8 +88,19 @@ class RunSummary:
             for sink, columns in self.masked.items()
             for column, why in columns.items()
         )
+        lines.extend(f"retention: {sink}: {_removed(done)}" for sink, done in self.retention.items())
         return "\n".join(lines)
 
 
 def _fmt(n: int | None) -> str:
     return "-" if n is None else f"{n:,}"
+
+
+def _removed(done: dict[str, object]) -> str:
+    what = (
+        f"{done['rowsDeleted']} row(s) deleted"
+        if "rowsDeleted" in done
+        else f"{done.get('partitionsDropped', 0)} partition(s) dropped"
+    )
+    text = f"{what} older than {done['cutoff']} ({done['column']}, {done['days']} days)"
+    return f"{text}; failed: {done['error']}" if done.get("error") else text

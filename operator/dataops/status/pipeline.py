@@ -67,15 +67,35 @@ def _sources_condition(view: SourcesView) -> DesiredCondition:
     return true(ConditionType.SOURCES_READY, Reason.SOURCES_AVAILABLE, "; ".join(parts))
 
 
-def _policy_condition(findings: list[PolicyFinding]) -> DesiredCondition:
+def _unclassified_warning(last_run: RunRecord | None) -> str:
+    if last_run is None or not last_run.unclassified_pii:
+        return ""
+    columns = ", ".join(
+        f"{u.sink}.{u.column} looks like {u.classification} ({u.ratio:.0%})"
+        for u in last_run.unclassified_pii
+    )
+    return f"warning: run {last_run.id} wrote personal data no DataPolicy classifies: {columns}"
+
+
+def _policy_condition(findings: list[PolicyFinding], last_run: RunRecord | None = None) -> DesiredCondition:
+    """Static violations make it False. Unclassified personal data the last run wrote is a
+    warning: the condition stays True (nothing the policies say was broken) with reason
+    UnclassifiedPersonalData, so it is visible without blocking the pipeline."""
+    warning = _unclassified_warning(last_run)
+    violations = [f"{f.policy}: {v}" for f in findings for v in f.violations]
+    if violations:
+        reason = (
+            Reason.POLICY_VIOLATION if any(f.blocking for f in findings) else Reason.POLICY_AUDIT_VIOLATION
+        )
+        return false(
+            ConditionType.POLICY_COMPLIANT, reason, "; ".join(violations + ([warning] if warning else []))
+        )
+    if warning:
+        return true(ConditionType.POLICY_COMPLIANT, Reason.UNCLASSIFIED_PERSONAL_DATA, warning)
     if not findings:
         return true(ConditionType.POLICY_COMPLIANT, Reason.NO_POLICY, "no DataPolicy selects this pipeline")
-    violations = [f"{f.policy}: {v}" for f in findings for v in f.violations]
-    if not violations:
-        names = ", ".join(f.policy for f in findings)
-        return true(ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"compliant with {names}")
-    reason = Reason.POLICY_VIOLATION if any(f.blocking for f in findings) else Reason.POLICY_AUDIT_VIOLATION
-    return false(ConditionType.POLICY_COMPLIANT, reason, "; ".join(violations))
+    names = ", ".join(f.policy for f in findings)
+    return true(ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"compliant with {names}")
 
 
 def _ready_condition(obs: PipelineObservation) -> DesiredCondition:
@@ -131,7 +151,7 @@ def pipeline_status(
         degraded = false(ConditionType.DEGRADED, Reason.LAST_RUN_SUCCEEDED, f"run {last_run.id} succeeded")
     else:
         degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
-    desired = [ready, refs, _policy_condition(obs.policy_findings), progressing, degraded]
+    desired = [ready, refs, _policy_condition(obs.policy_findings, last_run), progressing, degraded]
     sources: dict[str, Any] = {}
     if obs.sources is not None:
         desired.append(_sources_condition(obs.sources))

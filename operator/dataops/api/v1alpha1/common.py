@@ -96,6 +96,7 @@ class Reason(StrEnum):
     NO_POLICY = "NoPolicySelected"
     POLICY_VIOLATION = "PolicyViolation"
     POLICY_AUDIT_VIOLATION = "PolicyViolationAudited"
+    UNCLASSIFIED_PERSONAL_DATA = "UnclassifiedPersonalData"
     INVALID_SPEC = "InvalidSpec"
     INVALID_PLAN = "InvalidPlan"
     APPLY_FAILED = "ApplyFailed"

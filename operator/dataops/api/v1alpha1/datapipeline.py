@@ -205,6 +205,48 @@ class JdbcTarget(KubeModel):
     credentials: JdbcCredentials | None = None
 
 
+def _retention_rules() -> tuple[CelRule, ...]:
+    """An accepted retentionDays is enforced, so only sinks where it can be are accepted."""
+    return (
+        CelRule(
+            rule="!has(self.retentionDays) || self.format != 'jdbc'",
+            message="retentionDays cannot be enforced on a jdbc sink (delete old rows in the database)",
+            check=lambda s: s.retention_days is None or s.format != SinkFormat.JDBC,
+            field_path=".retentionDays",
+            reason="FieldValueForbidden",
+        ),
+        CelRule(
+            rule="!has(self.retentionDays) || self.format == 'jdbc' || has(self.retentionColumn)",
+            message="retentionDays needs retentionColumn, the date or timestamp column whose age decides "
+            "what is deleted",
+            check=lambda s: (
+                s.retention_days is None or s.format == SinkFormat.JDBC or s.retention_column is not None
+            ),
+            field_path=".retentionColumn",
+            reason="FieldValueRequired",
+        ),
+        CelRule(
+            rule="!has(self.retentionColumn) || has(self.retentionDays)",
+            message="retentionColumn is only used with retentionDays",
+            check=lambda s: s.retention_column is None or s.retention_days is not None,
+            field_path=".retentionColumn",
+            reason="FieldValueForbidden",
+        ),
+        CelRule(
+            rule="!has(self.retentionColumn) || self.format == 'delta' || self.format == 'jdbc' || "
+            "(has(self.partitionBy) && self.retentionColumn in self.partitionBy)",
+            message="on a parquet, csv or json sink retentionColumn must be one of partitionBy "
+            "(expired partition folders are dropped); unpartitioned files cannot be expired",
+            check=lambda s: (
+                s.retention_column is None
+                or s.format in (SinkFormat.DELTA, SinkFormat.JDBC)
+                or s.retention_column in s.partition_by
+            ),
+            field_path=".retentionColumn",
+        ),
+    )
+
+
 class Sink(KubeModel):
     """Where a dataset is published."""
 
@@ -216,7 +258,20 @@ class Sink(KubeModel):
     mode: WriteMode = WriteMode.APPEND
     partition_by: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
     merge_keys: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
-    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="After each successful run, data older than this many days (by retentionColumn) is "
+        "deleted: Delta rows (then VACUUM), or expired partition folders of parquet, csv and json sinks.",
+    )
+    retention_column: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The date or timestamp column whose age retentionDays applies to; on a parquet, csv "
+        "or json sink it must be one of partitionBy.",
+    )
 
     cel_rules = (
         CelRule(
@@ -236,6 +291,7 @@ class Sink(KubeModel):
                 else (s.path is not None and s.jdbc is None)
             ),
         ),
+        *_retention_rules(),
     )
 
 
@@ -451,6 +507,14 @@ class DataPipelineSpec(KubeModel):
             field_path=".schedule",
         ),
         CelRule(
+            rule="self.mode != 'Streaming' || self.sinks.all(k, !has(k.retentionDays))",
+            message="retentionDays is enforced after batch runs; a Streaming pipeline's sinks cannot set it",
+            check=lambda p: (
+                p.mode != PipelineMode.STREAMING or all(k.retention_days is None for k in p.sinks)
+            ),
+            field_path=".sinks",
+        ),
+        CelRule(
             rule="self.mode == 'Streaming' || !has(self.streaming)",
             message="streaming settings are only allowed when mode is Streaming",
             check=lambda p: p.mode == PipelineMode.STREAMING or p.streaming is None,
@@ -481,6 +545,26 @@ class DatasetCount(KubeModel):
     rows: int = Field(ge=0)
 
 
+class RetentionResult(KubeModel):
+    """What retention removed from one sink after a run."""
+
+    sink: str = Field(max_length=128)
+    rows_deleted: int | None = Field(default=None, ge=0, description="Delta sinks: rows deleted.")
+    partitions_dropped: int | None = Field(
+        default=None, ge=0, description="Partitioned file sinks: expired partition folders removed."
+    )
+    error: str | None = Field(default=None, max_length=1024, description="Why retention did not complete.")
+
+
+class UnclassifiedColumn(KubeModel):
+    """A column a run wrote that looks like personal data but no DataPolicy classifies (no values)."""
+
+    sink: str = Field(max_length=128)
+    column: str = Field(max_length=256)
+    classification: str = Field(max_length=64)
+    ratio: float = Field(ge=0, le=1, description="Share of sampled non-empty values that matched.")
+
+
 class RunRecord(KubeModel):
     """One run of the pipeline."""
 
@@ -497,6 +581,12 @@ class RunRecord(KubeModel):
     completion_time: datetime | None = None
     rows_read: list[DatasetCount] = Field(default_factory=list, max_length=64)
     rows_written: list[DatasetCount] = Field(default_factory=list, max_length=64)
+    retention: list[RetentionResult] = Field(default_factory=list, max_length=16)
+    unclassified_pii: list[UnclassifiedColumn] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Columns written to sinks that look like personal data but no DataPolicy classifies.",
+    )
     message: str = Field(default="", max_length=4096)
     plan_key: str | None = Field(
         default=None,

@@ -26,6 +26,7 @@ class PiiClassification(StrEnum):
     NATIONAL_ID = "nationalId"
     CREDIT_CARD = "creditCard"
     IP_ADDRESS = "ipAddress"
+    BANK_ACCOUNT = "bankAccount"
     DATE_OF_BIRTH = "dateOfBirth"
     OTHER = "other"
 

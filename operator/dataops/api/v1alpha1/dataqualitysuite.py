@@ -89,6 +89,17 @@ class Severity(StrEnum):
     WARN = "warn"
 
 
+class DetectableClassification(StrEnum):
+    """The kinds of personal data the detectors recognise (a subset of DataPolicy classifications)."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    CREDIT_CARD = "creditCard"
+    BANK_ACCOUNT = "bankAccount"
+    IP_ADDRESS = "ipAddress"
+    NATIONAL_ID = "nationalId"
+
+
 class QuantileRanges(KubeModel):
     quantiles: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1, max_length=32)
     value_ranges: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
@@ -126,6 +137,13 @@ class Expectation(KubeModel):
     strict_max: bool | None = None
     exact_match: bool | None = None
     or_equal: bool | None = None
+    classifications: list[DetectableClassification] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=6,
+        description="expect_column_values_to_not_contain_pii: the kinds of personal data to look for "
+        "(default all).",
+    )
     mostly: float = Field(default=1.0, ge=0.0, le=1.0, description="Fraction of rows that must pass.")
     severity: Severity = Severity.ERROR
     row_condition: str | None = Field(

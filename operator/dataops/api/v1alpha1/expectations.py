@@ -57,6 +57,8 @@ EXPECTATIONS: dict[str, ExpectationKind] = {
     "expect_column_pair_values_to_be_equal": ExpectationKind(("columnA", "columnB")),
     "expect_column_pair_values_a_to_be_greater_than_b": ExpectationKind(("columnA", "columnB"), ("orEqual",)),
     "expect_multicolumn_sum_to_equal": ExpectationKind(("columnList", "sumTotal")),
+    # dataops' own: values that look like personal data (quality/pii.py) are unexpected
+    "expect_column_values_to_not_contain_pii": ExpectationKind(("column",), ("classifications",)),
 }
 
 ARGUMENTS: tuple[str, ...] = (
@@ -77,7 +79,10 @@ ARGUMENTS: tuple[str, ...] = (
     "strictMax",
     "exactMatch",
     "orEqual",
+    "classifications",
 )
+# Expectations no Great Expectations class implements: the single-pass engine evaluates them.
+NATIVE_ONLY = frozenset({"expect_column_values_to_not_contain_pii"})
 
 
 def types_requiring(argument: str) -> list[str]:
