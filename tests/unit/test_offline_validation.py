@@ -95,7 +95,7 @@ def test_nulls_are_pruned_and_defaults_applied(example_pipeline: dict[str, Any])
     example_pipeline["spec"]["retry"]["maxRetries"] = None
     example_pipeline["spec"]["schedule"]["timeZone"] = None
     example_pipeline["spec"]["staging_path_typo"] = None  # unknown but null: dropped
-    example_pipeline["spec"]["sinks"][0]["partitionBy"] = None
+    example_pipeline["spec"]["timeoutSeconds"] = None
     example_pipeline["metadata"]["annotations"] = None
     assert validate_document(example_pipeline) == []
     pipeline = admitted_model(example_pipeline)
