@@ -261,3 +261,38 @@ def test_streaming_sinks_cannot_set_retention() -> None:
     assert any(
         e.startswith("spec.sinks: Invalid value: retentionDays is enforced after batch") for e in errors
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT reflect('java.lang.System', 'getenv', 'DATAOPS_MASKING_KEY') AS k FROM orders",
+        "select JAVA_METHOD('java.lang.System', 'getenv') from orders",
+        "SELECT `reflect`('java.lang.System', 'getenv') FROM orders",
+        "SELECT try_reflect ('java.lang.System', 'getenv') FROM orders",
+        "WITH x AS (SELECT reflect('a', 'b') AS v) SELECT v FROM x",
+        "SELECT * FROM parquet.`/lake/hr/salaries`",
+        "SELECT * FROM delta.`s3a://other-team/table`",
+    ],
+)
+def test_steps_may_not_run_jvm_code_or_read_undeclared_files(sql: str) -> None:
+    """A step that reads the driver's environment (secrets such as the masking key) or files no
+    source declares (and no policy saw) is refused like a command."""
+    from dataops.plan.sql_guard import query_only_problem
+
+    assert query_only_problem(sql) is not None
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 'reflect(' AS text FROM orders",
+        "SELECT reflect FROM orders",  # a column named reflect
+        "SELECT /* java_method( */ 1",
+        "SELECT p.amount FROM parquet_orders p",
+    ],
+)
+def test_lookalikes_of_denied_calls_are_queries(sql: str) -> None:
+    from dataops.plan.sql_guard import query_only_problem
+
+    assert query_only_problem(sql) is None

@@ -77,13 +77,43 @@ def _token_check(tokens: list[Token]) -> str | None:
     return None
 
 
+# Functions that reach outside the query: they call any static JVM method (System.getenv reads the
+# secrets in the driver's environment, e.g. a masking key), so a step could copy them into a sink.
+DENIED_FUNCTIONS = {"reflect", "java_method", "try_reflect"}
+# `format`.`path` reads files the pipeline did not declare as sources (and no policy saw).
+FILE_TABLE_PREFIXES = {"parquet", "orc", "json", "csv", "text", "avro", "delta", "binaryfile", "jdbc"}
+
+
+def _capability_check(tokens: list[Token]) -> str | None:
+    """Calls and reads a query may not make, found token by token (strings and comments are not
+    tokens that match, so a name inside them is not a call)."""
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        word = token.text.lower()
+        if token.token_type == TokenType.STRING:
+            continue
+        if word in DENIED_FUNCTIONS and following is not None and following.token_type == TokenType.L_PAREN:
+            return f"calls {word}(), which runs arbitrary JVM code; it is not allowed in a step"
+        after = tokens[index + 2] if index + 2 < len(tokens) else None
+        if (
+            word in FILE_TABLE_PREFIXES
+            and following is not None
+            and following.token_type == TokenType.DOT
+            and after is not None
+            and after.token_type in (TokenType.IDENTIFIER, TokenType.STRING)
+            and ("/" in after.text or ":" in after.text)
+        ):
+            return f"reads files directly ({word}.`{after.text}`); declare them as a source instead"
+    return None
+
+
 def query_only_problem(sql: str) -> str | None:
-    """Why ``sql`` is not a single query, or None when it is."""
+    """Why ``sql`` is not a single query (or calls or reads what a step may not), or None."""
     try:
         tokens = tokenize(sql, dialect="spark")
     except SqlglotError as exc:
         return f"cannot be read as SQL: {str(exc).splitlines()[0]}"
-    problem = _token_check(tokens)
+    problem = _token_check(tokens) or _capability_check(tokens)
     if problem is not None:
         return problem
     try:
