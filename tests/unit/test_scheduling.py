@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,3 +241,25 @@ def test_a_failed_quality_gate_is_not_retried(example_pipeline: dict[str, Any]) 
     (done,) = final.finished
     assert (done.outcome, done.attempt, done.message) == (RunOutcome.FAILED, 1, message)
     assert final.active == [] and "RunFailed" in [e.reason for e in final.events]
+
+
+def test_status_says_which_columns_a_run_masked_and_why(example_pipeline: dict[str, Any]) -> None:
+    """The driver's summary names masked columns (never values); the run record in status keeps them,
+    also when the driver had to shorten its message to the column names."""
+    spec = _spec(example_pipeline)
+    now = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
+    first = _decide(spec, None, now)
+    (run,) = first.launch
+    status = _after(None, first)
+    for masked, reasons in (
+        (
+            {"revenue": {"email": "hash (email): piiColumns rule email"}},
+            ["hash (email): piiColumns rule email"],
+        ),
+        ({"revenue": ["email"]}, []),
+    ):
+        message = json.dumps({"rowsWritten": {"revenue": 5}, "masked": masked})
+        driver = DriverState(run.driver_pod or "", run.id, 1, "Succeeded", message=message)
+        done = _decide(spec, status, now + timedelta(seconds=30), drivers={(run.id, 1): driver})
+        (record,) = done.finished
+        assert [(m.sink, m.columns, m.reasons) for m in record.masked] == [("revenue", ["email"], reasons)]

@@ -24,6 +24,7 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
     DatasetCount,
+    MaskedColumns,
     PipelineMode,
     RetentionResult,
     RunOutcome,
@@ -145,6 +146,21 @@ def _summary(message: str) -> dict[str, Any]:
     return summary if isinstance(summary, dict) else {}
 
 
+def _masked(message: str) -> list[MaskedColumns]:
+    """Which sink columns the run masked: ``{sink: {column: why}}``, or ``{sink: [columns]}`` when the
+    driver had to shorten its termination message."""
+    found: list[MaskedColumns] = []
+    for sink, columns in (_summary(message).get("masked") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError):
+            if isinstance(columns, dict):
+                names = sorted(columns)
+                reasons = [str(columns[n])[:512] for n in names]
+            else:
+                names, reasons = sorted(str(c) for c in columns), []
+            found.append(MaskedColumns(sink=str(sink), columns=names[:128], reasons=reasons[:128]))
+    return found[:16]
+
+
 def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedColumn]]:
     """What retention removed and which written columns look like unclassified personal data."""
     summary = _summary(message)
@@ -263,6 +279,7 @@ class _Decider:
                     "rows_read": read,
                     "rows_written": written,
                     "retention": retention,
+                    "masked": _masked(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,

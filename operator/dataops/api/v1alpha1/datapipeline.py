@@ -565,6 +565,18 @@ class UnclassifiedColumn(KubeModel):
     ratio: float = Field(ge=0, le=1, description="Share of sampled non-empty values that matched.")
 
 
+class MaskedColumns(KubeModel):
+    """The columns of one sink a run masked (DataPolicy piiColumns), and why."""
+
+    sink: str = Field(max_length=128)
+    columns: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=128)
+    reasons: list[Annotated[str, Field(max_length=512)]] = Field(
+        default_factory=list,
+        max_length=128,
+        description="Per column (same order): masking method, classification and the rule or lineage.",
+    )
+
+
 class RunRecord(KubeModel):
     """One run of the pipeline."""
 
@@ -582,6 +594,7 @@ class RunRecord(KubeModel):
     rows_read: list[DatasetCount] = Field(default_factory=list, max_length=64)
     rows_written: list[DatasetCount] = Field(default_factory=list, max_length=64)
     retention: list[RetentionResult] = Field(default_factory=list, max_length=16)
+    masked: list[MaskedColumns] = Field(default_factory=list, max_length=16)
     unclassified_pii: list[UnclassifiedColumn] = Field(
         default_factory=list,
         max_length=32,
