@@ -53,6 +53,7 @@ class ControlPlane:
     mounts service account tokens into pods and can reach the kubelet for logs and exec."""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     etcd_port: int = 0
+    peer_port: int = 0
     api_port: int = 0
 
     @property
@@ -77,10 +78,10 @@ class ControlPlane:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)
         pki = certs.generate(self.certs_dir, extra_ips=(self.node_ip,) if self.node_ip else ())
-        self.etcd_port, peer_port, self.api_port = free_port(), free_port(), free_port()
+        self.etcd_port, self.peer_port, self.api_port = free_port(), free_port(), free_port()
         deadline = time.monotonic() + timeout
         try:
-            self._start_etcd(peer_port)
+            self._start_etcd(self.peer_port)
             self._start_apiserver(pki)
             self._write_kubeconfig(pki)
             self._wait_ready(pki, deadline)
@@ -109,6 +110,20 @@ class ControlPlane:
         state = self.workdir / "state.json"
         if state.exists():
             state.unlink()
+
+    def restart_storage_and_apiserver(self, *, down_seconds: float = 0.0, timeout: float = 60.0) -> None:
+        """Fault injection: stop kube-apiserver and etcd (SIGKILL, as a crashed node would), keep them
+        down for ``down_seconds``, then start both again on the same ports and data."""
+        for name in ("kube-apiserver", "etcd"):
+            proc = self.processes.pop(name)
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        time.sleep(down_seconds)
+        pki = certs.paths_in(self.certs_dir)
+        self._start_etcd(self.peer_port)
+        self._start_apiserver(pki)
+        self._wait_ready(pki, time.monotonic() + timeout)
 
     def __enter__(self) -> ControlPlane:
         return self.start()
