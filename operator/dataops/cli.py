@@ -259,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-f",
         "--filename",
-        action="append",
+        action="extend",
+        nargs="+",
         required=True,
         help="files or folders holding one DataPipeline, the DataQualitySuites its gates use, the "
         "DataPolicies that apply (by selector) and the Secrets holding their masking keys (repeatable)",

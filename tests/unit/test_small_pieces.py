@@ -56,3 +56,20 @@ def test_error_kind_is_bounded() -> None:
 
     assert error_kind(Api()) == "api_5xx"
     assert error_kind(ValueError()) == "internal"
+
+
+def test_run_accepts_several_files_after_one_flag_and_the_summary_shows_spark_start_up() -> None:
+    """Issue 12: `-f a b` was refused (only `-f a -f b` worked); the summary's time left out the
+    Spark start-up the user waited for."""
+    from datetime import UTC, datetime, timedelta
+
+    from dataops.cli import build_parser
+    from dataops.runtime.summary import RunSummary
+
+    args = build_parser().parse_args(["run", "-f", "pipeline.yaml", "suite.yaml", "-f", "policy.yaml"])
+    assert args.filename == ["pipeline.yaml", "suite.yaml", "policy.yaml"]
+    started = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    summary = RunSummary("p", "r1", started, finished=started + timedelta(seconds=53), outcome="Succeeded")
+    summary.spark_start_seconds = 31.0
+    assert "run r1: Succeeded in 53.0s (84.0s with 31.0s of Spark start-up)" in summary.render_table()
+    assert summary.to_json()["sparkStartSeconds"] == 31.0

@@ -77,6 +77,7 @@ def run_pipeline(
 
     progress("starting Spark")
     spark = local_session(master=master, app_name=f"dataops-{name}", conf=pipeline.spec.spark.spark_conf)
+    spark_start = time.monotonic() - started
     lineage = LineageEmitter(
         make_transport(lineage_transport),
         job_namespace=plan.namespace,
@@ -95,6 +96,7 @@ def run_pipeline(
             progress=progress,
             masking_keys=keys,
         )
+    summary.spark_start_seconds = spark_start
     progress(f"run {summary.outcome.lower()}")
     return summary, lineage
 

@@ -24,6 +24,7 @@ class RunSummary:
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
     # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
     unclassified_pii: list[dict[str, object]] = field(default_factory=list)
+    spark_start_seconds: float | None = None  # starting the Spark session, before the run's clock
 
     @classmethod
     def failed(cls, pipeline: str, run_id: str, error: str) -> RunSummary:
@@ -45,6 +46,11 @@ class RunSummary:
             "started": self.started.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
             "durationSeconds": round(self.duration_seconds, 3),
+            **(
+                {"sparkStartSeconds": round(self.spark_start_seconds, 3)}
+                if self.spark_start_seconds is not None
+                else {}
+            ),
             "rowsRead": self.rows_read,
             "rowsWritten": self.rows_written,
             "warnings": self.warnings,
@@ -78,7 +84,11 @@ class RunSummary:
         lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         lines.append("")
-        lines.append(f"run {self.run_id}: {self.outcome} in {self.duration_seconds:.1f}s")
+        took = f"{self.duration_seconds:.1f}s"
+        if self.spark_start_seconds is not None:
+            total = self.duration_seconds + self.spark_start_seconds
+            took += f" ({total:.1f}s with {self.spark_start_seconds:.1f}s of Spark start-up)"
+        lines.append(f"run {self.run_id}: {self.outcome} in {took}")
         if self.error:
             lines.append(f"error: {self.error}")
         lines.extend(f"warning: {w}" for w in self.warnings)
