@@ -50,7 +50,7 @@ def test_failing_run_exits_non_zero_with_the_step_named(
     example_pipeline["spec"]["sinks"][0]["path"] = str(tmp_path / "out")
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(example_pipeline))
-    result = _run("-f", str(path))
+    result = _run("-f", str(path), str(EXAMPLES / "01-quality-suite.yaml"))
     assert result.returncode == 1
     assert "error: step 'revenue_by_country':" in result.stdout
     assert "nonsense" in result.stdout

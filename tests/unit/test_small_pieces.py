@@ -73,3 +73,21 @@ def test_run_accepts_several_files_after_one_flag_and_the_summary_shows_spark_st
     summary.spark_start_seconds = 31.0
     assert "run r1: Succeeded in 53.0s (84.0s with 31.0s of Spark start-up)" in summary.render_table()
     assert summary.to_json()["sparkStartSeconds"] == 31.0
+
+
+def test_a_gate_whose_suite_is_not_given_fails_before_spark_starts() -> None:
+    """Issue 12: `dataops run -f examples/03-orders-pipeline.yaml` computed every sink, then failed
+    on the gate whose suite lives in another file. It now fails at once, naming the gate and suite."""
+    import contextlib
+    import io
+    import time
+
+    from dataops.cli import main
+    from tests.conftest import EXAMPLES
+
+    err = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["run", "-f", str(EXAMPLES / "03-orders-pipeline.yaml")])
+    assert code == 2 and time.monotonic() - started < 5  # no Spark
+    assert "quality gate 0 (orders-quality): DataQualitySuite not found" in err.getvalue()

@@ -147,7 +147,19 @@ def load_pipeline(paths: list[Path]) -> tuple[DataPipeline, dict[str, DataQualit
         for d in docs
         if d.get("kind") == "DataQualitySuite"
     }
-    return DataPipeline.model_validate(pipelines[0]), suites
+    pipeline = DataPipeline.model_validate(pipelines[0])
+    missing = [
+        f"quality gate {index} ({g.suite_ref.name})"
+        for index, g in enumerate(pipeline.spec.quality_gates)
+        if g.suite_ref.name not in suites
+    ]
+    if missing:  # found now, not after Spark has computed every sink
+        where = ", ".join(map(str, paths))
+        raise ValueError(
+            f"{'; '.join(missing)}: DataQualitySuite not found in {where} (pass the file or folder "
+            "holding it with -f)"
+        )
+    return pipeline, suites
 
 
 @dataclass
