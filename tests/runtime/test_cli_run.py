@@ -65,3 +65,22 @@ def test_invalid_manifest_is_rejected_before_spark_starts(
     result = _run("-f", str(path))
     assert result.returncode == 2
     assert "spec.sinks[0].mode: Unsupported value" in result.stderr
+
+
+def test_a_write_error_ends_with_one_error_line_naming_the_sink(
+    tmp_path: Path, example_pipeline: dict[str, Any]
+) -> None:
+    """Issue 12: an unwritable sink path (here its parent is a file) escaped as a JVM traceback of
+    hundreds of lines; now one `error: sink '<name>': <cause>` line, the summary and exit 1."""
+    parent = tmp_path / "not-a-dir"
+    parent.write_text("x")
+    example_pipeline["spec"].pop("qualityGates")
+    example_pipeline["spec"]["sinks"][0]["path"] = str(parent / "out")
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(example_pipeline))
+    result = _run("-f", str(path))
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert len(errors) == 1 and errors[0].startswith("error: sink 'revenue':"), result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "| written" in result.stdout or "| read" in result.stdout  # the summary table is there

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +36,7 @@ from dataops.policy.classified import unclassified
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.quality.pii import candidate_columns, detect
 from dataops.runtime import retention
-from dataops.runtime.errors import QualityGateFailed, RunError, StepError
+from dataops.runtime.errors import QualityGateFailed, RunError, SinkError, SourceError, StepError
 from dataops.runtime.io import read_source, write_sink
 from dataops.runtime.masking import (
     Keys,
@@ -93,8 +93,24 @@ def _count(df: DataFrame, name: str) -> tuple[DataFrame, Observation]:
 
 
 def _message(exc: BaseException) -> str:
+    java = getattr(exc, "java_exception", None)  # Py4JJavaError: the JVM's own exception says what failed
+    if java is not None:
+        with contextlib.suppress(Exception):
+            return str(java.toString()).strip().splitlines()[0]
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def naming(error: type[RunError], where: str) -> Iterator[None]:
+    """Any Spark, JVM or file-system failure inside becomes ``error`` naming ``where`` (the source or
+    sink), with the first line of the cause: one actionable line instead of a JVM traceback."""
+    try:
+        yield
+    except RunError:
+        raise
+    except (PySparkException, Py4JError, OSError) as exc:
+        raise error(where, _message(exc)) from exc
 
 
 def _fields(df: DataFrame) -> list[tuple[str, str]]:
@@ -142,7 +158,8 @@ def execute_plan(
         for source in sources:
             started = time.perf_counter()
             progress(f"reading source {source.name}")
-            df = read_source(spark, source)
+            with naming(SourceError, source.name):
+                df = read_source(spark, source)
             inputs[source.name].fields = _fields(df)
             source_ids[source.name] = expression_ids(df)
             df.createOrReplaceTempView(source.name)
@@ -178,7 +195,8 @@ def execute_plan(
             written[sink.name] = df
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
-            reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
+            with naming(SinkError, sink.name):
+                reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
             writes[sink.name].executed = True
             writes[sink.name].reported = reported
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
@@ -187,7 +205,7 @@ def execute_plan(
         _report_unclassified_pii(plan, sinks, written, summary, progress)
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
-    except (PySparkException, OSError) as exc:
+    except (PySparkException, OSError, Py4JError) as exc:
         summary.outcome, summary.error = "Failed", _message(exc)
     if not summary.quarantine:  # published, or failed for another reason than a gate: nothing to keep
         _discard_staging(spark, staging)
