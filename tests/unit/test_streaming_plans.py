@@ -364,3 +364,17 @@ def test_finished_drivers_beyond_the_limits_are_retired_newest_kept() -> None:
     retired = sorted(s.run_id for s in decision.retire)
     # r7 was being recorded (kept); failed kept: r5, r3; succeeded kept: r6
     assert retired == ["r0", "r1", "r2", "r4"]
+
+
+def test_lost_offsets_fail_the_job_unless_the_spec_says_continue() -> None:
+    """Issue 11 defect 7: failOnDataLoss=false skipped deleted offsets silently, always."""
+    from dataops.api.v1alpha1.datapipeline import StreamingSpec
+    from dataops.runtime.streaming import kafka_reader_options
+
+    kafka = _streaming().sources[0].kafka
+    assert kafka is not None
+    default = kafka_reader_options(StreamingSpec(), kafka, "k:9092")
+    assert default["failOnDataLoss"] == "true" and "maxOffsetsPerTrigger" not in default
+    opted = StreamingSpec.model_validate({"onDataLoss": "Continue", "maxOffsetsPerTrigger": 500})
+    options = kafka_reader_options(opted, kafka, "k:9092")
+    assert options["failOnDataLoss"] == "false" and options["maxOffsetsPerTrigger"] == "500"

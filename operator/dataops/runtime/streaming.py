@@ -21,7 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from dataops.api.v1alpha1.datapipeline import KafkaSource, Sink, Source, StreamingSpec
+from dataops.api.v1alpha1.datapipeline import DataLossPolicy, KafkaSource, Sink, Source, StreamingSpec
 from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
@@ -98,6 +98,19 @@ def consumer_lag(progress: dict[str, Any]) -> int | None:
     return total if known else None
 
 
+def kafka_reader_options(spec: StreamingSpec, kafka: KafkaSource, bootstrap: str) -> dict[str, str]:
+    """The Kafka source's options. Lost offsets fail the job unless the spec says Continue."""
+    options = {
+        "kafka.bootstrap.servers": bootstrap,
+        "subscribe": kafka.topic,
+        "startingOffsets": kafka.starting_offsets.value,
+        "failOnDataLoss": "true" if spec.on_data_loss == DataLossPolicy.FAIL else "false",
+    }
+    if spec.max_offsets_per_trigger:
+        options["maxOffsetsPerTrigger"] = str(spec.max_offsets_per_trigger)
+    return options
+
+
 def status_report(progress: dict[str, Any], dead_lettered: int, state: str = "Running") -> dict[str, Any]:
     """A StreamingStatus (as JSON) from a StreamingQueryProgress."""
     report: dict[str, Any] = {"state": state, "deadLettered": dead_lettered}
@@ -138,11 +151,12 @@ class StreamingRun:
         self.sinks = [Sink.model_validate(k.spec) for k in plan.sinks]
         ensure_queries_only(plan.steps)
         self.source, self.kafka = _stream_source(self.sources)
-        self.bootstrap = self.kafka.bootstrap_servers or settings.bootstrap
-        if not self.bootstrap:
+        bootstrap = self.kafka.bootstrap_servers or settings.bootstrap
+        if not bootstrap:
             raise SourceError(
                 self.source.name, "no bootstrap servers (kafka.bootstrapServers or DATAOPS_KAFKA_BOOTSTRAP)"
             )
+        self.bootstrap: str = bootstrap
         self.dead_letter_topic = self.spec.dead_letter_topic or f"{self.kafka.topic}{DLQ_SUFFIX}"
         self.checkpoint = checkpoint_location(plan, self.spec, settings)
         digest = hashlib.sha256(self.checkpoint.encode()).hexdigest()[:12]
@@ -230,15 +244,9 @@ class StreamingRun:
         self._register_static_sources()
         if self.plan.masking:
             self.plan_masking()
-        reader = (
-            self.spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", self.bootstrap)
-            .option("subscribe", self.kafka.topic)
-            .option("startingOffsets", self.kafka.starting_offsets.value)
-            .option("failOnDataLoss", "false")
+        reader = self.spark.readStream.format("kafka").options(
+            **kafka_reader_options(self.spec, self.kafka, self.bootstrap)
         )
-        if self.spec.max_offsets_per_trigger:
-            reader = reader.option("maxOffsetsPerTrigger", str(self.spec.max_offsets_per_trigger))
         writer = (
             reader.load()
             .writeStream.foreachBatch(self._process)
@@ -295,6 +303,11 @@ class StreamingRun:
             for sink, columns in self.masking.items()
             if columns
         }
+        if self.spec.on_data_loss == DataLossPolicy.CONTINUE:
+            summary.warnings.append(
+                "onDataLoss: Continue: offsets deleted from the topic before they were read are skipped "
+                "(Spark's failOnDataLoss=false); the default, Fail, stops the job instead"
+            )
         if self.counters.dead_lettered:
             summary.warnings.append(
                 f"{self.counters.dead_lettered} record(s) sent to dead-letter topic {self.dead_letter_topic}"

@@ -422,6 +422,11 @@ class PipelineMode(StrEnum):
     STREAMING = "Streaming"
 
 
+class DataLossPolicy(StrEnum):
+    FAIL = "Fail"
+    CONTINUE = "Continue"
+
+
 class StreamingSpec(KubeModel):
     trigger_interval_seconds: int = Field(default=10, ge=0, le=86400)
     checkpoint_location: str | None = Field(
@@ -436,6 +441,12 @@ class StreamingSpec(KubeModel):
         description="Records that fail to parse go here with the reason in headers (default <topic>.dlq).",
     )
     max_offsets_per_trigger: int | None = Field(default=None, ge=1, description="Rate limit per micro-batch.")
+    on_data_loss: DataLossPolicy = Field(
+        default=DataLossPolicy.FAIL,
+        description="When offsets the checkpoint expects are gone from the topic (retention deleted them, "
+        "the topic was recreated): Fail stops the job with Spark's error (nothing is skipped silently); "
+        "Continue skips them (Spark's failOnDataLoss=false) and the run reports it as a warning.",
+    )
 
 
 def _step_names(spec: DataPipelineSpec) -> set[str]:
