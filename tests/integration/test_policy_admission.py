@@ -59,7 +59,16 @@ def pipeline_doc(
             "suspend": True,
             "sources": [{"name": "raw", "file": {"path": "/in/orders.csv", "format": "csv"}}],
             "qualityGates": [{"suiteRef": {"name": "checks"}, "action": "block"}],
-            "sinks": [{"name": "out", "from": "raw", "path": path, "retentionDays": 7}],
+            "sinks": [
+                {
+                    "name": "out",
+                    "from": "raw",
+                    "format": "delta",
+                    "path": path,
+                    "retentionDays": 7,
+                    "retentionColumn": "order_date",
+                }
+            ],
         },
     }
 
@@ -119,7 +128,6 @@ def test_violating_pipeline_is_refused_by_the_api_server(
             "from": "raw",
             "format": "jdbc",
             "jdbc": {"url": "jdbc:postgresql://db/hr", "table": "people"},
-            "retentionDays": 1,
         }
     )
     message = refused(kubectl, worse)

@@ -83,8 +83,8 @@ def sinks(draw: st.DrawFn, index: int) -> dict[str, Any]:
     else:
         sink["path"] = draw(paths())
     days = draw(st.one_of(st.none(), st.integers(1, 30), st.integers(1, 30), st.integers(1, 400)))
-    if days is not None:
-        sink["retentionDays"] = days
+    if days is not None and "path" in sink:  # retention is enforced on Delta (or partitioned) sinks only
+        sink |= {"format": "delta", "retentionDays": days, "retentionColumn": "ts"}
     return sink
 
 
