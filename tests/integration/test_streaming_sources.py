@@ -143,7 +143,12 @@ def test_topics_and_connectors_follow_the_pipeline(
         f"{ns}.orders.dlq": True,
     }
     connect = ConnectClient(connect_worker.url)
-    assert connect.observe(f"{ns}.orders-stream.cdc").config["sink.password"] == SECRET_VALUE  # type: ignore[union-attr]
+    # A distributed Connect worker serves a new connector's config once it has read it back from its
+    # config topic: under load that is not at once.
+    created = wait_for(
+        lambda: connect.observe(f"{ns}.orders-stream.cdc"), timeout=30, what="connector config"
+    )
+    assert created.config["sink.password"] == SECRET_VALUE
     # The streaming job was launched as a continuous run.
     assert body["status"]["currentRun"]["trigger"] == "Continuous" and len(first.launched) == 1
 
