@@ -153,9 +153,11 @@ def test_a_status_decided_from_a_stale_read_does_not_land() -> None:
     assert refused.value.conflict
 
 
-def test_kafka_admin_clients_are_bounded() -> None:
+def test_kafka_admin_clients_are_bounded(monkeypatch: Any) -> None:
     from dataops.streams import kafka_admin
 
+    monkeypatch.setattr(kafka_admin, "AdminClient", lambda config: object())  # no connections
+    monkeypatch.setattr(kafka_admin, "_clients", type(kafka_admin._clients)())
     for port in range(40):
         kafka_admin.KafkaAdmin(f"127.0.0.1:{19000 + port}", timeout=0.1)
     assert len(kafka_admin._clients) == kafka_admin.MAX_CLIENTS
