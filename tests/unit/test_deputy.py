@@ -337,3 +337,12 @@ def test_chart_admission_policy_carries_the_same_denylist() -> None:
         "files/spark-conf-denylist.re"
         in (ROOT / "charts/dataops-operator/templates/deputy-admission.yaml").read_text()
     )
+
+
+def test_redaction_settings_cannot_be_overridden() -> None:
+    """The masking key travels in Spark expressions kept out of plans, the UI and event logs by
+    redaction settings; a pipeline must not be able to turn them off."""
+    import re
+
+    for key in ("spark.redaction.regex", "spark.sql.redaction.string.regex", "SPARK.REDACTION.REGEX"):
+        assert re.fullmatch(SPARK_CONF_DENYLIST, key.lower()), key

@@ -24,7 +24,8 @@ from functools import lru_cache
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 
-# sparkConf keys that change who the run is, what it may reach or how it is secured. Matched
+# sparkConf keys that change who the run is, what it may reach or how it is secured (redaction too: it
+# keeps the masking key out of plans, the UI and event logs). Matched
 # case-insensitively against the whole key (Spark's own keys are case-sensitive, but refusing a
 # differently-cased spelling costs nothing). The chart's ValidatingAdmissionPolicy carries the same
 # expression (charts/dataops-operator/templates/deputy-admission.yaml; a test keeps them equal).
@@ -53,6 +54,7 @@ SPARK_CONF_DENYLIST = (
     r"|spark\.(driver|executor)\.extra(classpath|javaoptions|librarypath)"
     r"|spark\.jars(\..*)?"
     r"|spark\.(files|archives|pyfiles)"
+    r"|spark\.(sql\.)?redaction\..*"
 )
 _DENIED_KEY = re.compile(SPARK_CONF_DENYLIST)
 # A key Spark could read: letters, digits and . _ - / (label and annotation keys carry /).
