@@ -33,7 +33,10 @@ def run_operator(*, verbose: bool = False) -> int:
     from dataops.handlers.operator import STOP  # registers the kopf handlers
 
     # Probes and metrics answer from the start: a standby waiting for the lease is alive (its
-    # liveness probe passes) but not ready, and its metrics say it is not the leader.
+    # liveness probe passes) and ready as a standby, and its metrics say it is not the leader. The
+    # standby state is set before the probes answer, or a probe in between sees "starting" (503).
+    if settings.leader_election:
+        HEALTH.standby()
     if settings.health_port:
         serve_probes(settings.health_port)
     if settings.metrics_port:
@@ -59,7 +62,6 @@ def run_operator(*, verbose: bool = False) -> int:
             identity=identity,
             duration=settings.lease_duration_seconds,
         )
-        HEALTH.standby()
         log.info("waiting for lease %s/%s as %s", elector.namespace, elector.name, identity)
         elector.acquire()
         if STOP.is_set():
