@@ -264,6 +264,24 @@ def _pipeline_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
     cases: dict[str, dict[str, Any]] = {
         "merge-without-keys": _with(doc, (*sink, "mode"), "merge"),
         "merge-with-keys": _with(_with(doc, (*sink, "mode"), "merge"), (*sink, "mergeKeys"), ["country"]),
+        "merge-latest-by": _with(
+            _with(_with(doc, (*sink, "mode"), "merge"), (*sink, "mergeKeys"), ["country"]),
+            (*sink, "latestBy"),
+            ["revenue", "orders"],
+        ),
+        "latest-by-without-merge": _with(doc, (*sink, "latestBy"), ["revenue"]),
+        "latest-by-empty-without-merge": _with(doc, (*sink, "latestBy"), []),
+        "jdbc-merge": _with(
+            _with(
+                _with(
+                    _without(_with(doc, (*sink, "format"), "jdbc"), (*sink, "path")), (*sink, "mode"), "merge"
+                ),
+                (*sink, "mergeKeys"),
+                ["country"],
+            ),
+            (*sink, "jdbc"),
+            {"url": "jdbc:postgresql://db/x", "table": "t"},
+        ),
         "jdbc-sink-with-path": _with(doc, (*sink, "format"), "jdbc"),
         "sink-from-nowhere": _with(doc, (*sink, "from"), "nowhere"),
         "two-source-kinds": _with(doc, (*source, "kafka"), {"topic": "orders"}),

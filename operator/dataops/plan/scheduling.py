@@ -25,6 +25,7 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineStatus,
     DatasetCount,
     MaskedColumns,
+    MergeResult,
     PipelineMode,
     RetentionResult,
     RunOutcome,
@@ -161,6 +162,15 @@ def _masked(message: str) -> list[MaskedColumns]:
     return found[:16]
 
 
+def _merged(message: str) -> list[MergeResult]:
+    """What each merge sink inserted and updated: ``{sink: {inserted, updated, superseded, tableRows}}``."""
+    found: list[MergeResult] = []
+    for sink, done in (_summary(message).get("merged") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError):
+            found.append(MergeResult.model_validate({"sink": sink, **done}))
+    return found[:64]
+
+
 def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedColumn]]:
     """What retention removed and which written columns look like unclassified personal data."""
     summary = _summary(message)
@@ -280,6 +290,7 @@ class _Decider:
                     "rows_written": written,
                     "retention": retention,
                     "masked": _masked(driver.message),
+                    "merged": _merged(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,

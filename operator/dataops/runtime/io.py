@@ -7,6 +7,7 @@ from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from dataops.api.v1alpha1.common import SecretKeySelector
@@ -21,6 +22,13 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.plan.secrets import secret_env_name
 from dataops.runtime.errors import SchemaMismatchError, SinkError, SourceError
+from dataops.runtime.merge import (
+    MergeOutcome,
+    delta_merge_counts,
+    file_merge_counts,
+    key_condition,
+    one_row_per_key,
+)
 
 
 def ddl_schema(columns: list[ColumnSpec]) -> str:
@@ -110,18 +118,22 @@ def check_schema(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
         )
 
 
-def write_sink(spark: SparkSession, sink: Sink, df: DataFrame) -> int | None:
-    """Write ``df``; returns the rows written when the writer reports them itself (Delta merge)."""
+def write_sink(spark: SparkSession, sink: Sink, df: DataFrame) -> MergeOutcome | None:
+    """Write ``df``; a merge returns what it inserted and updated (see runtime/merge.py)."""
     try:
         if sink.format == SinkFormat.JDBC:
             _write_jdbc(sink, df)
             return None
         check_schema(spark, sink, df)
         if sink.mode == WriteMode.MERGE:
-            if sink.format == SinkFormat.DELTA:
-                return _merge_delta(spark, sink, df)
-            _merge_files(spark, sink, df)
-            return None
+            with one_row_per_key(sink, df) as (rows, superseded):
+                merged = (
+                    _merge_delta(spark, sink, rows)
+                    if sink.format == SinkFormat.DELTA
+                    else _merge_files(spark, sink, rows)
+                )
+            merged.superseded = superseded
+            return merged
         writer = df.write.format(sink.format.value).mode(sink.mode.value)
         if sink.partition_by:
             writer = writer.partitionBy(*sink.partition_by)
@@ -142,42 +154,46 @@ def _write_jdbc(sink: Sink, df: DataFrame) -> None:
     writer.options(**_jdbc_options(target.credentials, sink.name)).mode(sink.mode.value).save()
 
 
-def _merge_delta(spark: SparkSession, sink: Sink, df: DataFrame) -> int | None:
+def _merge_delta(spark: SparkSession, sink: Sink, rows: DataFrame) -> MergeOutcome:
     from delta.tables import DeltaTable
 
     assert sink.path is not None
     if not path_exists(spark, sink.path):
-        writer = df.write.format("delta")
+        writer = rows.write.format("delta")
         if sink.partition_by:
             writer = writer.partitionBy(*sink.partition_by)
         writer.save(sink.path)
-        return None
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in sink.merge_keys)
+        inserted = spark.read.format("delta").load(sink.path).count()
+        return MergeOutcome(inserted=inserted, updated=0, table_rows=inserted)
     table = DeltaTable.forPath(spark, sink.path)
     table.alias("t").merge(
-        df.alias("s"), condition
+        rows.alias("s"), key_condition(sink.merge_keys)
     ).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
-    metrics = table.history(1).collect()[0]["operationMetrics"] or {}
-    return int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+    inserted, updated, table_rows = delta_merge_counts(spark, sink.path)
+    return MergeOutcome(inserted=inserted, updated=updated, table_rows=table_rows)
 
 
-def _merge_files(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
+def _merge_files(spark: SparkSession, sink: Sink, rows: DataFrame) -> MergeOutcome:
     """Upsert for plain files: keep target rows whose key is not in the output, add the output,
     write next to the target and swap it in."""
     assert sink.path is not None
     fmt = sink.format.value
     if path_exists(spark, sink.path):
         existing = spark.read.format(fmt).load(sink.path)
-        kept = existing.join(df.select(*sink.merge_keys).distinct(), on=sink.merge_keys, how="left_anti")
-        merged = kept.unionByName(df)
+        kept, updated, inserted = file_merge_counts(existing, rows, sink.merge_keys)
+        source_keys = rows.select(*sink.merge_keys).alias("s")
+        merged = existing.alias("t").join(source_keys, F.expr(key_condition(sink.merge_keys)), "left_anti")
+        merged = merged.unionByName(rows)
     else:
-        merged = df
+        merged, kept, updated, inserted = rows, 0, 0, rows.count()
     staging = sink.path.rstrip("/") + ".__merge_staging"
     writer = merged.write.format(fmt).mode("overwrite")
     if sink.partition_by:
         writer = writer.partitionBy(*sink.partition_by)
     writer.save(staging)
     _swap(spark, staging, sink.path)
+    # rows holds one row per key and is cached: counting it costs no read of the input
+    return MergeOutcome(inserted=inserted, updated=updated, table_rows=kept + rows.count())
 
 
 def _swap(spark: SparkSession, staging: str, target: str) -> None:

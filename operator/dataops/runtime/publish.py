@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.errors import SinkError
 from dataops.runtime.io import _swap, write_sink
+from dataops.runtime.merge import MergeOutcome
 
 STAGING_SUFFIX = ".__staging"
 
@@ -42,8 +43,8 @@ def staged(spark: SparkSession, location: str) -> DataFrame:
     return spark.read.parquet(location)
 
 
-def publish(spark: SparkSession, sink: Sink, df: DataFrame, *, run_id: str) -> int | None:
-    """Publish ``df`` (the staged rows) to the sink; returns rows the writer reported (merges)."""
+def publish(spark: SparkSession, sink: Sink, df: DataFrame, *, run_id: str) -> MergeOutcome | None:
+    """Publish ``df`` (the staged rows) to the sink; a merge returns what it changed."""
     files = sink.format not in (SinkFormat.DELTA, SinkFormat.JDBC)
     if files and sink.mode == WriteMode.OVERWRITE and sink.path:
         _overwrite_by_swap(spark, sink, df, beside=f"{sink.path.rstrip('/')}.__publish-{run_id}")

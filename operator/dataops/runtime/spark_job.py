@@ -196,9 +196,11 @@ def execute_plan(
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
             with naming(SinkError, sink.name):
-                reported = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
+                merged = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
             writes[sink.name].executed = True
-            writes[sink.name].reported = reported
+            if merged is not None:  # a merge's rows written are the rows it inserted or updated
+                writes[sink.name].reported = merged.written
+                summary.merged[sink.name] = merged.to_json()
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
         summary.outcome = "Succeeded"
         _enforce_retention(spark, sinks, summary, outputs, progress)

@@ -15,12 +15,14 @@ from dataops.runtime.errors import SinkError
 from dataops.runtime.stream_parse import ORDER_COLUMNS, data_columns
 
 
-def latest_per_key(df: DataFrame, keys: list[str]) -> DataFrame:
-    """The last change of each key in the batch (Kafka order: same key, same partition)."""
-    order = [c for c in ("__source_ts_ms", *ORDER_COLUMNS) if c in df.columns]
+def latest_per_key(df: DataFrame, keys: list[str], latest_by: list[str] | None = None) -> DataFrame:
+    """The last change of each key in the batch: the greatest ``latest_by`` values (nulls lose), then
+    the change's source time, then Kafka order (same key, same partition), so ties resolve the same
+    way when a batch is replayed."""
+    order = [*(latest_by or []), *(c for c in ("__source_ts_ms", *ORDER_COLUMNS) if c in df.columns)]
     if not order:
         return df.dropDuplicates(keys)
-    window = Window.partitionBy(*keys).orderBy(*[F.col(c).desc() for c in order])
+    window = Window.partitionBy(*keys).orderBy(*[F.col(c).desc_nulls_last() for c in order])
     return df.withColumn("__rank", F.row_number().over(window)).where("__rank = 1").drop("__rank")
 
 
@@ -28,7 +30,7 @@ def _merge_delta(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
     from delta.tables import DeltaTable
 
     assert sink.path is not None
-    latest = latest_per_key(df, sink.merge_keys)
+    latest = latest_per_key(df, sink.merge_keys, sink.latest_by)
     columns = data_columns(df)
     deleted = "__deleted" in df.columns
     if not DeltaTable.isDeltaTable(spark, sink.path):  # the folder may hold the checkpoint already

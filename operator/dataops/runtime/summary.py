@@ -22,6 +22,7 @@ class RunSummary:
     quarantine: dict[str, str] = field(default_factory=dict)  # sink -> staged data a failed gate kept
     masked: dict[str, dict[str, str]] = field(default_factory=dict)  # sink -> column -> method and why
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
+    merged: dict[str, dict[str, int]] = field(default_factory=dict)  # merge sink -> inserted, updated, ...
     # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
     unclassified_pii: list[dict[str, object]] = field(default_factory=list)
     spark_start_seconds: float | None = None  # starting the Spark session, before the run's clock
@@ -57,6 +58,7 @@ class RunSummary:
             "quarantine": self.quarantine,
             **({"masked": self.masked} if self.masked else {}),
             "retention": self.retention,
+            **({"merged": self.merged} if self.merged else {}),
             "unclassifiedPii": self.unclassified_pii,
         }
 
@@ -99,6 +101,7 @@ class RunSummary:
             for column, why in columns.items()
         )
         lines.extend(f"retention: {sink}: {_removed(done)}" for sink, done in self.retention.items())
+        lines.extend(f"merged: {sink}: {_merged(done)}" for sink, done in self.merged.items())
         return "\n".join(lines)
 
 
@@ -114,3 +117,12 @@ def _removed(done: dict[str, object]) -> str:
     )
     text = f"{what} older than {done['cutoff']} ({done['column']}, {done['days']} days)"
     return f"{text}; failed: {done['error']}" if done.get("error") else text
+
+
+def _merged(done: dict[str, int]) -> str:
+    text = f"{done['inserted']:,} inserted, {done['updated']:,} updated"
+    if done.get("superseded"):
+        text += f", {done['superseded']:,} of the run's rows superseded (duplicates or older rows of a key)"
+    if "tableRows" in done:
+        text += f"; the table has {done['tableRows']:,} rows"
+    return text

@@ -257,7 +257,20 @@ class Sink(KubeModel):
     jdbc: JdbcTarget | None = None
     mode: WriteMode = WriteMode.APPEND
     partition_by: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
-    merge_keys: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=8)
+    merge_keys: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="mode merge: the columns that identify a row. A target row with the same key is "
+        "updated, others are inserted. Within one run's rows a key must occur once: identical rows "
+        "collapse, and different rows with the same key need latestBy (otherwise the run fails).",
+    )
+    latest_by: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="mode merge: when a key occurs in several of the run's rows, the row with the "
+        "greatest values of these columns (compared in order; nulls lose) is merged and the others "
+        "are dropped. Rows that tie on all of them but differ fail the run.",
+    )
     retention_days: int | None = Field(
         default=None,
         ge=1,
@@ -280,6 +293,20 @@ class Sink(KubeModel):
             check=lambda s: s.mode != WriteMode.MERGE or len(s.merge_keys) > 0,
             field_path=".mergeKeys",
             reason="FieldValueRequired",
+        ),
+        CelRule(
+            rule="self.mode != 'merge' || self.format != 'jdbc'",
+            message="a jdbc sink cannot merge; use append or overwrite (or merge in the database)",
+            check=lambda s: s.mode != WriteMode.MERGE or s.format != SinkFormat.JDBC,
+            field_path=".mode",
+            reason="FieldValueForbidden",
+        ),
+        CelRule(
+            rule="self.mode == 'merge' || !has(self.latestBy) || size(self.latestBy) == 0",
+            message="latestBy is only used when mode is merge",
+            check=lambda s: s.mode == WriteMode.MERGE or not s.latest_by,
+            field_path=".latestBy",
+            reason="FieldValueForbidden",
         ),
         CelRule(
             rule="self.format == 'jdbc' ? (has(self.jdbc) && !has(self.path)) "
@@ -567,6 +594,20 @@ class RetentionResult(KubeModel):
     error: str | None = Field(default=None, max_length=1024, description="Why retention did not complete.")
 
 
+class MergeResult(KubeModel):
+    """What a merge did to one sink: its rowsWritten is inserted + updated."""
+
+    sink: str = Field(max_length=128)
+    inserted: int = Field(ge=0, description="Rows whose key was not in the target.")
+    updated: int = Field(ge=0, description="Target rows replaced by a row with the same key.")
+    superseded: int = Field(
+        default=0,
+        ge=0,
+        description="The run's rows not merged: identical duplicates and older rows of a key (latestBy).",
+    )
+    table_rows: int | None = Field(default=None, ge=0, description="Rows in the target after the merge.")
+
+
 class UnclassifiedColumn(KubeModel):
     """A column a run wrote that looks like personal data but no DataPolicy classifies (no values)."""
 
@@ -606,6 +647,7 @@ class RunRecord(KubeModel):
     rows_written: list[DatasetCount] = Field(default_factory=list, max_length=64)
     retention: list[RetentionResult] = Field(default_factory=list, max_length=16)
     masked: list[MaskedColumns] = Field(default_factory=list, max_length=16)
+    merged: list[MergeResult] = Field(default_factory=list, max_length=64)
     unclassified_pii: list[UnclassifiedColumn] = Field(
         default_factory=list,
         max_length=32,
