@@ -536,3 +536,18 @@ def test_chart_crds_are_the_generated_crds() -> None:
     chart_crds = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
     generated = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
     assert chart_crds == generated and len(generated) == 3
+
+
+def test_extra_labels_and_annotations_cannot_break_selectors_or_scraping() -> None:
+    docs = render(
+        "--set", "podLabels.app\\.kubernetes\\.io/name=other,podLabels.team=data",
+        "--set-string", "podAnnotations.prometheus\\.io/port=1,podAnnotations.prometheus\\.io/scrape=false",
+        "--set", "serviceMonitor.enabled=true,serviceMonitor.labels.app\\.kubernetes\\.io/name=other",
+    )  # fmt: skip
+    template = only(docs, "Deployment")["spec"]["template"]
+    assert template["metadata"]["labels"] == {**SELECTOR, "team": "data"}
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+    }
+    assert only(docs, "ServiceMonitor")["metadata"]["labels"]["app.kubernetes.io/name"] == "dataops-operator"

@@ -27,8 +27,12 @@ CHART = ROOT / "charts" / "dataops-operator"
 RELEASE = "dataops"
 NAMESPACE = "dataops-system"
 INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
-NAMESPACED_KINDS = "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,networkpolicies"
-CLUSTER_KINDS = "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings"
+NAMESPACED_KINDS = (
+    "deployments,services,serviceaccounts,roles,rolebindings,poddisruptionbudgets,networkpolicies"
+)
+CLUSTER_KINDS = (
+    "clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings"
+)
 CRDS = {"datapipelines.dataops.dev", "dataqualitysuites.dataops.dev", "datapolicies.dataops.dev"}
 
 
@@ -114,8 +118,14 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     # The metrics Service selects exactly the operator's pods, on both named ports.
     endpoints = json.loads(
         cp.kubectl(
-            "-n", NAMESPACE, "get", "endpointslices", "-l", "kubernetes.io/service-name=dataops-operator-metrics",
-            "-o", "json",
+            "-n",
+            NAMESPACE,
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=dataops-operator-metrics",
+            "-o",
+            "json",
         ).stdout
     )["items"]
     addresses = {a for s in endpoints for e in s.get("endpoints") or [] for a in e["addresses"]}
@@ -123,9 +133,15 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     assert {p["name"] for s in endpoints for p in s.get("ports") or []} == {"metrics", "health"}
     pdb = json.loads(cp.kubectl("-n", NAMESPACE, "get", "pdb", "dataops-operator", "-o", "json").stdout)
     wait_for(
-        lambda: (json.loads(
-            cp.kubectl("-n", NAMESPACE, "get", "pdb", "dataops-operator", "-o", "json").stdout
-        ).get("status") or {}).get("expectedPods") == 2,
+        lambda: (
+            (
+                json.loads(
+                    cp.kubectl("-n", NAMESPACE, "get", "pdb", "dataops-operator", "-o", "json").stdout
+                ).get("status")
+                or {}
+            ).get("expectedPods")
+            == 2
+        ),
         timeout=30,
         what="the PodDisruptionBudget to count both replicas",
     )
@@ -153,10 +169,13 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["DATAOPS_KAFKA_BOOTSTRAP"] == "kafka.kafka.svc:9092"
     wait_for(
-        lambda: all(
-            p["spec"]["containers"][0]["resources"]["limits"]["memory"] == "768Mi" for p in operator_pods(cp)
-        )
-        and len(operator_pods(cp)) == 1,
+        lambda: (
+            all(
+                p["spec"]["containers"][0]["resources"]["limits"]["memory"] == "768Mi"
+                for p in operator_pods(cp)
+            )
+            and len(operator_pods(cp)) == 1
+        ),
         timeout=60,
         what="the rolled pods to carry the new limits",
     )
@@ -173,7 +192,9 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     assert [h["revision"] for h in history] == [1, 2] and history[-1]["status"] == "deployed"
 
     # -- a bad upgrade is refused before anything changes ------------------------------------------
-    refused = helm(cp, "upgrade", RELEASE, str(CHART), "--reuse-values", "--set", "replicaCount=two", check=False)
+    refused = helm(
+        cp, "upgrade", RELEASE, str(CHART), "--reuse-values", "--set", "replicaCount=two", check=False
+    )
     assert refused.returncode != 0 and "/replicaCount" in refused.stderr, refused.stderr
     assert deployment(cp)["spec"]["replicas"] == 1
 
@@ -182,6 +203,8 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     assert objects(cp, NAMESPACED_KINDS, "-n", NAMESPACE) == []
     assert objects(cp, CLUSTER_KINDS) == []
     wait_for(lambda: operator_pods(cp) == [], timeout=60, what="the operator's pods to be collected")
-    crds_after = {c["metadata"]["name"] for c in json.loads(cp.kubectl("get", "crd", "-o", "json").stdout)["items"]}
+    crds_after = {
+        c["metadata"]["name"] for c in json.loads(cp.kubectl("get", "crd", "-o", "json").stdout)["items"]
+    }
     assert crds_after >= CRDS
     assert helm(cp, "status", RELEASE, check=False).returncode != 0
