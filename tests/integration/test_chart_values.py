@@ -551,3 +551,11 @@ def test_extra_labels_and_annotations_cannot_break_selectors_or_scraping() -> No
         "prometheus.io/port": "8080",
     }
     assert only(docs, "ServiceMonitor")["metadata"]["labels"]["app.kubernetes.io/name"] == "dataops-operator"
+
+
+def test_replicas_need_leader_election() -> None:
+    result = helm("template", "--set", "leaderElection=false")
+    assert result.returncode != 0 and "replicaCount: 2 replicas without leaderElection" in result.stderr
+    single = only(render("--set", "leaderElection=false,replicaCount=1"), "Deployment")
+    env = {e["name"]: e.get("value") for e in single["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DATAOPS_LEADER_ELECTION"] == "false"
