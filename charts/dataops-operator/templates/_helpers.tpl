@@ -80,3 +80,37 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   resources: ["secrets"]
   verbs: ["get"]
 {{- end -}}
+
+{{- /* TCP ports the operator itself opens to Kafka and Kafka Connect (streamsBackend direct only;
+     strimzi manages topics and connectors as objects through the API server), as a JSON list:
+     the numeric ports of kafkaBootstrap and allowed.kafkaBootstrap (host:port) and of connectUrl and
+     allowed.connectUrls (a URL without a port: 80 or 443). Glob ports are left to extraEgress. */ -}}
+{{- define "dataops.streamPorts" -}}
+{{- $ports := list -}}
+{{- if eq .Values.streamsBackend "direct" -}}
+{{- $brokers := concat (splitList "," (.Values.kafkaBootstrap | default "")) (.Values.allowed.kafkaBootstrap | default list) -}}
+{{- range $brokers -}}
+{{- $port := regexReplaceAll "^.*:([0-9]+)$" (trim .) "${1}" -}}
+{{- if regexMatch "^[0-9]+$" $port -}}{{- $ports = append $ports (int $port) -}}{{- end -}}
+{{- end -}}
+{{- $urls := concat (compact (list (.Values.connectUrl | default ""))) (.Values.allowed.connectUrls | default list) -}}
+{{- range $urls -}}
+{{- $authority := regexReplaceAll "^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*).*$" (trim .) "${1}" -}}
+{{- if regexMatch ":[0-9]+$" $authority -}}
+{{- $ports = append $ports (int (regexReplaceAll "^.*:([0-9]+)$" $authority "${1}")) -}}
+{{- else if not (contains ":" (regexReplaceAll "^\\[.*\\]" $authority "")) -}}
+{{- $ports = append $ports (ternary 443 80 (hasPrefix "https://" (trim .))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $ports | uniq | toJson -}}
+{{- end -}}
+
+{{- /* One NetworkPolicyPeer from {namespaceSelector, podSelector} (both must match); empty when both
+     selectors are empty (then the rule names no peer: any source or destination). */ -}}
+{{- define "dataops.peer" -}}
+{{- $peer := dict -}}
+{{- with .namespaceSelector }}{{ $_ := set $peer "namespaceSelector" . }}{{ end -}}
+{{- with .podSelector }}{{ $_ := set $peer "podSelector" . }}{{ end -}}
+{{- with $peer }}{{ toYaml . }}{{ end -}}
+{{- end -}}
