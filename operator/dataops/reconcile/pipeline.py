@@ -23,6 +23,8 @@ from dataops.kube import events
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
+from dataops.metrics.pipeline_facts import pipeline_facts
+from dataops.metrics.pipelines import PIPELINES
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import PlanError, build_run_plan
 from dataops.plan.scheduling import decide, refuse_launch
@@ -268,6 +270,7 @@ def reconcile_pipeline(
         now=now,
         outcome=outcome,
     )
+    PIPELINES.observe(namespace, name, pipeline_facts(spec, previous, status, drivers))  # after the write
     refused = False
     for record in list(runs.launch):
         attempt = Launch(
@@ -304,6 +307,7 @@ def reconcile_pipeline(
             now=now,
             outcome=outcome,
         )
+        PIPELINES.observe(namespace, name, pipeline_facts(spec, status, refused_status, drivers))
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
     for finished in runs.retire:
