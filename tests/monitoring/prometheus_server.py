@@ -34,6 +34,8 @@ def chart_rule_groups() -> list[dict[str, Any]]:
             "dataops-system",
             "--set",
             "prometheusRule.enabled=true",
+            "--kube-version",
+            "1.34.0",  # the chart requires >=1.30; helm's offline default is older
             "--show-only",
             "templates/prometheusrule.yaml",
         ],

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY, generate_latest
 
 import dataops.metrics
-import dataops.metrics.pipelines  # noqa: F401  (registers the pipeline metrics)
+import dataops.metrics.pipelines
 from tests.monitoring.promql import (
     DASHBOARD,
     PROMETHEUS_SERIES,
