@@ -22,7 +22,8 @@ from dataops.api.v1alpha1.datapipeline import (
     RunTrigger,
     StreamingStatus,
 )
-from dataops.metrics.pipeline_facts import pipeline_facts
+from dataops.metrics.pipeline_facts import PipelineFacts
+from dataops.metrics.pipeline_facts import pipeline_facts as _facts
 from dataops.metrics.pipelines import DATASET_ROWS, DEAD_LETTERED, RUN_START_LATENCY, RUNS, PipelineMetrics
 from dataops.plan.scheduling import DriverState
 
@@ -32,6 +33,16 @@ T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 @pytest.fixture
 def spec(example_pipeline: dict[str, Any]) -> DataPipelineSpec:
     return DataPipelineSpec.model_validate(example_pipeline["spec"])
+
+
+def pipeline_facts(
+    spec: DataPipelineSpec,
+    previous: DataPipelineStatus | None,
+    current: DataPipelineStatus,
+    drivers: dict[tuple[str, int], DriverState],
+    now: datetime = T0 + timedelta(hours=1),
+) -> PipelineFacts:
+    return _facts(spec, previous, current, drivers, created=T0 - timedelta(days=1), now=now)
 
 
 def _run(run_id: str, outcome: RunOutcome, **fields: Any) -> RunRecord:
@@ -260,3 +271,21 @@ def test_dead_letters_and_latency_are_exported(spec: DataPipelineSpec) -> None:
     assert DEAD_LETTERED.labels("ns", "s")._value.get() == 4
     metrics.forget("ns", "s")
     assert ("ns", "s") not in DEAD_LETTERED._metrics
+
+
+def test_freshness_slo_per_sink(spec: DataPipelineSpec) -> None:
+    slo = spec.model_copy(update={"sinks": [spec.sinks[0].model_copy(update={"max_age_seconds": 600})]})
+    published = _done("ok", minutes=5)  # completed at T0 + 5m
+    status = _status(history=[published])
+    fresh = pipeline_facts(slo, None, status, {}, now=T0 + timedelta(minutes=14))
+    assert fresh.max_age == {"revenue": 600} and fresh.fresh == {"revenue": True}
+    stale = pipeline_facts(slo, None, status, {}, now=T0 + timedelta(minutes=15))
+    assert stale.fresh == {"revenue": False}
+    # No SLO: no max age, no verdict.
+    assert pipeline_facts(spec, None, status, {}).fresh == {}
+    metrics = PipelineMetrics()
+    metrics.observe("fr", "orders", stale)
+    samples = _samples(metrics)
+    labels = (("namespace", "fr"), ("pipeline", "orders"), ("sink", "revenue"))
+    assert samples[("dataops_sink_fresh", labels)] == 0
+    assert samples[("dataops_sink_max_age_seconds", labels)] == 600

@@ -15,12 +15,12 @@ from dataops.api.v1alpha1.common import ConditionType
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
-    PipelineMode,
     RunOutcome,
     RunRecord,
     RunTrigger,
 )
 from dataops.plan.scheduling import QUALITY_GATE_PREFIX, DriverState
+from dataops.status.freshness import finished_runs, freshness_of, last_publish, newest_success
 
 READ, WRITTEN = "read", "written"
 
@@ -42,6 +42,8 @@ class PipelineFacts:
     start_latencies: list[tuple[str, float]] = field(default_factory=list)  # (trigger, seconds)
     last_run_rows: dict[tuple[str, str], int] = field(default_factory=dict)
     last_publish: dict[str, float] = field(default_factory=dict)  # sink -> unix time
+    max_age: dict[str, int] = field(default_factory=dict)  # sink -> maxAgeSeconds (its freshness SLO)
+    fresh: dict[str, bool] = field(default_factory=dict)  # sink -> within maxAgeSeconds (when known)
     consumer_lag: int | None = None
     dead_lettered_added: int = 0
 
@@ -51,20 +53,27 @@ def pipeline_facts(
     previous: DataPipelineStatus | None,
     current: DataPipelineStatus,
     drivers: dict[tuple[str, int], DriverState],
+    *,
+    created: datetime,
+    now: datetime,
 ) -> PipelineFacts:
     """``drivers``: the attempts' drivers the reconcile observed, by (run id, attempt)."""
     driver_starts = {key: d.start_time for key, d in drivers.items() if d.start_time is not None}
     before = previous or DataPipelineStatus(conditions=[])
     recorded = {r.id for r in before.history}
     finished = [r for r in current.history if r.id not in recorded]
+    slos = freshness_of(spec, current, created, now)
+    published = last_publish(spec, finished_runs(current), current.streaming)
     degraded = any(c.type == ConditionType.DEGRADED and c.status.value == "True" for c in current.conditions)
     return PipelineFacts(
         phase=current.phase.value,
         degraded=degraded,
         finished=[_finished(spec, r) for r in finished],
         start_latencies=_start_latencies(before, current, finished, driver_starts),
-        last_run_rows=_rows(_newest_success(current)),
-        last_publish=_last_publish(spec, current),
+        last_run_rows=_rows(newest_success(finished_runs(current))),
+        last_publish={sink.name: published.timestamp() for sink in spec.sinks} if published else {},
+        max_age={s.sink: s.max_age_seconds for s in slos},
+        fresh={s.sink: s.fresh for s in slos if s.fresh is not None},
         consumer_lag=current.streaming.consumer_lag if current.streaming else None,
         dead_lettered_added=_dead_lettered_added(before, current),
     )
@@ -99,26 +108,6 @@ def _rows(run: RunRecord | None) -> dict[tuple[str, str], int]:
     rows = {(c.name, READ): c.rows for c in run.rows_read}
     rows.update({(c.name, WRITTEN): c.rows for c in run.rows_written})
     return rows
-
-
-def _newest_success(status: DataPipelineStatus) -> RunRecord | None:
-    runs = [*status.history, *([status.last_run] if status.last_run else [])]
-    done = [r for r in runs if r.outcome == RunOutcome.SUCCEEDED and r.completion_time is not None]
-    return max(done, key=lambda r: r.completion_time or datetime.min, default=None)
-
-
-def _last_publish(spec: DataPipelineSpec, status: DataPipelineStatus) -> dict[str, float]:
-    """A successful batch run published every sink (write-audit-publish: all or none); a running
-    streaming job publishes with every micro-batch."""
-    newest = _newest_success(status)
-    published = newest.completion_time if newest is not None else None
-    stream = status.streaming
-    batch = stream.last_batch_time if stream is not None and stream.state == "Running" else None
-    if spec.mode == PipelineMode.STREAMING and batch is not None and (published is None or batch > published):
-        published = batch
-    if published is None:
-        return {}
-    return {sink.name: published.timestamp() for sink in spec.sinks}
 
 
 def _start_latencies(

@@ -126,6 +126,16 @@ class PipelineMetrics(Collector):
             "When a sink's data was last published (a successful run, or a streaming micro-batch)",
             labels=["namespace", "pipeline", "sink"],
         )
+        max_age = GaugeMetricFamily(
+            "dataops_sink_max_age_seconds",
+            "A sink's freshness SLO (spec.sinks[].maxAgeSeconds)",
+            labels=["namespace", "pipeline", "sink"],
+        )
+        fresh = GaugeMetricFamily(
+            "dataops_sink_fresh",
+            "1 while a sink with maxAgeSeconds was published within it, 0 when stale (Fresh condition)",
+            labels=["namespace", "pipeline", "sink"],
+        )
         lag = GaugeMetricFamily(
             "dataops_streaming_consumer_lag",
             "Kafka offsets the streaming job is behind the newest, over all partitions",
@@ -139,13 +149,17 @@ class PipelineMetrics(Collector):
                 rows.add_metric([namespace, pipeline, dataset, direction], count)
             for sink, when in sorted(fact.last_publish.items()):
                 published.add_metric([namespace, pipeline, sink], when)
+            for sink, seconds in sorted(fact.max_age.items()):
+                max_age.add_metric([namespace, pipeline, sink], seconds)
+            for sink, ok in sorted(fact.fresh.items()):
+                fresh.add_metric([namespace, pipeline, sink], 1 if ok else 0)
             if fact.consumer_lag is not None:
                 lag.add_metric([namespace, pipeline], fact.consumer_lag)
         for namespace, tally in phases.items():
             for phase in PHASES:
                 pipelines.add_metric([namespace, phase], tally[phase])
             degraded.add_metric([namespace], tally["degraded"])
-        yield from (pipelines, degraded, rows, published, lag)
+        yield from (pipelines, degraded, rows, published, max_age, fresh, lag)
 
 
 PIPELINES = PipelineMetrics()
