@@ -97,3 +97,36 @@ def test_max_age_must_be_a_positive_number_of_seconds(example_pipeline: dict[str
     example_pipeline["spec"]["sinks"][0]["maxAgeSeconds"] = bad
     with pytest.raises(ValidationError, match=r"maxAgeSeconds|max_age_seconds"):
         DataPipelineSpec.model_validate(example_pipeline["spec"])
+
+
+def test_reconcile_wakes_up_when_a_sink_goes_stale(example_pipeline: dict[str, Any]) -> None:
+    """No event marks the moment data goes stale: the reconcile asks to look again then."""
+    from dataops.kube.client import DATA_PIPELINE
+    from dataops.reconcile.pipeline import reconcile_pipeline
+    from tests.unit.fake_kube import FakeKube
+
+    doc = copy.deepcopy(example_pipeline)
+    doc["spec"].pop("schedule")
+    doc["spec"].pop("qualityGates")
+    doc["spec"]["sinks"][0]["maxAgeSeconds"] = 600
+    run = {"id": "m1", "trigger": "Manual", "outcome": "Succeeded", "completionTime": "2026-11-26T12:00:00Z"}
+    doc["metadata"].update(
+        namespace="sales", uid="uid-1", generation=1, creationTimestamp="2026-11-01T00:00:00Z"
+    )
+    doc["status"] = {"conditions": [], "history": [run], "lastRun": run}
+    kube = FakeKube()
+    kube.put(doc)
+
+    def reconcile(at: datetime) -> tuple[float | None, dict[str, Any]]:
+        body = kube.get(DATA_PIPELINE, "sales", "orders-daily")
+        assert body is not None
+        outcome = reconcile_pipeline(kube, body, now=at)  # type: ignore[arg-type]
+        after = kube.get(DATA_PIPELINE, "sales", "orders-daily")
+        assert after is not None
+        return outcome.requeue_after, next(c for c in after["status"]["conditions"] if c["type"] == "Fresh")
+
+    wake, fresh = reconcile(T0 + timedelta(seconds=100))
+    assert fresh["status"] == "True" and wake == pytest.approx(500)
+    wake, stale = reconcile(T0 + timedelta(seconds=600))
+    assert (stale["status"], stale["reason"]) == ("False", "DataStale") and wake is None
+    assert "revenue: last published 2026-11-26T12:00:00+00:00, maxAgeSeconds 600" in stale["message"]

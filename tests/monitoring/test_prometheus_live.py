@@ -52,6 +52,7 @@ ALERT = "DataOpsPipelineRunsFailing"
 RUN_NOW = "dataops.dev/run-now"
 WRITTEN = {"revenue": 7}
 READ = {"orders": 300, "customers": 40}
+MAX_AGE = 20  # orders-fresh's sink: fresh after its run, stale 20 seconds later
 
 
 def _scrape(port: int) -> str:
@@ -121,8 +122,11 @@ def scenario(
         failing["spec"].pop("qualityGates")
         message = json.dumps({"rowsRead": READ, "rowsWritten": WRITTEN})
         succeeding = _pipeline(example, "orders-ok", {"kwok.dataops.dev/termination-message": message})
+        fresh = _pipeline(example, "orders-fresh", {"kwok.dataops.dev/termination-message": message})
+        fresh["spec"].pop("qualityGates")
+        fresh["spec"]["sinks"][0]["maxAgeSeconds"] = MAX_AGE
         run = lambda *a, **k: control_plane.kubectl("-n", namespace, *a, **k)  # noqa: E731
-        apply(run, suite, failing, succeeding)
+        apply(run, suite, failing, succeeding, fresh)
         yield Scenario(namespace, prometheus, operator)
     finally:
         prometheus.stop()
@@ -240,6 +244,7 @@ def test_dashboard_queries_run_live_and_name_exported_metrics(scenario: Scenario
         "Runs by outcome",
         "Data freshness per sink",
         "Last successful run: rows per dataset",
+        "Freshness SLO per sink",
         "Quality pass rate (1h)",
         "Reconciles",
         "Leader",
@@ -248,12 +253,55 @@ def test_dashboard_queries_run_live_and_name_exported_metrics(scenario: Scenario
     assert expected <= with_data, expected - with_data
 
 
+def test_fresh_condition_and_metric_turn_stale(scenario: Scenario, kube: KubeClient) -> None:  # noqa: F811
+    ns, prometheus = scenario.namespace, scenario.prometheus
+
+    def fresh() -> dict[str, Any] | None:
+        return condition(kube.get(DATA_PIPELINE, ns, "orders-fresh"), "Fresh")
+
+    # Its first run (at the start of the module) is long stale by now: a new run publishes again.
+    wait_for(lambda: (c := fresh()) and c["status"] == "False", timeout=90, what="stale since the first run")
+    scenario.operator.cp.kubectl(
+        "-n", ns, "annotate", "--overwrite", "dp", "orders-fresh", f"{RUN_NOW}=again"
+    )
+    published = wait_for(
+        lambda: (c := fresh()) and c["status"] == "True" and c, timeout=60, what="Fresh after the new run"
+    )
+    assert published["reason"] == "DataFresh"
+    selector = f'namespace="{ns}",pipeline="orders-fresh",sink="revenue"'
+    assert [
+        float(s["value"][1]) for s in prometheus.query(f"dataops_sink_max_age_seconds{{{selector}}}")
+    ] == [MAX_AGE]
+    status = (kube.get(DATA_PIPELINE, ns, "orders-fresh") or {})["status"]
+    completed = _timestamp(status["lastRun"]["completionTime"])
+    stale = wait_for(
+        lambda: (c := fresh()) and c["status"] == "False" and c, timeout=MAX_AGE + 30, what="Fresh=False"
+    )
+    assert stale["reason"] == "DataStale" and f"maxAgeSeconds {MAX_AGE}" in stale["message"]
+    # Not before the SLO ran out (the clock is the operator's, at second precision).
+    assert _timestamp(stale["lastTransitionTime"]) >= completed + MAX_AGE - 1
+    wait_for(
+        lambda: (
+            [float(s["value"][1]) for s in prometheus.query(f"dataops_sink_fresh{{{selector}}}")] == [0.0]
+        ),
+        what="dataops_sink_fresh 0 in Prometheus",
+    )
+    wait_for(
+        lambda: any(
+            a["labels"].get("sink") == "revenue"
+            for a in prometheus.alerts("DataOpsSinkStale")
+            if a["labels"].get("namespace") == ns
+        ),
+        what="DataOpsSinkStale pending",
+    )
+
+
 def test_deleted_pipeline_leaves_no_series_and_the_alert_resolves(scenario: Scenario) -> None:
     ns, prometheus = scenario.namespace, scenario.prometheus
     port = scenario.operator.metrics_port
     assert 'pipeline="orders-ok"' in wait_for(lambda: _scrape(port), what="/metrics")
     run = scenario.operator.cp.kubectl
-    run("-n", ns, "delete", "dp", "orders-ok", "orders-failing", "--wait=true")
+    run("-n", ns, "delete", "dp", "--all", "--wait=true")
     wait_for(lambda: (t := _scrape(port)) and f'namespace="{ns}"' not in t, timeout=30, what="series removed")
     wait_for(lambda: _alert_state(prometheus, ns) is None, timeout=30, what=f"{ALERT} resolved")
 
