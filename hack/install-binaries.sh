@@ -4,7 +4,7 @@
 #   etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet (Go module proxy)
 #   kwok                                                                   (fake nodes / pod lifecycles)
 #   helm                                                                   (chart tests)
-#   promtool                                                               (alert rule tests; Debian package)
+#   promtool, prometheus                                                   (alert rule tests; Debian package)
 # Prints the bin directory on the last line. Safe to run repeatedly: cached binaries are reused.
 set -euo pipefail
 
@@ -139,17 +139,20 @@ build_helm() {
 }
 
 fetch_promtool() {
-  # promtool from Debian's prometheus package (the package is unpacked, not installed).
-  if [ ! -x "$BIN/promtool-debian" ]; then
-    log "fetching promtool (Debian package $PROMTOOL_PACKAGE)"
+  # promtool and the prometheus server from Debian's prometheus package (unpacked, not installed):
+  # promtool unit-tests the alert rules, the server evaluates them on live series in tests.
+  if [ ! -x "$BIN/promtool-debian" ] || [ ! -x "$BIN/prometheus-debian" ]; then
+    log "fetching promtool and prometheus (Debian package $PROMTOOL_PACKAGE)"
     local work="$CACHE/build/promtool"
     rm -rf "$work" && mkdir -p "$work"
     (cd "$work" && { apt-get download "$PROMTOOL_PACKAGE" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get download "$PROMTOOL_PACKAGE" >/dev/null 2>&1; }; })
     dpkg-deb -x "$work"/prometheus_*.deb "$work/x"
     mv "$work/x/usr/bin/promtool" "$BIN/promtool-debian"
+    mv "$work/x/usr/bin/prometheus" "$BIN/prometheus-debian"
     rm -rf "$work"
   fi
   link promtool debian
+  link prometheus debian
 }
 
 build_etcd

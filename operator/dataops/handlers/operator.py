@@ -116,6 +116,8 @@ def pipeline_event(
         # The initial listing (type None, e.g. after a restart) verifies children; edits change the
         # generation, which makes the reconcile verify them anyway.
         reconciler().enqueue("DataPipeline", ns, name, verify=type is None)
+    else:  # after any reconcile in flight, the runner finds it gone and drops its metric series
+        reconciler().enqueue("DataPipeline", ns, name)
     reconciler().policies_selecting(ns, dict(labels))
 
 

@@ -34,6 +34,7 @@ from dataops.metrics import (
     STATUS_WRITES,
     error_kind,
 )
+from dataops.metrics.pipelines import PIPELINES
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
@@ -118,6 +119,8 @@ class Reconciler:
                     with self._guard:
                         self._locks.pop(key, None)
                         self._failures.pop(key, None)
+                    if kind == "DataPipeline":
+                        PIPELINES.forget(namespace, name)  # none of its series remain
                     return None
                 outcome = fn(self.client, body)
             except Exception as exc:

@@ -37,6 +37,10 @@ QUALITY_VALIDATION_SECONDS = Histogram(
     "Wall time of a validation as the validator measured it",
     buckets=(1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
 )
+for _outcome in ("passed", "failed", "error"):  # a series that appears at 1 has no increase()
+    QUALITY_VALIDATIONS.labels(_outcome)
+for _reason in ("RunStarted", "RunSucceeded", "RunAttemptFailed", "RunFailed", "RunTimedOut"):
+    RUN_EVENTS.labels(_reason)
 IS_LEADER = Gauge("dataops_leader", "1 while this replica holds the leader lease")
 
 

@@ -23,6 +23,8 @@ from dataops.kube import events
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, KubeClient, KubeError
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
+from dataops.metrics.pipeline_facts import pipeline_facts
+from dataops.metrics.pipelines import PIPELINES
 from dataops.plan.children import Owner, desired_children, plan_config_map_name
 from dataops.plan.runplan import PlanError, build_run_plan
 from dataops.plan.scheduling import decide, refuse_launch
@@ -44,6 +46,7 @@ from dataops.reconcile.sources import (
     reconcile_sources,
 )
 from dataops.status.conditions import false, merge_conditions
+from dataops.status.freshness import freshness_of
 from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status, streaming_status
 
 log = logging.getLogger(__name__)
@@ -256,8 +259,16 @@ def reconcile_pipeline(
         if sources is not None
         else None,
         streaming=streaming_status(spec, runs, drivers, previous),
+        spec=spec,
+        created=parse_time(meta.get("creationTimestamp")) or now,
     )
     status = pipeline_status(previous, observation, now=now)
+    # Look again when a sink's data goes stale (its Fresh condition turns False without any event).
+    runs.wake_at += [
+        s.stale_at
+        for s in freshness_of(spec, status, observation.created or now, now)
+        if s.fresh is not False
+    ]
     # Runs are recorded in status before their pods exist, so a restart never loses or repeats one.
     write_status(
         client,
@@ -268,6 +279,9 @@ def reconcile_pipeline(
         now=now,
         outcome=outcome,
     )
+    created = observation.created or now
+    facts = pipeline_facts(spec, previous, status, drivers, created=created, now=now)
+    PIPELINES.observe(namespace, name, facts)  # after the write: a failed write counts nothing
     refused = False
     for record in list(runs.launch):
         attempt = Launch(
@@ -304,6 +318,8 @@ def reconcile_pipeline(
             now=now,
             outcome=outcome,
         )
+        facts = pipeline_facts(spec, status, refused_status, drivers, created=created, now=now)
+        PIPELINES.observe(namespace, name, facts)
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
     for finished in runs.retire:

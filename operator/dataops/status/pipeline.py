@@ -26,6 +26,7 @@ from dataops.plan.scheduling import HISTORY_LIMIT, DriverState, RunDecision
 from dataops.policy.deputy import Forbidden
 from dataops.policy.evaluate import PolicyFinding
 from dataops.status.conditions import DesiredCondition, false, merge_conditions, true
+from dataops.status.freshness import freshness_condition, sink_freshness
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class PipelineObservation:
     runs: RunDecision | None = None
     sources: SourcesView | None = None
     streaming: StreamingStatus | None = None
+    spec: DataPipelineSpec | None = None  # for the sinks' freshness SLOs (maxAgeSeconds)
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,14 @@ def pipeline_status(
     else:
         degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
     desired = [ready, refs, _policy_condition(obs.policy_findings, last_run), progressing, degraded]
+    if obs.spec is not None:
+        finished = [*runs["history"], *([last_run] if last_run is not None else [])]
+        created = obs.created or now
+        fresh = freshness_condition(
+            sink_freshness(obs.spec, finished, obs.streaming, created=created, now=now)
+        )
+        if fresh is not None:
+            desired.append(fresh)
     sources: dict[str, Any] = {}
     if obs.sources is not None:
         desired.append(_sources_condition(obs.sources))

@@ -84,6 +84,7 @@ class ConditionType(StrEnum):
     SOURCES_READY = "SourcesReady"
     QUALITY_PASSED = "QualityPassed"
     ADMISSION_POLICY_READY = "AdmissionPolicyReady"
+    FRESH = "Fresh"
 
 
 class Reason(StrEnum):
@@ -120,6 +121,9 @@ class Reason(StrEnum):
     ADMISSION_AUDITED = "AdmissionAudited"
     NO_ADMISSION_RULES = "NoAdmissionRules"
     ADMISSION_TYPE_CHECK_FAILED = "AdmissionTypeCheckFailed"
+    DATA_FRESH = "DataFresh"
+    DATA_STALE = "DataStale"
+    NOT_YET_PUBLISHED = "NotYetPublished"
 
 
 class Condition(KubeModel):

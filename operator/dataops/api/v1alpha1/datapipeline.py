@@ -285,6 +285,14 @@ class Sink(KubeModel):
         description="The date or timestamp column whose age retentionDays applies to; on a parquet, csv "
         "or json sink it must be one of partitionBy.",
     )
+    max_age_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=31_536_000,
+        description="Freshness SLO: the sink's data must have been published (a successful run, or a "
+        "streaming micro-batch) within this many seconds; reported by the Fresh condition and the "
+        "dataops_sink_fresh metric.",
+    )
 
     cel_rules = (
         CelRule(
