@@ -56,7 +56,9 @@ def _actions(kind_dir: Path) -> str | None:
         for d in sorted(actions.iterdir())
         if (d / "action.lua").is_file()
     ]
-    return _dump({"discovery.lua": _Literal((actions / "discovery.lua").read_text()), "definitions": definitions})
+    return _dump(
+        {"discovery.lua": _Literal((actions / "discovery.lua").read_text()), "definitions": definitions}
+    )
 
 
 def render() -> str:
@@ -65,7 +67,9 @@ def render() -> str:
         for kind_dir in sorted(p for p in group_dir.iterdir() if p.is_dir()):
             key = f"{group_dir.name}_{kind_dir.name}"
             if (kind_dir / "health.lua").is_file():
-                data[f"resource.customizations.health.{key}"] = _Literal((kind_dir / "health.lua").read_text())
+                data[f"resource.customizations.health.{key}"] = _Literal(
+                    (kind_dir / "health.lua").read_text()
+                )
             actions = _actions(kind_dir)
             if actions is not None:
                 data[f"resource.customizations.actions.{key}"] = _Literal(actions)
@@ -84,7 +88,9 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="render argocd-cm-patch.yaml from the Lua files")
-    parser.add_argument("--check", action="store_true", help="exit 1 when argocd-cm-patch.yaml is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when argocd-cm-patch.yaml is out of date"
+    )
     args = parser.parse_args(argv)
     text = render()
     current = OUTPUT.read_text() if OUTPUT.exists() else ""

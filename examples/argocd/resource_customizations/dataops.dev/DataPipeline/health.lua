@@ -23,10 +23,11 @@ local function explain(c)
   return message
 end
 
-local generation = obj.metadata.generation
+local metadata = obj.metadata or {}
+local generation = metadata.generation
 local status = obj.status
 
-if obj.metadata.deletionTimestamp ~= nil then
+if metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
   hs.message = "the pipeline is being deleted"
   return hs

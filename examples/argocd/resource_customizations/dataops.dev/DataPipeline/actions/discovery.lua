@@ -10,7 +10,7 @@ actions["resume"] = {["iconClass"] = "fa fa-fw fa-play", ["disabled"] = false}
 
 local suspended = obj.spec ~= nil and obj.spec.suspend == true
 local streaming = obj.spec ~= nil and obj.spec.mode == "Streaming"
-local deleting = obj.metadata.deletionTimestamp ~= nil
+local deleting = obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil
 
 local blocked = false
 if obj.status ~= nil and obj.status.conditions ~= nil then

@@ -2,6 +2,9 @@
 -- it last handled is status.lastManualTrigger). The token is the current UTC time, made unique
 -- against the annotation's current value and the last handled one.
 local os = require("os")
+if obj.metadata == nil then
+  obj.metadata = {}
+end
 if obj.metadata.annotations == nil then
   obj.metadata.annotations = {}
 end
