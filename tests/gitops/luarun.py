@@ -79,7 +79,7 @@ def health_tests() -> list[tuple[str, dict[str, Any]]]:
 
 def action_tests() -> list[tuple[str, str, dict[str, Any]]]:
     """Every discovery and action case of every actions/action_test.yaml, as (kind, section, case)."""
-    cases = []
+    cases: list[tuple[str, str, dict[str, Any]]] = []
     for kind in KINDS:
         path = CUSTOMIZATIONS / kind / "actions" / "action_test.yaml"
         if not path.exists():

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from pydantic import BaseModel
@@ -18,6 +20,7 @@ from pydantic import BaseModel
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.v1alpha1.datapolicy import DataPolicy
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuite
+from dataops.devcluster.controlplane import ControlPlane
 from tests.gitops import fixtures
 from tests.gitops.luarun import (
     CUSTOMIZATIONS,
@@ -432,3 +435,86 @@ def test_argocd_cm_patch_holds_the_scripts_argo_cd_reads(lua: Lua) -> None:
         else:
             result = lua.one("action", definitions[test["action"]], obj)
             assert result["object"] == load_yaml(base / test["expectedOutputPath"])
+
+
+# --- fixture statuses against the generated CRDs ----------------------------------------------
+
+CRD_FILES = {
+    "DataPipeline": "dataops.dev_datapipelines.yaml",
+    "DataQualitySuite": "dataops.dev_dataqualitysuites.yaml",
+    "DataPolicy": "dataops.dev_datapolicies.yaml",
+}
+
+
+def _status_schema(kind: str) -> dict[str, Any]:
+    crd = load_yaml(ROOT / "crds" / CRD_FILES[kind])
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1")
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+    return schema
+
+
+def _fixtures_with_status() -> list[Path]:
+    return [p for p in _all_fixture_files() if "status" in load_yaml(p)]
+
+
+@pytest.mark.parametrize("path", _fixtures_with_status(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_fixture_status_matches_the_crd_schema(path: Path) -> None:
+    """Offline: the status against the openAPIV3Schema in crds/ (types, enums, bounds, formats)."""
+    obj = load_yaml(path)
+    validator = jsonschema.Draft7Validator(
+        _status_schema(obj["kind"]), format_checker=jsonschema.FormatChecker()
+    )
+    errors = [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj["status"])
+    ]
+    assert not errors, errors
+
+
+@pytest.mark.cluster
+def test_fixture_statuses_are_accepted_by_the_api_server(control_plane: ControlPlane, namespace: str) -> None:
+    """Each fixture is created on the real kube-apiserver (with the generated CRDs) and its status
+    written through the status subresource as a server-side dry-run: the API server accepts it."""
+    paths = _fixtures_with_status()
+    for path in paths:
+        obj = load_yaml(path)
+        status = obj.pop("status")
+        obj["metadata"] = {
+            "name": path.stem,
+            "namespace": namespace,
+            "labels": obj["metadata"].get("labels", {}),
+        }
+        control_plane.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(obj))
+        out = control_plane.kubectl(
+            "-n",
+            namespace,
+            "patch",
+            obj["kind"].lower(),
+            path.stem,
+            "--subresource=status",
+            "--type=merge",
+            "--dry-run=server",
+            "-p",
+            json.dumps({"status": status}),
+            check=False,
+        )
+        assert out.returncode == 0, f"{path.name}: {out.stderr}"
+        control_plane.kubectl("-n", namespace, "delete", obj["kind"].lower(), path.stem, "--wait=false")
+    # The check can fail: a status the schema refuses is refused.
+    obj = load_yaml(paths[0])
+    obj["metadata"] = {"name": "refused", "namespace": namespace}
+    bad = {"status": {**obj.pop("status"), "phase": "Sideways"}}
+    control_plane.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(obj))
+    out = control_plane.kubectl(
+        "-n",
+        namespace,
+        "patch",
+        obj["kind"].lower(),
+        "refused",
+        "--subresource=status",
+        "--type=merge",
+        "--dry-run=server",
+        "-p",
+        json.dumps(bad),
+        check=False,
+    )
+    assert out.returncode != 0 and "Sideways" in out.stderr
