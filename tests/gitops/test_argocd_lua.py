@@ -37,6 +37,7 @@ from tests.gitops.luarun import (
     load_yaml,
 )
 
+ACTION_KINDS = ("DataPipeline", "DataQualitySuite")
 MODELS: dict[str, type[BaseModel]] = {
     "DataPipeline": DataPipeline,
     "DataQualitySuite": DataQualitySuite,
@@ -91,12 +92,13 @@ def test_every_state_and_fixture_is_covered() -> None:
         used = {t["inputPath"] for t in tests}
         on_disk = {f"testdata/{p.name}" for p in (CUSTOMIZATIONS / kind / "testdata").glob("*.yaml")}
         assert used == on_disk, kind
-    actions = CUSTOMIZATIONS / "DataPipeline/actions"
-    spec = load_yaml(actions / "action_test.yaml")
-    used = {t["inputPath"] for t in spec["discoveryTests"] + spec["actionTests"]}
-    used |= {t["expectedOutputPath"] for t in spec["actionTests"]}
-    assert used == {f"testdata/{p.name}" for p in (actions / "testdata").glob("*.yaml")}
-    assert {t["action"] for t in spec["actionTests"]} == {"run-now", "suspend", "resume"}
+    for kind in ACTION_KINDS:
+        actions = CUSTOMIZATIONS / kind / "actions"
+        spec = load_yaml(actions / "action_test.yaml")
+        used = {t["inputPath"] for t in spec["discoveryTests"] + spec["actionTests"]}
+        used |= {t["expectedOutputPath"] for t in spec["actionTests"]}
+        assert used == {f"testdata/{p.name}" for p in (actions / "testdata").glob("*.yaml")}, kind
+        assert {t["action"] for t in spec["actionTests"]} == {"run-now", "suspend", "resume"}, kind
 
 
 # --- fixtures are what the operator writes ----------------------------------------------------
@@ -105,7 +107,8 @@ def test_every_state_and_fixture_is_covered() -> None:
 def _all_fixture_files() -> Iterator[Path]:
     for kind in KINDS:
         yield from sorted((CUSTOMIZATIONS / kind / "testdata").glob("*.yaml"))
-    yield from sorted((CUSTOMIZATIONS / "DataPipeline/actions/testdata").glob("*.yaml"))
+    for kind in ACTION_KINDS:
+        yield from sorted((CUSTOMIZATIONS / kind / "actions/testdata").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", list(_all_fixture_files()), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
@@ -417,6 +420,7 @@ def test_argocd_cm_patch_holds_the_scripts_argo_cd_reads(lua: Lua) -> None:
         "resource.customizations.health.dataops.dev_DataQualitySuite",
         "resource.customizations.health.dataops.dev_DataPolicy",
         "resource.customizations.actions.dataops.dev_DataPipeline",
+        "resource.customizations.actions.dataops.dev_DataQualitySuite",
     }
     for kind, test in health_tests():
         obj = load_yaml(CUSTOMIZATIONS / kind / test["inputPath"])
@@ -424,11 +428,11 @@ def test_argocd_cm_patch_holds_the_scripts_argo_cd_reads(lua: Lua) -> None:
             lua.health(kind, obj, data[f"resource.customizations.health.dataops.dev_{kind}"])
             == test["healthStatus"]
         )
-    actions = yaml.safe_load(data["resource.customizations.actions.dataops.dev_DataPipeline"])
-    definitions = {d["name"]: d["action.lua"] for d in actions["definitions"]}
-    assert set(definitions) == {"run-now", "suspend", "resume"}
-    base = CUSTOMIZATIONS / "DataPipeline/actions"
-    for _kind, section, test in action_tests():
+    for kind, section, test in action_tests():
+        actions = yaml.safe_load(data[f"resource.customizations.actions.dataops.dev_{kind}"])
+        definitions = {d["name"]: d["action.lua"] for d in actions["definitions"]}
+        assert set(definitions) == {"run-now", "suspend", "resume"}
+        base = CUSTOMIZATIONS / kind / "actions"
         obj = load_yaml(base / test["inputPath"])
         if section == "discoveryTests":
             assert lua.one("discovery", actions["discovery.lua"], obj)["actions"] == test["result"]
