@@ -32,6 +32,8 @@ ln -sfn "$VENV" "$CACHE/venv"
 
 log "control-plane binaries"
 bash hack/install-binaries.sh >/dev/null
+log "luatest (Argo CD Lua health checks and actions under gopher-lua)"
+bash hack/build-luatest.sh >/dev/null
 log "Spark runtime jars (Delta Lake, JDBC drivers, Kafka source/sink)"
 bash hack/install-jars.sh >/dev/null
 log "Kafka, Kafka Connect, Debezium and PostgreSQL"

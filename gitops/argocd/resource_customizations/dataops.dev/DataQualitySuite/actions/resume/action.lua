@@ -1,0 +1,3 @@
+-- Resume: scheduled validations start again.
+obj.spec.suspend = false
+return obj
