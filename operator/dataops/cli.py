@@ -13,7 +13,7 @@ import yaml
 from dataops.api.crdgen import drifted_crds, write_crds
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.validation import admitted_model, validate_document
-from dataops.manifests import read_documents
+from dataops.manifests import read_documents, yaml_files
 from dataops.plan.sql_check import check_sql_steps
 from dataops.plan.sql_guard import check_steps
 
@@ -29,7 +29,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = 0
     checked = 0
     try:
-        documents = list(read_documents([Path(p) for p in args.filename]))
+        documents = list(
+            read_documents(yaml_files([Path(p) for p in args.filename], recursive=args.recursive))
+        )
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -65,8 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataops.runtime.local import load_governance, load_pipeline, run_pipeline
     from dataops.runtime.streaming import StreamingSettings
 
-    paths = [Path(p) for p in args.filename]
     try:
+        paths = yaml_files([Path(p) for p in args.filename], recursive=args.recursive)
         for doc in read_documents(paths):
             if _is_secret(doc.body):
                 continue
@@ -253,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="files or folders (-f a b and -f a -f b both work)",
     )
+    validate.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
     validate.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")
@@ -265,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="files or folders holding one DataPipeline, the DataQualitySuites its gates use, the "
         "DataPolicies that apply (by selector) and the Secrets holding their masking keys (repeatable)",
     )
+    run.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
     run.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
     run.add_argument(
         "--lineage", default="none", help="OpenLineage transport: console, file:PATH, http(s)://URL, none"

@@ -25,11 +25,17 @@ class Document:
         return f"{self.source}[{self.index}]"
 
 
-def yaml_files(paths: list[Path]) -> list[Path]:
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def yaml_files(paths: list[Path], *, recursive: bool = False) -> list[Path]:
+    """The manifest files named or inside the folders named; like ``kubectl -f``, a folder's
+    subfolders are read only with ``recursive`` (``-R``)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json")))
+            found = path.rglob("*") if recursive else path.iterdir()
+            files.extend(sorted(p for p in found if p.is_file() and p.suffix in MANIFEST_SUFFIXES))
         else:
             files.append(path)
     return files

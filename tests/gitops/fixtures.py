@@ -47,7 +47,7 @@ from dataops.status.policy import admission_condition, policy_status
 from dataops.status.suite import suite_status
 
 ROOT = Path(__file__).resolve().parents[2]
-CUSTOMIZATIONS = ROOT / "gitops/argocd/resource_customizations/dataops.dev"
+CUSTOMIZATIONS = ROOT / "examples/argocd/resource_customizations/dataops.dev"
 NOW = datetime(2026, 11, 20, 2, 5, tzinfo=UTC)
 EARLIER = NOW - timedelta(minutes=5)
 UID = "5f0c8a52-8f7e-4c55-9d0e-2b1f3c4d5e6f"

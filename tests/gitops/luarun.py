@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-CUSTOMIZATIONS = ROOT / "gitops/argocd/resource_customizations/dataops.dev"
+CUSTOMIZATIONS = ROOT / "examples/argocd/resource_customizations/dataops.dev"
 KINDS = ("DataPipeline", "DataQualitySuite", "DataPolicy")
 HEALTH_STATES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 # Action tests run on a fixed clock so a run-now token is reproducible.

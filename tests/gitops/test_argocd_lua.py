@@ -395,7 +395,7 @@ def test_discovery_on_an_object_without_status_or_spec_fields(lua: Lua) -> None:
 
 def _renderer() -> Any:
     spec = importlib.util.spec_from_file_location(
-        "render_argocd_cm", ROOT / "gitops/argocd/render_argocd_cm.py"
+        "render_argocd_cm", ROOT / "examples/argocd/render_argocd_cm.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -404,15 +404,15 @@ def _renderer() -> Any:
 
 
 def test_argocd_cm_patch_is_in_sync_with_the_lua_files() -> None:
-    assert (ROOT / "gitops/argocd/argocd-cm-patch.yaml").read_text() == _renderer().render(), (
-        "run python gitops/argocd/render_argocd_cm.py"
+    assert (ROOT / "examples/argocd/argocd-cm-patch.yaml").read_text() == _renderer().render(), (
+        "run python examples/argocd/render_argocd_cm.py"
     )
 
 
 def test_argocd_cm_patch_holds_the_scripts_argo_cd_reads(lua: Lua) -> None:
     """Parse the ConfigMap the way Argo CD does (keys resource.customizations.health.<group>_<Kind>,
     actions as a YAML document) and run the embedded scripts: same verdicts as the files."""
-    cm = load_yaml(ROOT / "gitops/argocd/argocd-cm-patch.yaml")
+    cm = load_yaml(ROOT / "examples/argocd/argocd-cm-patch.yaml")
     assert cm["metadata"]["name"] == "argocd-cm"
     data = cm["data"]
     assert set(data) == {

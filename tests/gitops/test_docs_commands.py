@@ -72,4 +72,4 @@ def test_command_parses(command: str) -> None:
 def test_no_invented_commands() -> None:
     text = DOC.read_text() + WORKFLOW.read_text()
     assert "dataops plan" not in text
-    assert Path(ROOT / "gitops/argocd/application.yaml").is_file()
+    assert Path(ROOT / "examples/argocd/application.yaml").is_file()

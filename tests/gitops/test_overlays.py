@@ -1,4 +1,4 @@
-"""gitops/overlays: kustomize builds each overlay (the kubectl in bin_dir(), as Argo CD's repo
+"""examples/overlays: kustomize builds each overlay (the kubectl in bin_dir(), as Argo CD's repo
 server runs kustomize), `dataops validate` accepts the output offline, the policies it carries
 accept its pipelines, and the real kube-apiserver accepts it in a server-side dry-run."""
 
@@ -18,7 +18,7 @@ from dataops.policy.evaluate import evaluate
 from dataops.policy.selectors import selector_matches
 from tests.gitops.luarun import ROOT
 
-OVERLAYS = ROOT / "gitops/overlays"
+OVERLAYS = ROOT / "examples/overlays"
 NAMES = ["base", "dev", "prod"]
 
 
@@ -76,7 +76,7 @@ def test_base_is_the_examples() -> None:
     assert resources == ["01-quality-suite.yaml", "02-policy.yaml", "03-orders-pipeline.yaml"]
     for name in resources:
         assert (OVERLAYS / "base" / name).read_text() == (ROOT / "examples" / name).read_text(), (
-            f"cp examples/{name} gitops/overlays/base/{name}"
+            f"cp examples/{name} examples/overlays/base/{name}"
         )
 
 
@@ -99,7 +99,7 @@ def test_overlays_differ_where_they_say() -> None:
 
 
 def test_argocd_application_points_at_an_overlay() -> None:
-    app = yaml.safe_load((ROOT / "gitops/argocd/application.yaml").read_text())
+    app = yaml.safe_load((ROOT / "examples/argocd/application.yaml").read_text())
     assert app["apiVersion"] == "argoproj.io/v1alpha1" and app["kind"] == "Application"
     path = app["spec"]["source"]["path"]
     assert (ROOT / path / "kustomization.yaml").is_file()

@@ -104,7 +104,7 @@ def dev_up(workdir: Path, *, examples: Path, with_operator: bool = True, real_no
             (workdir / "state.json").write_text(json.dumps(state, indent=2))
             print(f"operator started (pid {operator.pid}, log {workdir / 'logs' / 'operator.log'})")
         if examples.exists():
-            print(cp.kubectl("apply", "-f", str(examples), "--recursive").stdout.strip())
+            print(cp.kubectl("apply", "-f", str(examples)).stdout.strip())
             if with_operator:
                 cp.kubectl("wait", "--for=condition=Ready", "datapipelines", "--all", "--timeout=90s")
         print(cp.kubectl("get", "dataops", "-A").stdout)
