@@ -270,6 +270,22 @@ def _pipeline_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
             ["revenue", "orders"],
         ),
         "latest-by-without-merge": _with(doc, (*sink, "latestBy"), ["revenue"]),
+        "malformed-drop-parquet": _with(doc, (*source, "file", "onMalformed"), "Drop"),
+        "malformed-bogus": _with(doc, (*source, "file", "onMalformed"), "Ignore"),
+        "malformed-quarantine-no-path": _with(
+            _with(doc, (*source, "file", "format"), "csv"), (*source, "file", "onMalformed"), "Quarantine"
+        ),
+        "malformed-quarantine": _with(
+            _with(
+                _with(doc, (*source, "file", "format"), "json"),
+                (*source, "file", "onMalformed"),
+                "Quarantine",
+            ),
+            (*source, "file", "quarantinePath"),
+            "/lake/bad",
+        ),
+        "quarantine-path-with-fail": _with(doc, (*source, "file", "quarantinePath"), "/lake/bad"),
+        "reader-mode-option": _with(doc, (*source, "file", "options"), {"mode": "DROPMALFORMED"}),
         "latest-by-empty-without-merge": _with(doc, (*sink, "latestBy"), []),
         "jdbc-merge": _with(
             _with(

@@ -12,6 +12,7 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
     DatasetFacet,
+    InputDatasetFacet,
     column_lineage_dataset,
     data_quality_assertions_dataset,
     data_quality_metrics_input_dataset,
@@ -70,6 +71,7 @@ class DatasetInfo:
         default_factory=dict
     )  # output column -> (masking method, classification, why); no values
     retention: dict[str, Any] | None = None  # what retention removed from an output after the run
+    malformed: dict[str, Any] | None = None  # an input's records that did not parse (onMalformed)
 
 
 @attr.define
@@ -86,6 +88,19 @@ class RetentionDatasetFacet(DatasetFacet):
     @staticmethod
     def _get_schema() -> str:
         return f"{PRODUCER}/blob/main/docs/facets/RetentionDatasetFacet.json"
+
+
+@attr.define
+class MalformedRecordsInputDatasetFacet(InputDatasetFacet):
+    """dataops' own facet: records of a csv or json input that did not parse, and what became of them."""
+
+    policy: str
+    rows: int
+    quarantine: str | None = None
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/blob/main/docs/facets/MalformedRecordsInputDatasetFacet.json"
 
 
 def _schema(fields: list[tuple[str, str]]) -> schema_dataset.SchemaDatasetFacet:
@@ -113,6 +128,12 @@ def _input(info: DatasetInfo) -> InputDataset:
     input_facets: dict[str, Any] = {}
     if info.row_count_evaluated is not None or info.column_metrics:
         input_facets["dataQualityMetrics"] = _quality_metrics(info)
+    if info.malformed is not None:
+        input_facets["dataopsMalformedRecords"] = MalformedRecordsInputDatasetFacet(
+            policy=str(info.malformed["policy"]),
+            rows=int(info.malformed["rows"]),
+            quarantine=info.malformed.get("quarantine"),
+        )
     return InputDataset(namespace=info.namespace, name=info.name, facets=facets, inputFacets=input_facets)
 
 

@@ -24,6 +24,7 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
     DatasetCount,
+    MalformedRecords,
     MaskedColumns,
     MergeResult,
     PipelineMode,
@@ -171,6 +172,15 @@ def _merged(message: str) -> list[MergeResult]:
     return found[:64]
 
 
+def _malformed(message: str) -> list[MalformedRecords]:
+    """Records of csv/json sources that did not parse: ``{source: {policy, rows, quarantine}}``."""
+    found: list[MalformedRecords] = []
+    for source, done in (_summary(message).get("malformed") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError):
+            found.append(MalformedRecords.model_validate({"source": source, **done}))
+    return found[:64]
+
+
 def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedColumn]]:
     """What retention removed and which written columns look like unclassified personal data."""
     summary = _summary(message)
@@ -291,6 +301,7 @@ class _Decider:
                     "retention": retention,
                     "masked": _masked(driver.message),
                     "merged": _merged(driver.message),
+                    "malformed": _malformed(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,

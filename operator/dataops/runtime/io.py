@@ -22,6 +22,7 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.plan.secrets import secret_env_name
 from dataops.runtime.errors import SchemaMismatchError, SinkError, SourceError
+from dataops.runtime.malformed import PARSED_FORMATS, MalformedCounts, read_parsed
 from dataops.runtime.merge import (
     MergeOutcome,
     delta_merge_counts,
@@ -60,10 +61,19 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
-def read_source(spark: SparkSession, source: Source) -> DataFrame:
+def read_source(
+    spark: SparkSession, source: Source, malformed: MalformedCounts | None = None, *, run_id: str = "run"
+) -> DataFrame:
+    """The source's rows; csv and json records that do not parse are handled per ``onMalformed``
+    (counted in ``malformed``)."""
     try:
         if source.file is not None:
             spec = source.file
+            if spec.format in PARSED_FORMATS:
+                if not path_exists(spark, spec.path):
+                    raise SourceError(source.name, f"input path {spec.path!r} does not exist")
+                counts = malformed if malformed is not None else MalformedCounts()
+                return read_parsed(spark, source.name, spec, counts, run_id=run_id)
             reader = spark.read.format(spec.format.value).options(**spec.options)
             if spec.schema_:
                 reader = reader.schema(ddl_schema(spec.schema_))

@@ -38,6 +38,7 @@ from dataops.quality.pii import candidate_columns, detect
 from dataops.runtime import retention
 from dataops.runtime.errors import QualityGateFailed, RunError, SinkError, SourceError, StepError
 from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.malformed import MalformedCounts
 from dataops.runtime.masking import (
     Keys,
     MaskingError,
@@ -148,6 +149,7 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
+    malformed = MalformedCounts()  # csv/json records that did not parse, per source (onMalformed)
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     written: dict[str, DataFrame] = {}  # sink -> the data it was given
     try:
@@ -159,7 +161,7 @@ def execute_plan(
             started = time.perf_counter()
             progress(f"reading source {source.name}")
             with naming(SourceError, source.name):
-                df = read_source(spark, source)
+                df = read_source(spark, source, malformed, run_id=run_id)
             inputs[source.name].fields = _fields(df)
             source_ids[source.name] = expression_ids(df)
             df.createOrReplaceTempView(source.name)
@@ -214,10 +216,23 @@ def execute_plan(
     summary.finished = datetime.now(UTC)
     summary.rows_read = rows_read(scans_since(spark, first_execution), source_ids)
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
+    _record_malformed(malformed, summary, inputs, read_through=summary.outcome == "Succeeded")
     if lineage is not None:
         _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
     background.shutdown(wait=False)
     return summary
+
+
+def _record_malformed(
+    malformed: MalformedCounts, summary: RunSummary, inputs: dict[str, DatasetInfo], *, read_through: bool
+) -> None:
+    summary.malformed = malformed.to_json(read_through=read_through)
+    for source, found in summary.malformed.items():
+        inputs[source].malformed = found
+        if found["rows"] and found["policy"] != "Fail":
+            where = f" to {found['quarantine']}" if "quarantine" in found else ""
+            verb = "quarantined" if where else "dropped"
+            summary.warnings.append(f"source {source}: {found['rows']:,} malformed record(s) {verb}{where}")
 
 
 def _stage_sinks(

@@ -23,6 +23,9 @@ class RunSummary:
     masked: dict[str, dict[str, str]] = field(default_factory=dict)  # sink -> column -> method and why
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
     merged: dict[str, dict[str, int]] = field(default_factory=dict)  # merge sink -> inserted, updated, ...
+    malformed: dict[str, dict[str, object]] = field(
+        default_factory=dict
+    )  # source -> policy, rows, quarantine
     # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
     unclassified_pii: list[dict[str, object]] = field(default_factory=list)
     spark_start_seconds: float | None = None  # starting the Spark session, before the run's clock
@@ -59,6 +62,7 @@ class RunSummary:
             **({"masked": self.masked} if self.masked else {}),
             "retention": self.retention,
             **({"merged": self.merged} if self.merged else {}),
+            **({"malformed": self.malformed} if self.malformed else {}),
             "unclassifiedPii": self.unclassified_pii,
         }
 
@@ -102,6 +106,11 @@ class RunSummary:
         )
         lines.extend(f"retention: {sink}: {_removed(done)}" for sink, done in self.retention.items())
         lines.extend(f"merged: {sink}: {_merged(done)}" for sink, done in self.merged.items())
+        lines.extend(
+            f"malformed: {source}: {found['rows']:,} record(s) (onMalformed: {found['policy']})"
+            for source, found in self.malformed.items()
+            if found["rows"]
+        )
         return "\n".join(lines)
 
 

@@ -118,13 +118,66 @@ class ConnectorSource(KubeModel):
     )
 
 
+class MalformedPolicy(StrEnum):
+    FAIL = "Fail"
+    DROP = "Drop"
+    QUARANTINE = "Quarantine"
+
+
+_PARSER_OPTIONS = ("mode", "columnNameOfCorruptRecord")
+
+
 class FileSource(KubeModel):
     """Files or an object-store prefix (s3a://, gs://, abfss://, file://, or a plain path)."""
 
     path: str = Field(min_length=1, max_length=2048)
     format: FileFormat = FileFormat.PARQUET
-    options: dict[str, str] = Field(default_factory=dict, description="Spark reader options.")
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        description="Spark reader options (not mode or columnNameOfCorruptRecord: see onMalformed).",
+    )
     schema_: Schema = Field(default_factory=list, alias="schema")
+    on_malformed: MalformedPolicy = Field(
+        default=MalformedPolicy.FAIL,
+        description="csv and json: what a record that does not parse against the schema (declared, or "
+        "inferred) does. Fail: the run fails naming the source and file, before anything is written. "
+        "Drop: the record is skipped and counted. Quarantine: it is skipped, counted and written "
+        "with its file to quarantinePath.",
+    )
+    quarantine_path: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="onMalformed Quarantine: where malformed records go, as JSON lines "
+        "(<quarantinePath>/<run id>/): the raw record, its file and the source.",
+    )
+
+    cel_rules = (
+        CelRule(
+            rule="self.onMalformed == 'Fail' || self.format == 'csv' || self.format == 'json'",
+            message="onMalformed applies to csv and json sources (parquet and delta carry their schema)",
+            check=lambda s: (
+                s.on_malformed == MalformedPolicy.FAIL or s.format in (FileFormat.CSV, FileFormat.JSON)
+            ),
+            field_path=".onMalformed",
+            reason="FieldValueForbidden",
+        ),
+        CelRule(
+            rule="(self.onMalformed == 'Quarantine') == has(self.quarantinePath)",
+            message="quarantinePath is required with onMalformed Quarantine, and used only there",
+            check=lambda s: (s.on_malformed == MalformedPolicy.QUARANTINE) == (s.quarantine_path is not None),
+            field_path=".quarantinePath",
+        ),
+        CelRule(
+            rule="!has(self.options) || (!('mode' in self.options) && "
+            "!('columnNameOfCorruptRecord' in self.options))",
+            message="options may not set mode or columnNameOfCorruptRecord: onMalformed decides how "
+            "malformed records are handled",
+            check=lambda s: not any(k in s.options for k in _PARSER_OPTIONS),
+            field_path=".options",
+            reason="FieldValueForbidden",
+        ),
+    )
 
 
 class JdbcCredentials(KubeModel):
@@ -616,6 +669,15 @@ class MergeResult(KubeModel):
     table_rows: int | None = Field(default=None, ge=0, description="Rows in the target after the merge.")
 
 
+class MalformedRecords(KubeModel):
+    """Records of a csv or json source that did not parse, and what the run did with them."""
+
+    source: str = Field(max_length=128)
+    policy: MalformedPolicy
+    rows: int = Field(ge=0)
+    quarantine: str | None = Field(default=None, max_length=2048, description="Where they were written.")
+
+
 class UnclassifiedColumn(KubeModel):
     """A column a run wrote that looks like personal data but no DataPolicy classifies (no values)."""
 
@@ -656,6 +718,7 @@ class RunRecord(KubeModel):
     retention: list[RetentionResult] = Field(default_factory=list, max_length=16)
     masked: list[MaskedColumns] = Field(default_factory=list, max_length=16)
     merged: list[MergeResult] = Field(default_factory=list, max_length=64)
+    malformed: list[MalformedRecords] = Field(default_factory=list, max_length=64)
     unclassified_pii: list[UnclassifiedColumn] = Field(
         default_factory=list,
         max_length=32,
