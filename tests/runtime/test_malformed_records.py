@@ -174,3 +174,29 @@ def test_a_clean_source_reports_zero_and_reads_every_row(spark: SparkSession, tm
     assert summary.malformed == {"orders": {"policy": "Fail", "rows": 0}}
     assert summary.rows_read == {"orders": len(GOOD)}
     assert _revenue(spark, tmp_path) == _expected_revenue()
+
+
+def test_lookup_sources_of_streaming_jobs_are_checked_but_not_frozen(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A streaming job's static source is re-read every micro-batch: checked once, never cached."""
+    from dataops.api.v1alpha1.datapipeline import Source
+    from dataops.runtime.errors import SourceError
+    from dataops.runtime.io import read_source
+    from dataops.runtime.malformed import MalformedCounts
+
+    path = tmp_path / "countries.csv"
+    path.write_text("code,name\nDE,Germany\n")
+    source = Source.model_validate(
+        {"name": "countries", "file": {"path": str(path), "format": "csv", "options": {"header": "true"}}}
+    )
+    counts = MalformedCounts()
+    lookup = read_source(spark, source, counts, keep_cached=False)
+    assert [r["code"] for r in lookup.collect()] == ["DE"]
+    path.write_text("code,name\nDE,Germany\nFR,France\n")
+    assert sorted(r["code"] for r in lookup.collect()) == ["DE", "FR"]
+    assert counts._cached == []
+
+    path.write_text("code,name\nDE,Germany,extra\n")
+    with pytest.raises(SourceError, match=r"^source 'countries': 1 malformed record"):
+        read_source(spark, source, MalformedCounts(), keep_cached=False)

@@ -62,7 +62,12 @@ def path_exists(spark: SparkSession, path: str) -> bool:
 
 
 def read_source(
-    spark: SparkSession, source: Source, malformed: MalformedCounts | None = None, *, run_id: str = "run"
+    spark: SparkSession,
+    source: Source,
+    malformed: MalformedCounts | None = None,
+    *,
+    run_id: str = "run",
+    keep_cached: bool = True,
 ) -> DataFrame:
     """The source's rows; csv and json records that do not parse are handled per ``onMalformed``
     (counted in ``malformed``)."""
@@ -73,7 +78,7 @@ def read_source(
                 if not path_exists(spark, spec.path):
                     raise SourceError(source.name, f"input path {spec.path!r} does not exist")
                 counts = malformed if malformed is not None else MalformedCounts()
-                return read_parsed(spark, source.name, spec, counts, run_id=run_id)
+                return read_parsed(spark, source.name, spec, counts, run_id=run_id, keep_cached=keep_cached)
             reader = spark.read.format(spec.format.value).options(**spec.options)
             if spec.schema_:
                 reader = reader.schema(ddl_schema(spec.schema_))

@@ -38,6 +38,14 @@ class MalformedCounts:
     quarantine: dict[str, str] = field(default_factory=dict)
     _counted: dict[str, int] = field(default_factory=dict)
     _observed: dict[str, Observation] = field(default_factory=dict)
+    _cached: list[DataFrame] = field(default_factory=list)
+
+    def release(self) -> None:
+        """Drop the cached parses. Spark reuses a cached plan for an equal one, so a later run of the
+        same files in this session would otherwise read the old cache instead of the files."""
+        for df in self._cached:
+            df.unpersist()
+        self._cached.clear()
 
     def rows(self, source: str) -> int | None:
         if source in self._counted:
@@ -77,9 +85,18 @@ def _schema_with_corrupt_column(spark: SparkSession, reader: DataFrameReader, sp
 
 
 def read_parsed(
-    spark: SparkSession, name: str, spec: FileSource, counts: MalformedCounts, *, run_id: str
+    spark: SparkSession,
+    name: str,
+    spec: FileSource,
+    counts: MalformedCounts,
+    *,
+    run_id: str,
+    keep_cached: bool = True,
 ) -> DataFrame:
-    """The well-formed records of a csv or json source; malformed ones are handled per policy."""
+    """The well-formed records of a csv or json source; malformed ones are handled per policy.
+
+    ``keep_cached=False`` (a streaming job's lookup sources, re-read every micro-batch): the parse is
+    cached only while checking, and the rows returned are read from the files each time."""
     reader = spark.read.format(spec.format.value).options(**spec.options)
     schema = _schema_with_corrupt_column(spark, reader, spec)
     parsed = (
@@ -104,6 +121,7 @@ def read_parsed(
     # Spark refuses queries of the corrupt column alone on the raw files; on a cached parse it may.
     # The file name is taken while reading (a cached row no longer knows its file).
     cached = parsed.withColumn("__file", F.input_file_name()).persist(StorageLevel.MEMORY_AND_DISK)
+    counts._cached.append(cached)
     malformed = cached.where(bad)
     if spec.on_malformed == MalformedPolicy.FAIL:
         found = malformed.select("__file").groupBy("__file").count().orderBy(F.desc("count")).collect()
@@ -117,7 +135,11 @@ def read_parsed(
                 f"{'declared' if spec.schema_ else 'inferred'} schema) in {files}; set onMalformed to Drop "
                 "or Quarantine to skip them",
             )
-        return cached.select(*data_columns)
+        if keep_cached:
+            return cached.select(*data_columns)
+        cached.unpersist()
+        counts._cached.remove(cached)
+        return parsed.where(~bad).select(*data_columns)
     assert spec.quarantine_path is not None
     where = f"{spec.quarantine_path.rstrip('/')}/{run_id}"
     observation = Observation(f"quarantine_{name}")
@@ -127,4 +149,8 @@ def read_parsed(
     rows.observe(observation, F.count(F.lit(1)).alias("rows")).coalesce(1).write.mode("overwrite").json(where)
     counts._counted[name] = int(observation.get.get("rows") or 0)
     counts.quarantine[name] = where
-    return cached.where(~bad).select(*data_columns)
+    if keep_cached:
+        return cached.where(~bad).select(*data_columns)
+    cached.unpersist()
+    counts._cached.remove(cached)
+    return parsed.where(~bad).select(*data_columns)

@@ -213,6 +213,8 @@ def execute_plan(
         summary.outcome, summary.error = "Failed", _message(exc)
     if not summary.quarantine:  # published, or failed for another reason than a gate: nothing to keep
         _discard_staging(spark, staging)
+    with contextlib.suppress(PySparkException, Py4JError):
+        malformed.release()
     summary.finished = datetime.now(UTC)
     summary.rows_read = rows_read(scans_since(spark, first_execution), source_ids)
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}

@@ -168,7 +168,7 @@ class StreamingRun:
     def _register_static_sources(self) -> None:
         for source in self.sources:
             if source is not self.source:
-                read_source(self.spark, source).createOrReplaceTempView(source.name)
+                read_source(self.spark, source, keep_cached=False).createOrReplaceTempView(source.name)
 
     def _register_batch(self, session: SparkSession, batch: DataFrame) -> None:
         """The parsed rows of a batch as the source's view, the SQL steps on top of it."""
