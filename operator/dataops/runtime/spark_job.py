@@ -216,8 +216,8 @@ def execute_plan(
     summary.rows_read = rows_read(scans_since(spark, first_execution), source_ids)
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
     if lineage is not None:
+        _gate_lineage(lineage, summary, outputs, gate_checks)  # children end before their parent
         _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
-        _gate_lineage(lineage, summary, outputs, gate_checks)
     background.shutdown(wait=False)
     return summary
 
