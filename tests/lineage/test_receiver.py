@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import filecmp
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -222,3 +224,31 @@ def test_graph_cli_against_an_unreachable_receiver_is_one_line(capsys: pytest.Ca
     assert main(["lineage", "graph", "--url", "http://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: http://127.0.0.1:9:") and err.count("\n") == 1
+
+
+def test_serve_command_receives_and_graph_command_reads(tmp_path: Path) -> None:
+    """`dataops lineage serve` in its own process, fed by the OpenLineage HTTP transport."""
+    store = tmp_path / "served.jsonl"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dataops.cli", "lineage", "serve", "--port", "0", "--store", str(store)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        banner = server.stdout.readline()
+        url = banner.split(" on ", 1)[1].split("/api/v1/lineage", 1)[0]
+        emitter = LineageEmitter(make_transport(url), job_namespace="dataops://t", job_name="served")
+        emitter.emit(RunState.COMPLETE, run_id="r", inputs=[DatasetInfo("file", "/in/")], outputs=[])
+        printed = subprocess.run(
+            [sys.executable, "-m", "dataops.cli", "lineage", "graph", "--url", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert printed.stdout == "dataset:file:/in -[input]-> job:dataops://t:served\n"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert json.loads(store.read_text())["job"]["name"] == "served"
