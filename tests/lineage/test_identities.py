@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dataops.api.v1alpha1.datapipeline import Source
 from dataops.lineage.datasets import canonical_dataset, kafka_namespace, path_identity, source_identity
@@ -102,3 +104,32 @@ def test_received_identities_of_other_systems() -> None:
         "public.orders/",
     )
     assert canonical_dataset("file", "/a") != canonical_dataset("file", "/b")
+
+
+_segment = st.text(alphabet="abcxyz01_-.", min_size=1, max_size=6).filter(lambda s: s not in (".", ".."))
+
+
+@given(
+    segments=st.lists(_segment, min_size=1, max_size=6),
+    slashes=st.lists(st.integers(1, 3), min_size=7, max_size=7),
+    trailing=st.booleans(),
+    scheme=st.sampled_from(["", "file:", "file://", "file://localhost"]),
+)
+def test_spellings_of_a_local_path_are_one_identity(
+    segments: list[str], slashes: list[int], trailing: bool, scheme: str
+) -> None:
+    plain = "/" + "/".join(segments)
+    spelled = scheme + "".join("/" * n + s for n, s in zip(slashes, segments, strict=False))
+    spelled += "/" if trailing else ""
+    if scheme == "file://" and not spelled.startswith("file:///"):
+        spelled = "file:///" + spelled[len("file://") :].lstrip("/")
+    assert path_identity(spelled) == ("file", plain)
+    assert canonical_dataset("file", spelled) == ("file", plain)
+    assert canonical_dataset(*path_identity(spelled)) == path_identity(spelled)  # idempotent
+
+
+@given(bucket=st.sampled_from(["s3a://b", "s3://b", "S3N://b"]), segments=st.lists(_segment, max_size=5))
+def test_object_store_identity_is_idempotent(bucket: str, segments: list[str]) -> None:
+    identity = path_identity(f"{bucket}/{'/'.join(segments)}/")
+    assert identity == ("s3://b", "/" + "/".join(segments))
+    assert canonical_dataset(*identity) == identity
