@@ -9,6 +9,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,18 @@ def test_serve_command_receives_and_graph_command_reads(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
     assert json.loads(store.read_text())["job"]["name"] == "served"
+
+
+def test_an_event_the_receiver_refuses_is_reported_not_raised(
+    receiver: LineageReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run must not fail because its lineage could not be delivered: the emitter keeps the
+    failure (execute_plan turns it into a run warning) and says so on stderr."""
+    emitter = LineageEmitter(make_transport(receiver.url), job_namespace="dataops://t", job_name="p")
+    child = emitter.child("p.s", run_id="r", job_type="VALIDATION")
+    naive = datetime(2026, 11, 26, 12, 0, 0)
+    child.emit(RunState.COMPLETE, run_id="r", inputs=[], outputs=[], when=naive)
+    assert len(emitter.send_errors) == 1 and emitter.send_errors[0].startswith("p.s COMPLETE: 400")
+    assert "warning: lineage event not sent: p.s COMPLETE" in capsys.readouterr().err
+    assert _get(receiver.url, "/api/v1/events") == []
+    assert len(emitter.events) == 1  # kept for inspection all the same

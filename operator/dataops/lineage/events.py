@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -252,6 +253,7 @@ class LineageEmitter:
         self.integration = integration
         self.parent = parent
         self.events: list[dict[str, Any]] = []
+        self.send_errors: list[str] = []  # events the transport could not deliver (kept in events)
 
     def run_uuid(self, run_id: str) -> str:
         """The OpenLineage run id (a UUID) of this job's run ``run_id``."""
@@ -275,6 +277,7 @@ class LineageEmitter:
             client=self.client,
         )
         child.events = self.events
+        child.send_errors = self.send_errors
         return child
 
     def _job(self) -> Job:
@@ -318,7 +321,12 @@ class LineageEmitter:
             inputs=[_input(i) for i in inputs],
             outputs=[_output(o) for o in outputs],
         )
-        self.client.emit(event)
         as_dict: dict[str, Any] = Serde.to_dict(event)
         self.events.append(as_dict)
+        try:
+            self.client.emit(event)
+        except Exception as exc:  # any transport's failure: lineage never fails the run it describes
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.send_errors.append(f"{self.job_name} {state.value}: {reason}")
+            print(f"warning: lineage event not sent: {self.send_errors[-1]}", file=sys.stderr, flush=True)
         return as_dict

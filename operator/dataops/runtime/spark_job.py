@@ -218,6 +218,10 @@ def execute_plan(
     if lineage is not None:
         _gate_lineage(lineage, summary, outputs, gate_checks)  # children end before their parent
         _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
+        if lineage.send_errors:
+            summary.warnings.append(
+                f"lineage: {len(lineage.send_errors)} event(s) not sent: {lineage.send_errors[0]}"
+            )
     background.shutdown(wait=False)
     return summary
 
