@@ -48,7 +48,7 @@ def test_example_pipeline_runs_locally(tmp_path: Path, lineage_validator: EventV
     assert {e["job"]["namespace"] for e in emitted} == {"dataops://default"}
     parent = emitted[1]["run"]["facets"]["parent"]
     assert parent["run"]["runId"] == emitted[0]["run"]["runId"]
-    assert parent["job"] == {"namespace": "dataops://default", "name": "orders-daily"}
+    assert (parent["job"]["namespace"], parent["job"]["name"]) == ("dataops://default", "orders-daily")
     for event in emitted:
         assert lineage_validator.errors(event) == []
 
