@@ -146,10 +146,9 @@ def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     """Run one DataQualitySuite's standalone validation locally (what a validation pod does)."""
     from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuite, DatasetRef
-    from dataops.lineage.events import LineageEmitter, make_transport
     from dataops.plan.validation import build_validation_plan
     from dataops.runtime.session import local_session
-    from dataops.runtime.validator import run_validation
+    from dataops.runtime.validator import run_validation, suite_emitter
 
     documents = read_documents([Path(args.file)])
     docs = [
@@ -169,9 +168,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         status=suite.status,
     )
     spark = local_session(master=args.master, app_name="dataops-check")
-    lineage = LineageEmitter(
-        make_transport(args.lineage), job_namespace=plan.namespace, job_name=plan.suite, job_type="VALIDATION"
-    )
+    lineage = suite_emitter(plan, args.lineage)
     run = run_validation(
         spark, plan, run_id=args.run_id or f"local-{time.strftime('%Y%m%d%H%M%S')}", lineage=lineage
     )
@@ -179,6 +176,50 @@ def cmd_check(args: argparse.Namespace) -> int:
     if run.result.error:
         return 2
     return 0 if run.result.success else 1
+
+
+def cmd_lineage_serve(args: argparse.Namespace) -> int:
+    """An OpenLineage receiver that validates events and serves the lineage graph."""
+    from dataops.lineage.receiver import LineageReceiver, LineageStore
+    from dataops.lineage.validate import EventValidator
+
+    try:
+        store = LineageStore(EventValidator.bundled(), Path(args.store) if args.store else None)
+        receiver = LineageReceiver(store, host=args.host, port=args.port)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"OpenLineage receiver on {receiver.url}/api/v1/lineage, graph at /api/v1/graph", flush=True)
+    try:
+        receiver.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    return 0
+
+
+def cmd_lineage_graph(args: argparse.Namespace) -> int:
+    """The lineage graph's edges, from a receiver (--url) or an events file (--file, JSON lines)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from dataops.lineage.graph import graph_of
+
+    try:
+        if args.file:
+            lines = Path(args.file).read_text().splitlines()
+            graph = graph_of([json.loads(line) for line in lines if line.strip()])
+            body = graph.to_json() if args.json else "".join(f"{e}\n" for e in graph.edge_lines())
+        else:
+            path = "/api/v1/graph" if args.json else "/api/v1/graph/edges"
+            with urllib.request.urlopen(args.url.rstrip("/") + path, timeout=30) as response:
+                text = response.read().decode()
+            body = json.loads(text) if args.json else text
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError) as exc:
+        print(f"error: {args.file or args.url}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(body, indent=2) if args.json else body, end="" if not args.json else "\n")
+    return 0
 
 
 def cmd_crds_generate(args: argparse.Namespace) -> int:
@@ -314,6 +355,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--master", default="local[*]")
     check.add_argument("--lineage", default="none", help="OpenLineage transport (as for run)")
     check.set_defaults(func=cmd_check)
+
+    lineage = sub.add_parser("lineage", help="OpenLineage receiver and graph").add_subparsers(
+        dest="lineage_command", required=True
+    )
+    serve = lineage.add_parser("serve", help="receive OpenLineage events (validated) and serve the graph")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--store", help="append accepted events to this JSON-lines file (replayed on start)")
+    serve.set_defaults(func=cmd_lineage_serve)
+    graph = lineage.add_parser("graph", help="print the lineage graph's edges")
+    source = graph.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="a `dataops lineage serve` receiver, e.g. http://127.0.0.1:5000")
+    source.add_argument("--file", help="OpenLineage events as JSON lines (the file: transport's output)")
+    graph.add_argument("--json", action="store_true", help="nodes, edges and runs as JSON")
+    graph.set_defaults(func=cmd_lineage_graph)
 
     crds = sub.add_parser("crds", help="CustomResourceDefinitions").add_subparsers(
         dest="crds_command", required=True

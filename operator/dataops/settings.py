@@ -48,7 +48,8 @@ class Settings:
     strimzi_connect_cluster: str = "connect"
     """strimzi.io/cluster label of KafkaConnectors (the KafkaConnect resource's name)."""
     lineage_transport: str = "console"
-    """Where run pods send OpenLineage events: console, file:PATH, http(s)://URL or none."""
+    """Where run pods (and the operator, for connectors) send OpenLineage events: console, file:PATH,
+    http(s)://URL (Marquez or ``dataops lineage serve``) or none."""
     api_server_url: str | None = None
     """How pods reach the API server (https://host:port): the Spark master of drivers
     (``k8s://<url>``, ``spark.kubernetes.driver.master``) and KUBERNETES_SERVICE_HOST/PORT of driver

@@ -38,7 +38,17 @@ def test_example_pipeline_runs_locally(tmp_path: Path, lineage_validator: EventV
     assert "Succeeded" in result.stdout
     assert "reading source orders" in result.stderr  # progress while it runs
     emitted = [json.loads(line) for line in events.read_text().splitlines()]
-    assert [e["eventType"] for e in emitted] == ["START", "COMPLETE"]
+    # the pipeline run, and its quality gate as a child run (ParentRunFacet) that ends before it
+    assert [(e["job"]["name"], e["eventType"]) for e in emitted] == [
+        ("orders-daily", "START"),
+        ("orders-daily.orders-quality", "START"),
+        ("orders-daily.orders-quality", "COMPLETE"),
+        ("orders-daily", "COMPLETE"),
+    ]
+    assert {e["job"]["namespace"] for e in emitted} == {"dataops://default"}
+    parent = emitted[1]["run"]["facets"]["parent"]
+    assert parent["run"]["runId"] == emitted[0]["run"]["runId"]
+    assert (parent["job"]["namespace"], parent["job"]["name"]) == ("dataops://default", "orders-daily")
     for event in emitted:
         assert lineage_validator.errors(event) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from openlineage.client.facet_v2 import (
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
+    parent_run,
     processing_engine_run,
     schema_dataset,
     sql_job,
@@ -35,9 +37,33 @@ PRODUCER = "https://github.com/dataops-operator/dataops-operator"
 RUN_NAMESPACE = uuid.UUID("6f1c3a52-5d2e-4f0e-9d7b-6a1b2c3d4e5f")
 
 
+JOB_NAMESPACE_PREFIX = "dataops://"
+
+
 def run_uuid(pipeline: str, run_id: str) -> str:
     """OpenLineage run ids are UUIDs; ours are derived deterministically from the run identity."""
     return str(uuid.uuid5(RUN_NAMESPACE, f"{pipeline}/{run_id}"))
+
+
+def job_namespace(namespace: str) -> str:
+    """The OpenLineage job namespace of the jobs of one Kubernetes namespace: ``dataops://<ns>``."""
+    return f"{JOB_NAMESPACE_PREFIX}{namespace or 'default'}"
+
+
+@dataclass(frozen=True)
+class ParentRun:
+    """The run a child run belongs to (a pipeline run for its quality gates, a pipeline for its
+    connectors): the ParentRunFacet of the child's events."""
+
+    namespace: str
+    name: str
+    run_id: str  # a UUID
+
+    def facet(self) -> parent_run.ParentRunFacet:
+        return parent_run.ParentRunFacet(
+            run=parent_run.Run(runId=self.run_id),
+            job=parent_run.Job(namespace=self.namespace, name=self.name),
+        )
 
 
 def make_transport(spec: str) -> Transport:
@@ -234,18 +260,51 @@ class LineageEmitter:
         job_name: str,
         sql: str = "",
         job_type: str = "JOB",
+        processing_type: str = "BATCH",
+        integration: str = "SPARK",
+        parent: ParentRun | None = None,
+        client: OpenLineageClient | None = None,
     ) -> None:
-        self.client = OpenLineageClient(transport=transport)
+        self.client = client or OpenLineageClient(transport=transport)
         self.job_namespace = job_namespace
         self.job_name = job_name
         self.sql = sql
         self.job_type = job_type
+        self.processing_type = processing_type
+        self.integration = integration
+        self.parent = parent
         self.events: list[dict[str, Any]] = []
+        self.send_errors: list[str] = []  # events the transport could not deliver (kept in events)
+
+    def run_uuid(self, run_id: str) -> str:
+        """The OpenLineage run id (a UUID) of this job's run ``run_id``."""
+        return run_uuid(self.job_name, run_id)
+
+    def parent_of(self, run_id: str) -> ParentRun:
+        """This job's run ``run_id`` as the parent of child runs."""
+        return ParentRun(self.job_namespace, self.job_name, self.run_uuid(run_id))
+
+    def child(self, job_name: str, *, run_id: str, job_type: str) -> LineageEmitter:
+        """An emitter for a child job of this job's run ``run_id`` (same transport, same namespace);
+        its events are kept in this emitter's ``events`` too."""
+        child = LineageEmitter(
+            NoopTransport(NoopConfig()),
+            job_namespace=self.job_namespace,
+            job_name=job_name,
+            job_type=job_type,
+            processing_type=self.processing_type,
+            integration=self.integration,
+            parent=self.parent_of(run_id),
+            client=self.client,
+        )
+        child.events = self.events
+        child.send_errors = self.send_errors
+        return child
 
     def _job(self) -> Job:
         facets: dict[str, Any] = {
             "jobType": job_type_job.JobTypeJobFacet(
-                processingType="BATCH", integration="SPARK", jobType=self.job_type
+                processingType=self.processing_type, integration=self.integration, jobType=self.job_type
             )
         }
         if self.sql:
@@ -264,6 +323,8 @@ class LineageEmitter:
         when: datetime | None = None,
     ) -> dict[str, Any]:
         run_facets: dict[str, Any] = {}
+        if self.parent is not None:
+            run_facets["parent"] = self.parent.facet()
         if spark_version:
             run_facets["processing_engine"] = processing_engine_run.ProcessingEngineRunFacet(
                 version=spark_version, name="spark"
@@ -275,13 +336,18 @@ class LineageEmitter:
         event = RunEvent(
             eventType=state,
             eventTime=(when or datetime.now(UTC)).isoformat(),
-            run=Run(runId=run_uuid(self.job_name, run_id), facets=run_facets),
+            run=Run(runId=self.run_uuid(run_id), facets=run_facets),
             job=self._job(),
             producer=PRODUCER,
             inputs=[_input(i) for i in inputs],
             outputs=[_output(o) for o in outputs],
         )
-        self.client.emit(event)
         as_dict: dict[str, Any] = Serde.to_dict(event)
         self.events.append(as_dict)
+        try:
+            self.client.emit(event)
+        except Exception as exc:  # any transport's failure: lineage never fails the run it describes
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.send_errors.append(f"{self.job_name} {state.value}: {reason}")
+            print(f"warning: lineage event not sent: {self.send_errors[-1]}", file=sys.stderr, flush=True)
         return as_dict

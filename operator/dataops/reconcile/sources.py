@@ -21,6 +21,7 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.kube.apply import ensure
 from dataops.kube.client import DATA_PIPELINE, KAFKA_CONNECTOR, KAFKA_TOPIC, SECRET, KubeClient, KubeError
+from dataops.lineage.connectors import connector_emitter, emit_connector_run
 from dataops.plan import strimzi
 from dataops.plan.children import Owner
 from dataops.plan.connectors import (
@@ -132,10 +133,34 @@ def _reconcile_topics(
             report.blocking = report.blocking or status.partitions is None
 
 
+def _connector_lineage(
+    namespace: str,
+    name: str,
+    uid: str,
+    cname: str,
+    source: ConnectorSource,
+    desired: dict[str, str],
+    spec: DataPipelineSpec,
+    config: RunConfig,
+) -> None:
+    """The connector as a job of the lineage graph whose outputs are its topics (see
+    :mod:`dataops.lineage.connectors`); sent when its config is put, never raises."""
+    emitter = connector_emitter(
+        config.lineage_transport,
+        namespace=namespace,
+        pipeline=name,
+        uid=uid,
+        connector=cname,
+        connector_class=source.connector_class,
+    )
+    emit_connector_run(emitter, config=desired, topics=source.topics, bootstrap=_bootstrap(spec, config))
+
+
 def _reconcile_connectors(
     client: KubeClient,
     namespace: str,
     name: str,
+    body_uid: str,
     spec: DataPipelineSpec,
     previous: DataPipelineStatus | None,
     restart: bool,
@@ -167,6 +192,7 @@ def _reconcile_connectors(
             )
             if actions.put_config:
                 connect.put_config(cname, desired)
+                _connector_lineage(namespace, name, body_uid, cname, source, desired, spec, config)
             if actions.pause:
                 connect.pause(cname)
             if actions.resume:
@@ -234,7 +260,9 @@ def reconcile_sources(
         _reconcile_strimzi(client, body, spec, config, report)
         return report
     _reconcile_topics(spec, previous.topics if previous else [], config, report)
-    _reconcile_connectors(client, namespace, name, spec, previous, restart, config, now, report)
+    _reconcile_connectors(
+        client, namespace, name, str(meta.get("uid") or ""), spec, previous, restart, config, now, report
+    )
     return report
 
 

@@ -18,14 +18,14 @@ from pydantic import ValidationError
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.v1alpha1.datapolicy import DataPolicy, DataPolicySpec
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
-from dataops.lineage.events import LineageEmitter, make_transport
+from dataops.lineage.events import LineageEmitter
 from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_guard import check_steps
 from dataops.policy.masking import masking_rules
 from dataops.policy.selectors import selector_matches
 from dataops.runtime.errors import RunError
 from dataops.runtime.masking import resolve_keys
-from dataops.runtime.spark_job import QualityGateRunner, execute_plan
+from dataops.runtime.spark_job import QualityGateRunner, execute_plan, pipeline_emitter
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
 
@@ -78,14 +78,11 @@ def run_pipeline(
     progress("starting Spark")
     spark = local_session(master=master, app_name=f"dataops-{name}", conf=pipeline.spec.spark.spark_conf)
     spark_start = time.monotonic() - started
-    lineage = LineageEmitter(
-        make_transport(lineage_transport),
-        job_namespace=plan.namespace,
-        job_name=name,
-        sql=";\n".join(s.sql for s in plan.steps),
-    )
+    lineage = pipeline_emitter(plan, lineage_transport)
     if plan.mode == "Streaming":
-        summary = _run_streaming(spark, plan, run_id, streaming or StreamingSettings(), progress, keys)
+        summary = _run_streaming(
+            spark, plan, run_id, streaming or StreamingSettings(), progress, keys, lineage
+        )
     else:
         summary = execute_plan(
             spark,
@@ -108,6 +105,7 @@ def _run_streaming(
     settings: StreamingSettings,
     progress: Callable[[str], None],
     keys: dict[tuple[str, str], bytes],
+    lineage: LineageEmitter | None = None,
 ) -> RunSummary:
     stop = threading.Event()
 
@@ -116,7 +114,7 @@ def _run_streaming(
         progress(f"streaming {str(status.get('state', '')).lower()}: {fields}")
 
     try:
-        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys)
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys, lineage=lineage)
     except RunError as exc:
         return RunSummary.failed(plan.pipeline, run_id, str(exc))
     progress(f"streaming topic {run.kafka.topic}, checkpoint {run.checkpoint} (Ctrl-C stops)")

@@ -30,7 +30,7 @@ from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, Source
 from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
-from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
+from dataops.lineage.events import DatasetInfo, LineageEmitter, job_namespace, make_transport
 from dataops.plan.runplan import RunPlan
 from dataops.policy.classified import unclassified
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
@@ -152,6 +152,7 @@ def execute_plan(
     malformed = MalformedCounts()  # csv/json records that did not parse, per source (onMalformed)
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     written: dict[str, DataFrame] = {}  # sink -> the data it was given
+    gate_checks: list[_GateCheck] = []  # each gate's verdict on each dataset, for its lineage run
     try:
         ensure_queries_only(plan.steps)  # spark.sql runs a command at once: check all steps first
         keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
@@ -183,7 +184,9 @@ def execute_plan(
             _stage_sinks(plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress)
         for gate in gates:
             protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
-            _check_gate(spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected)
+            _check_gate(
+                spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected, gate_checks
+            )
         for sink in sinks:
             started = time.perf_counter()
             progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
@@ -220,7 +223,12 @@ def execute_plan(
     summary.rows_written = {name: obs.rows() for name, obs in writes.items()}
     _record_malformed(malformed, summary, inputs, read_through=summary.outcome == "Succeeded")
     if lineage is not None:
+        _gate_lineage(lineage, summary, outputs, gate_checks)  # children end before their parent
         _finish_lineage(lineage, summary, inputs, outputs, column_lineage_of)
+        if lineage.send_errors:
+            summary.warnings.append(
+                f"lineage: {len(lineage.send_errors)} event(s) not sent: {lineage.send_errors[0]}"
+            )
     background.shutdown(wait=False)
     return summary
 
@@ -260,6 +268,16 @@ def _discard_staging(spark: SparkSession, staging: dict[str, str]) -> None:
 
 
 @dataclass
+class _GateCheck:
+    """One gate's check of one dataset: the child run the pipeline run's lineage reports."""
+
+    suite: str
+    sinks: list[str]
+    assertions: list[tuple[str, bool, str | None, str]]
+    error: str | None  # the blocking failure, None when the gate let the data through
+
+
+@dataclass
 class _GateTarget:
     dataset: str
     data: DataFrame
@@ -294,9 +312,11 @@ def _check_gate(
     outputs: dict[str, DatasetInfo],
     progress: Progress,
     protected: dict[str, dict[str, str]] | None = None,
+    checks: list[_GateCheck] | None = None,
 ) -> None:
     """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises.
-    ``protected``: per dataset, the classified columns whose values the results must not show."""
+    ``protected``: per dataset, the classified columns whose values the results must not show.
+    ``checks`` collects each target's verdict (for the gate's lineage run)."""
     if gate_runner is None:
         summary.warnings.append(
             f"quality gate {gate.suite_ref.name} on {gate.dataset or 'sink data'} not evaluated: "
@@ -305,6 +325,7 @@ def _check_gate(
         return
     for target in _gate_targets(spark, gate, sinks, staging):
         progress(f"quality gate {gate.suite_ref.name} on {target.dataset}" + " (staged)" * target.staged)
+        failure: str | None = None
         try:
             hidden = (protected or {}).get(target.dataset)
             if hidden and not target.staged:
@@ -312,6 +333,7 @@ def _check_gate(
             else:  # staged data is masked already
                 summary.warnings += gate_runner(gate, target.dataset, target.data)
         except QualityGateFailed as exc:
+            failure = str(exc)
             summary.quarantine = dict(staging)
             kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
             raise QualityGateFailed(
@@ -321,6 +343,8 @@ def _check_gate(
             checked = gate_runner.assertions()
             for name in target.sinks:
                 outputs[name].assertions += checked
+            if checks is not None:
+                checks.append(_GateCheck(gate.suite_ref.name, target.sinks, list(checked), failure))
 
 
 def _source_columns(inputs: dict[str, DatasetInfo]) -> dict[str, list[str]]:
@@ -483,7 +507,32 @@ def _finish_lineage(
     )
 
 
-def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str, keys: Keys) -> RunSummary:
+def _gate_lineage(
+    lineage: LineageEmitter, summary: RunSummary, outputs: dict[str, DatasetInfo], checks: list[_GateCheck]
+) -> None:
+    """Each quality gate as a child run of the pipeline run (job ``<pipeline>.<suite>``): its inputs are
+    the sinks whose data it checked, with the assertions of that check."""
+    for check in checks:
+        name = f"{lineage.job_name}.{check.suite}"
+        child = lineage.child(name, run_id=summary.run_id, job_type="VALIDATION")
+        checked = [
+            DatasetInfo(outputs[name].namespace, outputs[name].name, assertions=check.assertions)
+            for name in check.sinks
+        ]
+        child.emit(RunState.START, run_id=summary.run_id, inputs=checked, outputs=[], when=summary.started)
+        child.emit(
+            RunState.FAIL if check.error else RunState.COMPLETE,
+            run_id=summary.run_id,
+            inputs=checked,
+            outputs=[],
+            error=check.error,
+            when=summary.finished,
+        )
+
+
+def _run_streaming(
+    spark: SparkSession, plan: RunPlan, run_id: str, keys: Keys, lineage: LineageEmitter | None = None
+) -> RunSummary:
     """The driver of a Streaming pipeline: runs until stopped, reporting progress on its pod."""
     from dataops.runtime.pod_progress import PodProgressReporter
     from dataops.runtime.streaming import StreamingRun, StreamingSettings
@@ -491,7 +540,7 @@ def _run_streaming(spark: SparkSession, plan: RunPlan, run_id: str, keys: Keys) 
     reporter = PodProgressReporter.from_env()
     settings = StreamingSettings(bootstrap=os.environ.get("DATAOPS_KAFKA_BOOTSTRAP"))
     try:
-        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys)
+        run = StreamingRun(spark, plan, run_id=run_id, settings=settings, masking_keys=keys, lineage=lineage)
     except RunError as exc:
         return RunSummary.failed(plan.pipeline, run_id, str(exc))
     return run.run(progress=reporter or (lambda r: print(json.dumps(r), flush=True)))
@@ -516,6 +565,17 @@ def _clip(error: str | None, limit: int = 4000) -> str:
     return f"{text[: limit - tail - 5]} ... {text[-tail:]}"
 
 
+def pipeline_emitter(plan: RunPlan, transport: str) -> LineageEmitter:
+    """The lineage of a pipeline's runs: job ``<pipeline>`` in ``dataops://<namespace>``."""
+    return LineageEmitter(
+        make_transport(transport),
+        job_namespace=job_namespace(plan.namespace),
+        job_name=plan.pipeline,
+        sql=";\n".join(s.sql for s in plan.steps),
+        processing_type="STREAMING" if plan.mode == "Streaming" else "BATCH",
+    )
+
+
 def main() -> int:
     """Entry point of the driver pod: the plan comes from the mounted ConfigMap."""
     plan_path = Path(os.environ.get("DATAOPS_PLAN_PATH", "/etc/dataops/plan/plan.json"))
@@ -526,15 +586,10 @@ def main() -> int:
     except RunError as exc:
         return _report(RunSummary.failed(plan.pipeline, run_id, str(exc)))
     spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
+    lineage = pipeline_emitter(plan, os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console"))
     if plan.mode == "Streaming":
-        summary = _run_streaming(spark, plan, run_id, keys)
+        summary = _run_streaming(spark, plan, run_id, keys, lineage)
     else:
-        lineage = LineageEmitter(
-            make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
-            job_namespace=plan.namespace,
-            job_name=plan.pipeline,
-            sql=";\n".join(s.sql for s in plan.steps),
-        )
         summary = execute_plan(
             spark,
             plan,

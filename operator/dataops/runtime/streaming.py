@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from openlineage.client.event_v2 import RunState
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from dataops.api.v1alpha1.datapipeline import DataLossPolicy, KafkaSource, Sink, Source, StreamingSpec
+from dataops.lineage.datasets import sink_identity, source_identity
+from dataops.lineage.events import DatasetInfo, LineageEmitter
 from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
@@ -140,8 +143,10 @@ class StreamingRun:
         run_id: str,
         settings: StreamingSettings,
         masking_keys: Keys | None = None,
+        lineage: LineageEmitter | None = None,
     ) -> None:
-        """``masking_keys``: the keys of the plan's masking rules; None reads them from the environment."""
+        """``masking_keys``: the keys of the plan's masking rules; None reads them from the environment.
+        ``lineage``: the pipeline's emitter (START when the query starts, COMPLETE or FAIL when it stops)."""
         self.spark = spark
         self.plan = plan
         self.run_id = run_id
@@ -164,6 +169,33 @@ class StreamingRun:
         self.counters = _Counters()
         self.keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
         self.masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
+        self.lineage = lineage
+
+    def lineage_datasets(self) -> tuple[list[DatasetInfo], list[DatasetInfo]]:
+        """Inputs (the topic, with the bootstrap servers the job uses, and the static sources) and
+        outputs (the sinks). A connector source is not read by the job: its topics are."""
+        inputs = [
+            DatasetInfo(*source_identity(s, bootstrap=self.bootstrap))
+            for s in self.sources
+            if s.connector is None
+        ]
+        return inputs, [DatasetInfo(*sink_identity(k)) for k in self.sinks]
+
+    def _emit(self, state: RunState, error: str | None = None) -> None:
+        if self.lineage is None:
+            return
+        inputs, outputs = self.lineage_datasets()
+        if state != RunState.START:
+            for sink, info in zip(self.sinks, outputs, strict=True):
+                info.row_count = self.counters.written.get(sink.name)
+        self.lineage.emit(
+            state,
+            run_id=self.run_id,
+            inputs=inputs,
+            outputs=outputs,
+            error=error,
+            spark_version=self.spark.version if state == RunState.START else None,
+        )
 
     def _register_static_sources(self) -> None:
         for source in self.sources:
@@ -267,6 +299,7 @@ class StreamingRun:
         self.counters.last_data = time.monotonic()
         last_batch: object = None
         query: StreamingQuery | None = None
+        self._emit(RunState.START)
         try:
             query = self.start()
             while query.isActive:
@@ -312,6 +345,7 @@ class StreamingRun:
             summary.warnings.append(
                 f"{self.counters.dead_lettered} record(s) sent to dead-letter topic {self.dead_letter_topic}"
             )
+        self._emit(RunState.COMPLETE if summary.outcome == "Succeeded" else RunState.FAIL, summary.error)
         final: dict[str, Any] = (query.lastProgress if query is not None else None) or {}
         progress(status_report(final, self.counters.dead_lettered, "Stopped"))
         return summary

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.dataqualitysuite import DatasetRef, ValidationResult
 from dataops.lineage.datasets import path_identity
-from dataops.lineage.events import DatasetInfo, LineageEmitter, make_transport
+from dataops.lineage.events import DatasetInfo, LineageEmitter, job_namespace, make_transport
 from dataops.plan.validation import ValidationPlan
 from dataops.quality import anomaly
 from dataops.quality.dataset_metrics import measure
@@ -151,6 +151,16 @@ def run_validation(
     return ValidationRun(result, outcome, html)
 
 
+def suite_emitter(plan: ValidationPlan, transport: str) -> LineageEmitter:
+    """The lineage of a suite's standalone validations: job ``<suite>`` in ``dataops://<namespace>``."""
+    return LineageEmitter(
+        make_transport(transport),
+        job_namespace=job_namespace(plan.namespace),
+        job_name=plan.suite,
+        job_type="VALIDATION",
+    )
+
+
 def main() -> int:
     from dataops.runtime.session import local_session
 
@@ -163,12 +173,7 @@ def main() -> int:
         app_name=f"dataops-validate-{plan.suite}",
         conf={"spark.driver.memory": os.environ.get("DATAOPS_DRIVER_MEMORY", "1g")},
     )
-    lineage = LineageEmitter(
-        make_transport(os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console")),
-        job_namespace=plan.namespace,
-        job_name=plan.suite,
-        job_type="VALIDATION",
-    )
+    lineage = suite_emitter(plan, os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console"))
     run = run_validation(spark, plan, run_id=run_id, lineage=lineage)
     print(json.dumps(run.result.to_json(), indent=2), flush=True)
     # The kubelet copies this file into the pod's termination message, where the operator reads it.
