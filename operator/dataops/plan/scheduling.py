@@ -25,6 +25,7 @@ from dataops.api.v1alpha1.datapipeline import (
     DataPipelineStatus,
     DatasetCount,
     MaskedColumns,
+    ModelRun,
     PipelineMode,
     RetentionResult,
     RunOutcome,
@@ -182,6 +183,23 @@ def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedC
     return retention[:16], unclassified[:32]
 
 
+def _models(message: str) -> list[ModelRun]:
+    """The model versions and held-out metrics the driver reports (``models`` of its summary)."""
+    found: list[ModelRun] = []
+    for step, done in (_summary(message).get("models") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError, ValueError):
+            metrics = {str(k): float(v) for k, v in (done.get("metrics") or {}).items() if v is not None}
+            found.append(
+                ModelRun(
+                    step=str(step),
+                    version=done.get("version"),
+                    location=done.get("location"),
+                    metrics=metrics,
+                )
+            )
+    return found[:16]
+
+
 class _Decider:
     def __init__(self, *, name: str, spec: DataPipelineSpec, now: datetime) -> None:
         self.name = name
@@ -280,6 +298,7 @@ class _Decider:
                     "rows_written": written,
                     "retention": retention,
                     "masked": _masked(driver.message),
+                    "models": _models(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,

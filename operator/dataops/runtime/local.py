@@ -82,7 +82,7 @@ def run_pipeline(
         make_transport(lineage_transport),
         job_namespace=plan.namespace,
         job_name=name,
-        sql=";\n".join(s.sql for s in plan.steps),
+        sql=";\n".join(s.sql for s in plan.steps if s.model is None),
     )
     if plan.mode == "Streaming":
         summary = _run_streaming(spark, plan, run_id, streaming or StreamingSettings(), progress, keys)

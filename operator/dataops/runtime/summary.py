@@ -24,6 +24,7 @@ class RunSummary:
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
     # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
     unclassified_pii: list[dict[str, object]] = field(default_factory=list)
+    models: dict[str, dict[str, object]] = field(default_factory=dict)  # model step -> version, metrics
     spark_start_seconds: float | None = None  # starting the Spark session, before the run's clock
 
     @classmethod
@@ -58,6 +59,7 @@ class RunSummary:
             **({"masked": self.masked} if self.masked else {}),
             "retention": self.retention,
             "unclassifiedPii": self.unclassified_pii,
+            **({"models": self.models} if self.models else {}),
         }
 
     def termination_message(self, limit: int = 4000) -> str:
@@ -99,6 +101,7 @@ class RunSummary:
             for column, why in columns.items()
         )
         lines.extend(f"retention: {sink}: {_removed(done)}" for sink, done in self.retention.items())
+        lines.extend(f"model: {step}: {_model_line(done)}" for step, done in self.models.items())
         return "\n".join(lines)
 
 
@@ -114,3 +117,10 @@ def _removed(done: dict[str, object]) -> str:
     )
     text = f"{what} older than {done['cutoff']} ({done['column']}, {done['days']} days)"
     return f"{text}; failed: {done['error']}" if done.get("error") else text
+
+
+def _model_line(done: dict[str, object]) -> str:
+    metrics = done.get("metrics")
+    shown = ", ".join(f"{k}={v}" for k, v in metrics.items()) if isinstance(metrics, dict) else ""
+    where = f"{done.get('version')} at {done.get('location')}" if done.get("version") else "not saved"
+    return f"{where}; {shown}"
