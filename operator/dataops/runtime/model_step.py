@@ -88,8 +88,10 @@ def interactions(df: DataFrame, als: AlsParams) -> DataFrame:
     return rows.groupBy("user", "item").agg(combine("strength").cast("float").alias("rating"))
 
 
-def _estimator(als: AlsParams) -> ALS:
+def _estimator(als: AlsParams, blocks: int) -> ALS:
     return ALS(
+        numUserBlocks=blocks,
+        numItemBlocks=blocks,
         userCol="user",
         itemCol="item",
         ratingCol="rating",
@@ -157,7 +159,7 @@ def evaluate(data: DataFrame, spec: ModelStep) -> dict[str, float | int | None]:
     train = train.persist(StorageLevel.MEMORY_AND_DISK)
     test = test.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        model = _estimator(als).fit(train)
+        model = _estimator(als, _blocks(train)).fit(train)
         predictions = model.transform(test)  # coldStartStrategy=drop: pairs the model can score
         label = F.col("rating") if not als.implicit_prefs else (F.col("rating") > 0).cast("float")
         scored = predictions.withColumn("label", label)
@@ -194,6 +196,12 @@ def evaluate(data: DataFrame, spec: ModelStep) -> dict[str, float | int | None]:
         test.unpersist()
 
 
+def _blocks(data: DataFrame) -> int:
+    """ALS partitions users and items into blocks: as many as the cluster runs tasks at once, at most
+    Spark's default of 10 (fewer, smaller tasks on a small local session)."""
+    return max(1, min(10, data.sparkSession.sparkContext.defaultParallelism))
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
@@ -208,7 +216,7 @@ def train_and_score(spark: SparkSession, *, step: str, spec: ModelStep) -> Train
         raise StepError(step, f"model input {spec.input!r} has no interactions to train on")
     result = ModelResult(step=step, algorithm="als", path=spec.path, params=_params(spec))
     result.metrics = evaluate(data, spec)
-    model = _estimator(spec.als).fit(data)
+    model = _estimator(spec.als, _blocks(data)).fit(data)
     users = data.select("user").distinct().count()
     items = data.select("item").distinct().count()
     result.metrics.update({"interactions": total, "users": users, "items": items})
