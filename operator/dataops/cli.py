@@ -57,6 +57,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed or not checked else 0
 
 
+def _top_level_files(paths: list[Path]) -> list[Path]:
+    """A folder given to `dataops run` is read like `kubectl apply -f DIR` (without -R): its own files,
+    not its subfolders, so a folder of examples with sub-projects (examples/ecommerce) runs its one
+    pipeline."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml", ".json"))
+            )
+        else:
+            files.append(path)
+    return files
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run one pipeline locally with Spark and print a summary; exit 1 when the run fails."""
     from dataops.api.validation import validate_document
@@ -65,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from dataops.runtime.local import load_governance, load_pipeline, run_pipeline
     from dataops.runtime.streaming import StreamingSettings
 
-    paths = [Path(p) for p in args.filename]
+    paths = _top_level_files([Path(p) for p in args.filename])
     try:
         for doc in read_documents(paths):
             if _is_secret(doc.body):

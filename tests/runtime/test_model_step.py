@@ -323,3 +323,22 @@ def test_explicit_feedback_needs_a_rating_column_and_streaming_takes_no_model(
         "declared after it"
     ]
     assert validate_document(doc) == []
+
+
+def test_status_records_the_model_versions_and_metrics_the_driver_reports() -> None:
+    from datetime import UTC, datetime
+
+    from dataops.plan.scheduling import _models
+
+    summary = RunSummary(pipeline="recs", run_id="r1", started=datetime.now(UTC), outcome="Succeeded")
+    summary.models["recommendations"] = {
+        "step": "recommendations",
+        "version": "v3",
+        "location": "/m/v3",
+        "metrics": {"rmse": 0.5, "precisionAt10": 0.12, "baselinePrecisionAt10": 0.07, "k": 10, "x": None},
+    }
+    message = summary.termination_message()
+    [model] = _models(message)
+    assert (model.step, model.version, model.location) == ("recommendations", "v3", "/m/v3")
+    assert model.metrics == {"rmse": 0.5, "precisionAt10": 0.12, "baselinePrecisionAt10": 0.07, "k": 10.0}
+    assert _models("not json") == [] and _models('{"models": {"s": {"metrics": {"a": "b"}}}}') == []
