@@ -342,3 +342,30 @@ def test_status_records_the_model_versions_and_metrics_the_driver_reports() -> N
     assert (model.step, model.version, model.location) == ("recommendations", "v3", "/m/v3")
     assert model.metrics == {"rmse": 0.5, "precisionAt10": 0.12, "baselinePrecisionAt10": 0.07, "k": 10.0}
     assert _models("not json") == [] and _models('{"models": {"s": {"metrics": {"a": "b"}}}}') == []
+
+
+def test_model_lineage_facets_follow_their_schemas(lineage_validator: Any) -> None:
+    from openlineage.client.event_v2 import RunState
+
+    from dataops.lineage.events import DatasetInfo
+
+    emitter = LineageEmitter(make_transport("none"), job_namespace="shop", job_name="recs")
+    model = DatasetInfo("file", "/lake/models/recs")
+    model.model = {
+        "step": "recommendations",
+        "algorithm": "als",
+        "version": "v2",
+        "location": "/lake/models/recs/v2",
+        "params": {"rank": 16, "implicitPrefs": True},
+        "metrics": {"rmse": 0.5, "precisionAt10": 0.1, "baselinePrecisionAt10": 0.05},
+    }
+    event = emitter.emit(RunState.COMPLETE, run_id="r", inputs=[], outputs=[model])
+    facets = event["outputs"][0]["facets"]
+    assert facets["version"]["datasetVersion"] == "v2"
+    assert facets["dataopsModel"]["metrics"]["precisionAt10"] == 0.1
+    assert "ModelDatasetFacet.json" in facets["dataopsModel"]["_schemaURL"]
+    assert lineage_validator.errors(event) == []
+    model.model["version"] = 3  # a wrong type is caught by the facet's schema
+    broken = emitter.emit(RunState.COMPLETE, run_id="r", inputs=[], outputs=[model])
+    broken["outputs"][0]["facets"]["dataopsModel"]["version"] = 3
+    assert lineage_validator.errors(broken)
