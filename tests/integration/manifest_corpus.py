@@ -335,6 +335,7 @@ def _pipeline_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
             {"volumes": [{"name": "data", "claimName": "c", "mountPath": "/d"}] * 2},
         ),
     }
+    cases.update(_model_step_cases(doc))
     merge = _with(doc, (*sink, "mode"), "merge")  # a CEL violation to combine with other errors
     combined = {
         "cel-plus-too-many-items": _with(merge, (*sink, "partitionBy"), [f"c{i}" for i in range(9)]),
@@ -349,6 +350,41 @@ def _pipeline_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
     }
     for label, mutated in {**cases, **combined}.items():
         yield Case(f"datapipeline/rule/{label}", _dump(mutated))
+
+
+def _model_step_cases(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A model step (issue 15) appended to the example's transforms, valid and broken."""
+    als = {"userColumn": "customer_id", "itemColumn": "order_id", "ratingColumn": "amount"}
+    model = {"input": "orders", "path": "/tmp/models/recs", "als": als, "topK": 5}
+    step = {"name": "recs", "model": model}
+
+    def with_step(**changes: Any) -> dict[str, Any]:
+        return _with(doc, ("spec", "transforms"), [*_get(doc, ("spec", "transforms")), {**step, **changes}])
+
+    def with_model(**changes: Any) -> dict[str, Any]:
+        return with_step(model={**model, **changes})
+
+    def with_als(**changes: Any) -> dict[str, Any]:
+        return with_model(als={**als, **changes})
+
+    return {
+        "model-valid": with_step(),
+        "model-and-sql": with_step(sql="SELECT 1"),
+        "model-input-unknown": with_model(input="nowhere"),
+        "model-same-columns": with_als(itemColumn="customer_id"),
+        "model-rating-is-user": with_als(ratingColumn="customer_id"),
+        "model-explicit-without-rating": with_model(
+            als={"userColumn": "a", "itemColumn": "b", "implicitPrefs": False}
+        ),
+        "model-rank-zero": with_als(rank=0),
+        "model-rank-string": with_als(rank="10"),
+        "model-alpha-negative": with_als(alpha=-1),
+        "model-test-fraction-high": with_model(evaluation={"testFraction": 0.9}),
+        "model-top-k-float": with_model(topK=2.5),
+        "model-without-als": with_model(als=None),
+        "model-unknown-field": with_als(numBlocks=4),
+        "model-cel-plus-range": with_als(itemColumn="customer_id", rank=0),
+    }
 
 
 def _in_set(doc: dict[str, Any], values: list[Any]) -> dict[str, Any]:

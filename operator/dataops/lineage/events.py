@@ -17,6 +17,7 @@ from openlineage.client.facet_v2 import (
     column_lineage_dataset,
     data_quality_assertions_dataset,
     data_quality_metrics_input_dataset,
+    dataset_version_dataset,
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
@@ -98,6 +99,23 @@ class DatasetInfo:
     )  # output column -> (masking method, classification, why); no values
     retention: dict[str, Any] | None = None  # what retention removed from an output after the run
     malformed: dict[str, Any] | None = None  # an input's records that did not parse (onMalformed)
+    model: dict[str, Any] | None = None  # a model step's artefact: version, location, params, metrics
+
+
+@attr.define
+class ModelDatasetFacet(DatasetFacet):
+    """dataops' own facet: a model a model step trained and saved (one version of the dataset)."""
+
+    algorithm: str
+    step: str
+    version: str | None = None
+    location: str | None = None
+    parameters: dict[str, Any] = attr.field(factory=dict)
+    metrics: dict[str, Any] = attr.field(factory=dict)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return f"{PRODUCER}/blob/main/docs/facets/ModelDatasetFacet.json"
 
 
 @attr.define
@@ -241,12 +259,32 @@ def _output(info: DatasetInfo) -> OutputDataset:
             partitionsDropped=info.retention.get("partitionsDropped"),
             error=info.retention.get("error"),
         )
+    if info.model is not None:
+        facets.update(_model_facets(info.model))
     output_facets: dict[str, Any] = {}
     if info.row_count is not None:
         output_facets["outputStatistics"] = (
             output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=info.row_count)
         )
     return OutputDataset(namespace=info.namespace, name=info.name, facets=facets, outputFacets=output_facets)
+
+
+def _model_facets(model: dict[str, Any]) -> dict[str, Any]:
+    facets: dict[str, Any] = {
+        "dataopsModel": ModelDatasetFacet(
+            algorithm=str(model.get("algorithm")),
+            step=str(model.get("step")),
+            version=model.get("version"),
+            location=model.get("location"),
+            parameters=dict(model.get("params") or {}),
+            metrics=dict(model.get("metrics") or {}),
+        )
+    }
+    if model.get("version"):
+        facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
+            datasetVersion=str(model["version"])
+        )
+    return facets
 
 
 class LineageEmitter:

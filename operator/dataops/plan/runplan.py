@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PipelineMode, StreamingSpec
+from dataops.api.v1alpha1.datapipeline import (
+    DataPipelineSpec,
+    ModelStep,
+    PipelineMode,
+    StreamingSpec,
+    TransformStep,
+)
 from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.policy.masking import MaskingRule
 
@@ -38,8 +44,12 @@ class PlanError:
 
 class PlannedStep(BaseModel):
     name: str
-    sql: str
+    sql: str = Field(
+        description="The step's query; for a model step, the SQL its output derives like "
+        "(for column lineage and masking only, never executed)."
+    )
     depends_on: list[str] = Field(default_factory=list)
+    model: ModelStep | None = Field(default=None, description="A model step's spec (sql is then derived).")
 
 
 class PlannedSink(BaseModel):
@@ -84,6 +94,9 @@ class RunPlan(BaseModel):
         for optional in ("masking", "pii_columns"):  # plans without policies keep their old digest
             if not data[optional]:
                 del data[optional]
+        for step in data["steps"]:  # plans without model steps keep their old digest
+            if step.get("model") is None:
+                step.pop("model", None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
@@ -105,23 +118,47 @@ def referenced_tables(sql: str) -> list[str]:
     return list(seen)
 
 
+def _quoted(column: str) -> str:
+    return "`" + column.replace("`", "``") + "`"
+
+
+def model_derivation_sql(step: TransformStep) -> str:
+    """The query a model step's output derives like: its user and item columns are the input's,
+    rank and score come from the interactions' strength. Column lineage and masking trace it;
+    Spark never runs it."""
+    assert step.model is not None
+    als = step.model.als
+    user, item = _quoted(als.user_column), _quoted(als.item_column)
+    strength = _quoted(als.rating_column) if als.rating_column else "1.0"
+    return (
+        f"SELECT {user}, {item}, "
+        f"CAST(row_number() OVER (PARTITION BY {user} ORDER BY {strength} DESC) AS INT) AS `rank`, "
+        f"CAST({strength} AS FLOAT) AS `score` FROM {_quoted(step.model.input)}"
+    )
+
+
+def step_sql(step: TransformStep) -> str:
+    """A SQL step's query, or the derivation of a model step's output."""
+    return step.sql if step.sql is not None else model_derivation_sql(step)
+
+
 def check_step_order(spec: DataPipelineSpec) -> list[PlanError]:
-    """Each SQL step may read sources and earlier steps only."""
+    """Each step (SQL or model) may read sources and earlier steps only."""
     errors: list[PlanError] = []
     step_index = {t.name: i for i, t in enumerate(spec.transforms)}
     for index, step in enumerate(spec.transforms):
-        for table in referenced_tables(step.sql):
+        where = (
+            f"spec.transforms[{index}].sql" if step.model is None else f"spec.transforms[{index}].model.input"
+        )
+        for table in referenced_tables(step_sql(step)):
             later = step_index.get(table)
             if later is None:
                 continue
             if later == index:
-                errors.append(PlanError(f"spec.transforms[{index}].sql", f"step {step.name!r} reads itself"))
+                errors.append(PlanError(where, f"step {step.name!r} reads itself"))
             elif later > index:
                 errors.append(
-                    PlanError(
-                        f"spec.transforms[{index}].sql",
-                        f"step {step.name!r} reads {table!r}, which is declared after it",
-                    )
+                    PlanError(where, f"step {step.name!r} reads {table!r}, which is declared after it")
                 )
     return errors
 
@@ -138,8 +175,9 @@ def build_run_plan(
     known = {s.name for s in spec.sources}
     steps = []
     for step in spec.transforms:
-        deps = [t for t in referenced_tables(step.sql) if t in known]
-        steps.append(PlannedStep(name=step.name, sql=step.sql, depends_on=deps))
+        sql = step_sql(step)
+        deps = [t for t in referenced_tables(sql) if t in known]
+        steps.append(PlannedStep(name=step.name, sql=sql, depends_on=deps, model=step.model))
         known.add(step.name)
     return RunPlan(
         pipeline=name,

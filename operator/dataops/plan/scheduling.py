@@ -27,6 +27,7 @@ from dataops.api.v1alpha1.datapipeline import (
     MalformedRecords,
     MaskedColumns,
     MergeResult,
+    ModelRun,
     PipelineMode,
     RetentionResult,
     RunOutcome,
@@ -202,6 +203,23 @@ def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedC
     return retention[:16], unclassified[:32]
 
 
+def _models(message: str) -> list[ModelRun]:
+    """The model versions and held-out metrics the driver reports (``models`` of its summary)."""
+    found: list[ModelRun] = []
+    for step, done in (_summary(message).get("models") or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError, ValueError):
+            metrics = {str(k): float(v) for k, v in (done.get("metrics") or {}).items() if v is not None}
+            found.append(
+                ModelRun(
+                    step=str(step),
+                    version=done.get("version"),
+                    location=done.get("location"),
+                    metrics=metrics,
+                )
+            )
+    return found[:16]
+
+
 class _Decider:
     def __init__(self, *, name: str, spec: DataPipelineSpec, now: datetime) -> None:
         self.name = name
@@ -302,6 +320,7 @@ class _Decider:
                     "masked": _masked(driver.message),
                     "merged": _merged(driver.message),
                     "malformed": _malformed(driver.message),
+                    "models": _models(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",
                     "driver_pod": driver.name,

@@ -17,7 +17,13 @@ from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
 
-from dataops.api.v1alpha1.datapipeline import ColumnSpec, DataPipelineSpec, KafkaRecordFormat, Source
+from dataops.api.v1alpha1.datapipeline import (
+    ColumnSpec,
+    DataPipelineSpec,
+    KafkaRecordFormat,
+    Source,
+    TransformStep,
+)
 
 DIALECT = "spark"
 # Columns a Kafka source's rows carry besides its declared schema (dataops.runtime.stream_parse).
@@ -103,9 +109,12 @@ def check_sql_steps(spec: DataPipelineSpec) -> list[SqlProblem]:
     known: dict[str, Columns | None] = {s.name: source_columns(s) for s in spec.sources}
     views = set(known) | {t.name for t in spec.transforms}
     for index, step in enumerate(spec.transforms):
+        if step.model is not None:
+            problems += _check_model_columns(step, index, known)
+            continue
         path = f"spec.transforms[{index}].sql"
         try:
-            tree = _parse(step.sql)
+            tree = _parse(step.sql or "")
         except ParseError as exc:
             problems.append(SqlProblem(path, _syntax_message(exc)))
             known[step.name] = None
@@ -135,4 +144,36 @@ def check_sql_steps(spec: DataPipelineSpec) -> list[SqlProblem]:
             known[step.name] = None
         except SqlglotError:
             known[step.name] = None  # sqlglot cannot follow this statement; Spark will judge it
+    return problems
+
+
+def _check_model_columns(
+    step: TransformStep, index: int, known: dict[str, Columns | None]
+) -> list[SqlProblem]:
+    """A model step's columns must exist in its input (when the input's columns are known); its
+    output columns are the user and item columns, rank and score."""
+    assert step.model is not None
+    als = step.model.als
+    columns = known.get(step.model.input)
+    problems = []
+    if columns is not None:
+        for field, column in (
+            ("userColumn", als.user_column),
+            ("itemColumn", als.item_column),
+            ("ratingColumn", als.rating_column),
+        ):
+            if column is not None and column.lower() not in columns:
+                problems.append(
+                    SqlProblem(
+                        f"spec.transforms[{index}].model.als.{field}",
+                        f"step {step.name!r}: {step.model.input!r} has no column {column!r} "
+                        f"(columns: {', '.join(sorted(columns))})",
+                    )
+                )
+    known[step.name] = {
+        als.user_column.lower(): "int",
+        als.item_column.lower(): "int",
+        "rank": "int",
+        "score": "float",
+    }
     return problems

@@ -139,6 +139,8 @@ def check_queries_only(spec: DataPipelineSpec) -> list[PlanError]:
     """One error per transform step whose SQL is not a single query."""
     errors = []
     for index, step in enumerate(spec.transforms):
+        if step.sql is None:  # a model step runs no SQL
+            continue
         problem = query_only_problem(step.sql)
         if problem is not None:
             errors.append(PlanError(f"spec.transforms[{index}].sql", f"step {step.name!r}: SQL {problem}"))

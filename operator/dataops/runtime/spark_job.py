@@ -47,6 +47,7 @@ from dataops.runtime.masking import (
     protect_key_literals,
     resolve_keys,
 )
+from dataops.runtime.model_runs import model_outputs, run_model_step, save_models
 from dataops.runtime.publish import discard, publish, stage, staged, staging_location
 from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
@@ -135,6 +136,7 @@ def execute_plan(
     gates = [QualityGate.model_validate(g) for g in plan.quality_gates]
     inputs = {s.name: DatasetInfo(*source_identity(s)) for s in sources}
     outputs = {k.name: DatasetInfo(*sink_identity(k)) for k in sinks}
+    outputs.update(model_outputs(plan))
     if lineage is not None:
         lineage.emit(
             RunState.START,
@@ -153,6 +155,7 @@ def execute_plan(
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     written: dict[str, DataFrame] = {}  # sink -> the data it was given
     gate_checks: list[_GateCheck] = []  # each gate's verdict on each dataset, for its lineage run
+    models = {}  # model step -> its trained model (saved once the gates pass)
     try:
         ensure_queries_only(plan.steps)  # spark.sql runs a command at once: check all steps first
         keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
@@ -168,6 +171,9 @@ def execute_plan(
             df.createOrReplaceTempView(source.name)
             summary.step_seconds[f"source:{source.name}"] = time.perf_counter() - started
         for step in plan.steps:
+            if step.model is not None:
+                models[step.name] = run_model_step(spark, step.name, step.model, summary, progress)
+                continue
             progress(f"planning step {step.name}")
             try:
                 spark.sql(step.sql).createOrReplaceTempView(step.name)
@@ -187,6 +193,7 @@ def execute_plan(
             _check_gate(
                 spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected, gate_checks
             )
+        save_models(spark, models, summary, outputs, run_id=run_id, progress=progress)
         for sink in sinks:
             started = time.perf_counter()
             progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
@@ -571,7 +578,7 @@ def pipeline_emitter(plan: RunPlan, transport: str) -> LineageEmitter:
         make_transport(transport),
         job_namespace=job_namespace(plan.namespace),
         job_name=plan.pipeline,
-        sql=";\n".join(s.sql for s in plan.steps),
+        sql=";\n".join(s.sql for s in plan.steps if s.model is None),
         processing_type="STREAMING" if plan.mode == "Streaming" else "BATCH",
     )
 

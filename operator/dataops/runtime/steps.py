@@ -15,6 +15,8 @@ from dataops.runtime.errors import StepError
 def ensure_queries_only(steps: list[PlannedStep]) -> None:
     """Raise StepError naming the first step whose SQL is not a single query."""
     for step in steps:
+        if step.model is not None:  # its SQL only describes lineage; Spark never runs it
+            continue
         problem = query_only_problem(step.sql)
         if problem is not None:
             raise StepError(step.name, f"SQL {problem}")

@@ -28,6 +28,7 @@ class RunSummary:
     )  # source -> policy, rows, quarantine
     # columns written that look like personal data but no DataPolicy classifies (names and ratios only)
     unclassified_pii: list[dict[str, object]] = field(default_factory=list)
+    models: dict[str, dict[str, object]] = field(default_factory=dict)  # model step -> version, metrics
     spark_start_seconds: float | None = None  # starting the Spark session, before the run's clock
 
     @classmethod
@@ -64,6 +65,7 @@ class RunSummary:
             **({"merged": self.merged} if self.merged else {}),
             **({"malformed": self.malformed} if self.malformed else {}),
             "unclassifiedPii": self.unclassified_pii,
+            **({"models": self.models} if self.models else {}),
         }
 
     def termination_message(self, limit: int = 4000) -> str:
@@ -111,6 +113,7 @@ class RunSummary:
             for source, found in self.malformed.items()
             if found["rows"]
         )
+        lines.extend(f"model: {step}: {_model_line(done)}" for step, done in self.models.items())
         return "\n".join(lines)
 
 
@@ -135,3 +138,10 @@ def _merged(done: dict[str, int]) -> str:
     if "tableRows" in done:
         text += f"; the table has {done['tableRows']:,} rows"
     return text
+
+
+def _model_line(done: dict[str, object]) -> str:
+    metrics = done.get("metrics")
+    shown = ", ".join(f"{k}={v}" for k, v in metrics.items()) if isinstance(metrics, dict) else ""
+    where = f"{done.get('version')} at {done.get('location')}" if done.get("version") else "not saved"
+    return f"{where}; {shown}"

@@ -222,12 +222,98 @@ class Source(KubeModel):
     )
 
 
+ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AlsParams(KubeModel):
+    """Spark MLlib ALS (alternating least squares) collaborative filtering on user-item interactions.
+    The user and item columns hold integer ids (Spark's ALS keeps them as 32-bit ints)."""
+
+    user_column: ColumnName = Field(description="Integer column identifying the user (customer).")
+    item_column: ColumnName = Field(description="Integer column identifying the item (product).")
+    rating_column: ColumnName | None = Field(
+        default=None,
+        description="Numeric strength of each interaction: summed per (user, item) with implicitPrefs, "
+        "averaged otherwise. Without it every row counts 1 (implicit feedback only).",
+    )
+    implicit_prefs: bool = Field(default=True, description="Implicit feedback (purchases, views).")
+    rank: int = Field(default=10, ge=1, le=500, description="Number of latent factors.")
+    max_iter: int = Field(default=10, ge=1, le=100)
+    reg_param: float = Field(default=0.1, ge=0, le=1000)
+    alpha: float = Field(default=1.0, ge=0, le=1000, description="Confidence weight of implicit feedback.")
+    nonnegative: bool = False
+    seed: int = Field(default=42, ge=0, le=2147483647)
+
+    cel_rules = (
+        CelRule(
+            rule="self.userColumn != self.itemColumn",
+            message="userColumn and itemColumn must be different columns",
+            check=lambda a: a.user_column != a.item_column,
+            field_path=".itemColumn",
+        ),
+        CelRule(
+            rule="!has(self.ratingColumn) || "
+            "(self.ratingColumn != self.userColumn && self.ratingColumn != self.itemColumn)",
+            message="ratingColumn must differ from userColumn and itemColumn",
+            check=lambda a: a.rating_column is None or a.rating_column not in (a.user_column, a.item_column),
+            field_path=".ratingColumn",
+        ),
+        CelRule(
+            rule="self.implicitPrefs || has(self.ratingColumn)",
+            message="explicit feedback (implicitPrefs: false) needs ratingColumn",
+            check=lambda a: a.implicit_prefs or a.rating_column is not None,
+            field_path=".ratingColumn",
+            reason="FieldValueRequired",
+        ),
+    )
+
+
+class ModelEvaluation(KubeModel):
+    """How a model is evaluated before it is saved: a seeded random split of the interactions."""
+
+    test_fraction: float = Field(
+        default=0.2, ge=0.05, le=0.5, description="Share of (user, item) interactions held out."
+    )
+    seed: int = Field(default=7, ge=0, le=2147483647)
+
+
+class ModelStep(KubeModel):
+    """Trains a Spark MLlib model on a dataset of the run, evaluates it on a held-out split, saves it
+    as a new version under ``path`` and scores: the step's view holds the top-k recommendations."""
+
+    input: Identifier = Field(description="Source or earlier step holding the interactions.")
+    path: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Root of the model's versions (Spark ML format): each run saves <path>/v<N> and "
+        "points <path>/LATEST at it; earlier versions are never overwritten.",
+    )
+    als: AlsParams
+    top_k: int = Field(default=10, ge=1, le=1000, description="Recommendations per user.")
+    exclude_seen: bool = Field(
+        default=True, description="Recommend only items the user has not interacted with."
+    )
+    evaluation: ModelEvaluation = Field(default_factory=ModelEvaluation)
+
+
 class TransformStep(KubeModel):
-    """A SQL step; its result is a temporary view named ``name`` for later steps and sinks."""
+    """A SQL step or a model step; its result is a temporary view named ``name`` for later steps and
+    sinks."""
 
     name: Identifier
-    sql: str = Field(min_length=1, max_length=65536)
+    sql: str | None = Field(default=None, min_length=1, max_length=65536)
+    model: ModelStep | None = Field(
+        default=None, description="Train and score a Spark MLlib model instead of running SQL."
+    )
     description: str | None = Field(default=None, max_length=1024)
+
+    cel_rules = (
+        CelRule(
+            rule="has(self.sql) != has(self.model)",
+            message="exactly one of sql or model must be set",
+            check=lambda t: (t.sql is None) != (t.model is None),
+        ),
+    )
 
 
 class GateAction(StrEnum):
@@ -614,6 +700,20 @@ class DataPipelineSpec(KubeModel):
             field_path=".sinks",
         ),
         CelRule(
+            rule="!has(self.transforms) || self.transforms.all(t, !has(t.model) || "
+            "self.sources.exists(s, s.name == t.model.input) || "
+            "self.transforms.exists(u, u.name == t.model.input))",
+            message="every model step's input must name a source or a transform step",
+            check=lambda p: all(t.model is None or t.model.input in _step_names(p) for t in p.transforms),
+            field_path=".transforms",
+        ),
+        CelRule(
+            rule="self.mode != 'Streaming' || !has(self.transforms) || self.transforms.all(t, !has(t.model))",
+            message="model steps run in Batch pipelines only",
+            check=lambda p: p.mode != PipelineMode.STREAMING or all(t.model is None for t in p.transforms),
+            field_path=".transforms",
+        ),
+        CelRule(
             rule="self.mode == 'Streaming' || !has(self.streaming)",
             message="streaming settings are only allowed when mode is Streaming",
             check=lambda p: p.mode == PipelineMode.STREAMING or p.streaming is None,
@@ -699,6 +799,17 @@ class MaskedColumns(KubeModel):
     )
 
 
+class ModelRun(KubeModel):
+    """A model a model step trained in a run: the version it saved and its held-out metrics."""
+
+    step: str = Field(max_length=128)
+    version: str | None = Field(default=None, max_length=32, description="v<N> under path, once saved.")
+    location: str | None = Field(default=None, max_length=2048)
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="e.g. rmse, precisionAt10, baselinePrecisionAt10."
+    )
+
+
 class RunRecord(KubeModel):
     """One run of the pipeline."""
 
@@ -723,6 +834,9 @@ class RunRecord(KubeModel):
         default_factory=list,
         max_length=32,
         description="Columns written to sinks that look like personal data but no DataPolicy classifies.",
+    )
+    models: list[ModelRun] = Field(
+        default_factory=list, max_length=16, description="Models the run's model steps trained and saved."
     )
     message: str = Field(default="", max_length=4096)
     plan_key: str | None = Field(
