@@ -62,9 +62,18 @@ def _overwrite_by_swap(spark: SparkSession, sink: Sink, df: DataFrame, *, beside
     try:
         writer.save(beside)
     except AnalysisException as exc:
-        discard(spark, beside)
+        _delete(spark, beside)
         raise SinkError(sink.name, str(exc).strip().splitlines()[0]) from exc
+    except BaseException:  # a failed job leaves what its tasks wrote: the target is untouched
+        _delete(spark, beside)
+        raise
     _swap(spark, beside, sink.path)
+
+
+def _delete(spark: SparkSession, location: str) -> None:
+    jvm: Any = spark._jvm
+    path = jvm.org.apache.hadoop.fs.Path(location)
+    path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(path, True)
 
 
 def discard(spark: SparkSession, location: str) -> None:

@@ -37,7 +37,7 @@ from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_col
 from dataops.quality.pii import candidate_columns, detect
 from dataops.runtime import retention
 from dataops.runtime.errors import QualityGateFailed, RunError, SinkError, SourceError, StepError
-from dataops.runtime.io import read_source, write_sink
+from dataops.runtime.io import read_source
 from dataops.runtime.malformed import MalformedCounts
 from dataops.runtime.masking import (
     Keys,
@@ -208,8 +208,10 @@ def execute_plan(
             df, observation = _count(df, f"write_{sink.name}")
             writes[sink.name] = _Observed(observation)
             with naming(SinkError, sink.name):
-                merged = publish(spark, sink, df, run_id=run_id) if staging else write_sink(spark, sink, df)
+                # a file overwrite is written beside the target and swapped in, staged or not
+                merged = publish(spark, sink, df, run_id=run_id)
             writes[sink.name].executed = True
+            summary.published.append(sink.name)
             if merged is not None:  # a merge's rows written are the rows it inserted or updated
                 writes[sink.name].reported = merged.written
                 summary.merged[sink.name] = merged.to_json()
@@ -221,6 +223,13 @@ def execute_plan(
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError, Py4JError) as exc:
         summary.outcome, summary.error = "Failed", _message(exc)
+    if summary.outcome == "Failed" and summary.published:
+        # Sinks are separate commits (Delta, file swaps, JDBC): say exactly what is out there.
+        rest = [k.name for k in sinks if k.name not in summary.published]
+        summary.warnings.append(
+            f"published before the failure (not rolled back): {', '.join(summary.published)}; "
+            f"not published: {', '.join(rest) or '-'}"
+        )
     if not summary.quarantine:  # published, or failed for another reason than a gate: nothing to keep
         _discard_staging(spark, staging)
     with contextlib.suppress(PySparkException, Py4JError):

@@ -23,6 +23,7 @@ class RunSummary:
     masked: dict[str, dict[str, str]] = field(default_factory=dict)  # sink -> column -> method and why
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
     merged: dict[str, dict[str, int]] = field(default_factory=dict)  # merge sink -> inserted, updated, ...
+    published: list[str] = field(default_factory=list)  # sinks this run published, in order
     malformed: dict[str, dict[str, object]] = field(
         default_factory=dict
     )  # source -> policy, rows, quarantine
@@ -58,6 +59,7 @@ class RunSummary:
             ),
             "rowsRead": self.rows_read,
             "rowsWritten": self.rows_written,
+            "published": self.published,
             "warnings": self.warnings,
             "quarantine": self.quarantine,
             **({"masked": self.masked} if self.masked else {}),
