@@ -143,6 +143,54 @@ def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """What applying the manifests would do: admission verdicts, run plans, masking, children."""
+    from dataops.api.v1alpha1.datapolicy import DataPolicy
+    from dataops.plan.preview import preview, render
+
+    try:
+        files = yaml_files([Path(p) for p in args.filename], recursive=args.recursive)
+        documents = [d for d in read_documents(files) if not _is_secret(d.body)]
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    invalid = 0
+    for doc in documents:
+        errors = [str(e) for e in validate_document(doc.body)]
+        if errors:
+            invalid += 1
+            print(f"{doc.label}: invalid", file=sys.stderr)
+            for error in errors:
+                print(f"  {error}", file=sys.stderr)
+    if invalid:
+        return 1
+    bodies = [d.body for d in documents]
+    policies = []
+    for body in (b for b in bodies if b.get("kind") == "DataPolicy"):
+        policy = DataPolicy.model_validate(body)
+        policies.append((policy.metadata.namespace or "default", policy.metadata.name, policy.spec))
+    suites = {b["metadata"]["name"]: b["spec"] for b in bodies if b.get("kind") == "DataQualitySuite"}
+    pipelines = [DataPipeline.model_validate(b) for b in bodies if b.get("kind") == "DataPipeline"]
+    if not pipelines:
+        print("error: no DataPipeline among the manifests", file=sys.stderr)
+        return 1
+    blocked = 0
+    for pipeline in pipelines:
+        used = {
+            g.suite_ref.name: suites[g.suite_ref.name]
+            for g in pipeline.spec.quality_gates
+            if g.suite_ref.name in suites
+        }
+        item = preview(pipeline, policies, suites=used)
+        print(render(item))
+        if args.output == "yaml":
+            print(yaml.safe_dump_all(item.children, sort_keys=False), end="")
+        blocked += item.denied or bool(item.refused_sinks)
+        print()
+    print(f"{len(pipelines)} pipeline(s), {blocked} denied by policy or refusing to write")
+    return 1 if blocked else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Run one DataQualitySuite's standalone validation locally (what a validation pod does)."""
     from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuite, DatasetRef
@@ -298,6 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
     validate.set_defaults(func=cmd_validate)
+
+    plan = sub.add_parser(
+        "plan", help="what applying manifests would do: admission verdicts, run plans, masking, children"
+    )
+    plan.add_argument("-f", "--filename", action="extend", nargs="+", required=True, help="files or folders")
+    plan.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
+    plan.add_argument(
+        "-o", "--output", choices=["text", "yaml"], default="text", help="yaml: also the children"
+    )
+    plan.set_defaults(func=cmd_plan)
 
     run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")
     run.add_argument(

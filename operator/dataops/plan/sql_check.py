@@ -105,6 +105,17 @@ def _output_columns(tree: exp.Expr, schema: dict[str, object]) -> Columns | None
 
 def check_sql_steps(spec: DataPipelineSpec) -> list[SqlProblem]:
     """Syntax errors, unknown views and (where schemas are known) unknown columns of every SQL step."""
+    return _analyse(spec)[0]
+
+
+def dataset_columns(spec: DataPipelineSpec) -> dict[str, list[str] | None]:
+    """The column names of every source and step, where declared schemas let SQL be followed."""
+    return {
+        name: list(columns) if columns is not None else None for name, columns in _analyse(spec)[1].items()
+    }
+
+
+def _analyse(spec: DataPipelineSpec) -> tuple[list[SqlProblem], dict[str, Columns | None]]:
     problems: list[SqlProblem] = []
     known: dict[str, Columns | None] = {s.name: source_columns(s) for s in spec.sources}
     views = set(known) | {t.name for t in spec.transforms}
@@ -144,7 +155,7 @@ def check_sql_steps(spec: DataPipelineSpec) -> list[SqlProblem]:
             known[step.name] = None
         except SqlglotError:
             known[step.name] = None  # sqlglot cannot follow this statement; Spark will judge it
-    return problems
+    return problems, known
 
 
 def _check_model_columns(
