@@ -191,6 +191,40 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 1 if blocked else 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Server-side dry-run apply of each manifest against the live cluster, diffed with the live object."""
+    from dataops.kube.client import RESOURCE_TYPES, SECRET, KubeClient
+    from dataops.kube.diff import diff_object
+
+    try:
+        files = yaml_files([Path(p) for p in args.filename], recursive=args.recursive)
+        documents = list(read_documents(files))
+        client = KubeClient.from_kubeconfig(args.kubeconfig)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    kinds = {**RESOURCE_TYPES, "Secret": SECRET}
+    changed = errors = 0
+    for doc in documents:
+        kind = doc.body.get("kind") if isinstance(doc.body, dict) else None
+        rt = kinds.get(str(kind))
+        if rt is None:
+            print(
+                f"error: {doc.label}: kind {kind!r} is not one dataops diff knows (use kubectl diff)",
+                file=sys.stderr,
+            )
+            errors += 1
+            continue
+        found = diff_object(client, rt, doc.body, namespace=args.namespace)
+        if found.error:
+            print(f"error: {found.error}", file=sys.stderr)
+            errors += 1
+        elif found.text:
+            changed += 1
+            print(found.text, end="")
+    return 2 if errors else 1 if changed else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Run one DataQualitySuite's standalone validation locally (what a validation pod does)."""
     from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuite, DatasetRef
@@ -356,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", choices=["text", "yaml"], default="text", help="yaml: also the children"
     )
     plan.set_defaults(func=cmd_plan)
+
+    diff = sub.add_parser(
+        "diff", help="what applying manifests would change on the cluster (exit 0 none, 1 changes, 2 error)"
+    )
+    diff.add_argument("-f", "--filename", action="extend", nargs="+", required=True, help="files or folders")
+    diff.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
+    diff.add_argument("-n", "--namespace", default="default", help="for manifests that name none")
+    diff.add_argument("--kubeconfig", default=None, help="default: $KUBECONFIG or ~/.kube/config")
+    diff.set_defaults(func=cmd_diff)
 
     run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")
     run.add_argument(

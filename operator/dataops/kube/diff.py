@@ -1,0 +1,93 @@
+"""`dataops diff`: what applying manifests (server-side apply) would change on a live cluster.
+
+Each manifest is applied with ``dryRun=All`` under the given field manager, so the API server
+fills defaults, runs admission (CEL rules, the DataPolicies' ValidatingAdmissionPolicies) and
+merges by its field-ownership rules exactly as a real apply would; the answer is compared with
+the live object. Fields that only the server writes (status, resourceVersion, managedFields, uid,
+generation, timestamps) are left out, as ``kubectl diff`` does. Secret values are never shown.
+Exit codes follow ``kubectl diff``: 0 no differences, 1 differences, >1 an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from dataops.kube.client import KubeClient, KubeError, ResourceType
+
+DIFF_FIELD_MANAGER = "dataops-diff"
+_SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
+
+
+@dataclass
+class ObjectDiff:
+    label: str
+    text: str  # a unified diff; empty when the live object already is what the apply would make
+    error: str | None = None
+
+
+def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The object without what only the server writes."""
+    if obj is None:
+        return None
+    out = {k: v for k, v in obj.items() if k != "status"}
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_METADATA}
+    annotations = {
+        k: v
+        for k, v in (metadata.get("annotations") or {}).items()
+        if k != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    if annotations:
+        metadata["annotations"] = annotations
+    else:
+        metadata.pop("annotations", None)
+    out["metadata"] = metadata
+    return out
+
+
+def _mask_secret_values(live: dict[str, Any] | None, merged: dict[str, Any]) -> None:
+    """Secret values become ``***``, marked ``(before)``/``(after)`` where they differ, as kubectl does."""
+    before = (live or {}).get("data") or {}
+    after = merged.get("data") or {}
+    for key in set(before) | set(after):
+        changed = before.get(key) != after.get(key)
+        if live is not None and key in before:
+            live["data"][key] = "*** (before)" if changed else "***"
+        if key in after:
+            merged["data"][key] = "*** (after)" if changed else "***"
+
+
+def _yaml(obj: dict[str, Any] | None) -> list[str]:
+    return [] if obj is None else yaml.safe_dump(obj, sort_keys=True).splitlines(keepends=True)
+
+
+def diff_object(
+    client: KubeClient, rt: ResourceType, manifest: dict[str, Any], *, namespace: str
+) -> ObjectDiff:
+    meta = manifest.get("metadata") or {}
+    ns = meta.get("namespace") or namespace if rt.namespaced else None
+    name = str(meta.get("name") or "")
+    label = f"{rt.kind} {ns + '/' if ns else ''}{name}"
+    body = {**manifest, "metadata": {**meta, **({"namespace": ns} if ns else {})}}
+    try:
+        live = client.get(rt, ns, name)
+        merged = client.request(
+            "PATCH",
+            rt.path(ns, name),
+            query={"fieldManager": DIFF_FIELD_MANAGER, "force": "true", "dryRun": "All"},
+            body=body,
+            content_type="application/apply-patch+yaml",
+        )
+    except KubeError as exc:
+        return ObjectDiff(label, "", error=f"{label}: {exc}")
+    live, merged = comparable(live), comparable(merged)
+    assert merged is not None
+    if rt.kind == "Secret":
+        _mask_secret_values(live, merged)
+    before, after = _yaml(live), _yaml(merged)
+    where = f"{rt.api_version}.{rt.kind}.{ns or ''}.{name}"
+    text = "".join(difflib.unified_diff(before, after, fromfile=f"live/{where}", tofile=f"merged/{where}"))
+    return ObjectDiff(label, text)
