@@ -80,6 +80,9 @@ class RunPlan(BaseModel):
         default=None, description="StreamingSpec of a Streaming pipeline."
     )
     staging_path: str | None = Field(default=None, description="Root of write-audit-publish staging.")
+    quarantine_retention_days: int = Field(
+        default=7, description="How long a failed gate's quarantine stays."
+    )
     masking: list[MaskingRule] = Field(
         default_factory=list,
         description="PII rules of the selecting DataPolicies (Secret references, never key values).",
@@ -94,6 +97,9 @@ class RunPlan(BaseModel):
         for optional in ("masking", "pii_columns"):  # plans without policies keep their old digest
             if not data[optional]:
                 del data[optional]
+        if data.get("quarantineRetentionDays", data.get("quarantine_retention_days")) == 7:
+            data.pop("quarantineRetentionDays", None)  # the default: plans keep their old digest
+            data.pop("quarantine_retention_days", None)
         for step in data["steps"]:  # plans without model steps keep their old digest
             if step.get("model") is None:
                 step.pop("model", None)
@@ -194,6 +200,7 @@ def build_run_plan(
         if spec.mode == PipelineMode.STREAMING
         else None,
         staging_path=spec.staging_path,
+        quarantine_retention_days=spec.quarantine_retention_days,
         masking=list(masking or []),
         pii_columns=[c.to_json() for c in pii_columns or []],
     )

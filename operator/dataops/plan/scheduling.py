@@ -29,6 +29,7 @@ from dataops.api.v1alpha1.datapipeline import (
     MergeResult,
     ModelRun,
     PipelineMode,
+    QuarantinedData,
     RetentionResult,
     RunOutcome,
     RunRecord,
@@ -182,6 +183,15 @@ def _malformed(message: str) -> list[MalformedRecords]:
     return found[:64]
 
 
+def _quarantined(message: str) -> list[QuarantinedData]:
+    """Earlier runs' quarantine the run found still within its retention."""
+    found: list[QuarantinedData] = []
+    for kept in _summary(message).get("quarantined") or []:
+        with contextlib.suppress(ValidationError, TypeError):
+            found.append(QuarantinedData.model_validate(kept))
+    return found[:64]
+
+
 def _governance(message: str) -> tuple[list[RetentionResult], list[UnclassifiedColumn]]:
     """What retention removed and which written columns look like unclassified personal data."""
     summary = _summary(message)
@@ -320,6 +330,7 @@ class _Decider:
                     "masked": _masked(driver.message),
                     "merged": _merged(driver.message),
                     "malformed": _malformed(driver.message),
+                    "quarantined": _quarantined(driver.message),
                     "models": _models(driver.message),
                     "unclassified_pii": unclassified,
                     "message": "",

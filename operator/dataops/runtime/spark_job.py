@@ -49,6 +49,7 @@ from dataops.runtime.masking import (
 )
 from dataops.runtime.model_runs import model_outputs, run_model_step, save_models
 from dataops.runtime.publish import discard, publish, stage, staged, staging_location
+from dataops.runtime.quarantine import mark_quarantine, sweep
 from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
 from dataops.runtime.steps import ensure_queries_only
@@ -187,6 +188,7 @@ def execute_plan(
 
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
+            _sweep_staging(spark, plan, sinks, run_id=run_id, summary=summary, progress=progress)
             _stage_sinks(plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress)
         for gate in gates:
             protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
@@ -259,6 +261,37 @@ def _record_malformed(
             where = f" to {found['quarantine']}" if "quarantine" in found else ""
             verb = "quarantined" if where else "dropped"
             summary.warnings.append(f"source {source}: {found['rows']:,} malformed record(s) {verb}{where}")
+
+
+def _sweep_staging(
+    spark: SparkSession,
+    plan: RunPlan,
+    sinks: list[Sink],
+    *,
+    run_id: str,
+    summary: RunSummary,
+    progress: Progress,
+) -> None:
+    """Delete expired quarantine and abandoned staging of earlier runs; list the quarantine kept."""
+    try:
+        done = sweep(
+            spark,
+            sinks,
+            root=plan.staging_path,
+            run_id=run_id,
+            retention_days=plan.quarantine_retention_days,
+            now=datetime.now(UTC),
+        )
+    except (PySparkException, Py4JError, OSError) as exc:
+        summary.warnings.append(f"staging clean-up failed: {_message(exc)}")
+        return
+    for location in done.removed:
+        progress(f"removed expired quarantine or abandoned staging {location}")
+    summary.quarantined = done.kept
+    if done.removed:
+        summary.warnings.append(
+            f"removed {len(done.removed)} expired quarantine or abandoned staging folder(s)"
+        )
 
 
 def _stage_sinks(
@@ -351,6 +384,9 @@ def _check_gate(
         except QualityGateFailed as exc:
             failure = str(exc)
             summary.quarantine = dict(staging)
+            for location in staging.values():
+                with contextlib.suppress(PySparkException, Py4JError, OSError):
+                    mark_quarantine(spark, location)
             kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
             raise QualityGateFailed(
                 exc.where, f"{exc.message}; staged data kept as quarantine ({kept})"

@@ -24,6 +24,7 @@ class RunSummary:
     retention: dict[str, dict[str, object]] = field(default_factory=dict)  # sink -> what retention removed
     merged: dict[str, dict[str, int]] = field(default_factory=dict)  # merge sink -> inserted, updated, ...
     published: list[str] = field(default_factory=list)  # sinks this run published, in order
+    quarantined: list[dict[str, str]] = field(default_factory=list)  # earlier runs' quarantine still kept
     malformed: dict[str, dict[str, object]] = field(
         default_factory=dict
     )  # source -> policy, rows, quarantine
@@ -66,6 +67,7 @@ class RunSummary:
             "retention": self.retention,
             **({"merged": self.merged} if self.merged else {}),
             **({"malformed": self.malformed} if self.malformed else {}),
+            **({"quarantined": self.quarantined} if self.quarantined else {}),
             "unclassifiedPii": self.unclassified_pii,
             **({"models": self.models} if self.models else {}),
         }
@@ -103,6 +105,9 @@ class RunSummary:
             lines.append(f"error: {self.error}")
         lines.extend(f"warning: {w}" for w in self.warnings)
         lines.extend(f"quarantine: {sink} -> {where}" for sink, where in self.quarantine.items())
+        lines.extend(
+            f"kept quarantine: {q['sink']} -> {q['path']} (since {q['since']})" for q in self.quarantined
+        )
         lines.extend(
             f"masked: {sink}.{column}: {why}"
             for sink, columns in self.masked.items()

@@ -650,6 +650,14 @@ class DataPipelineSpec(KubeModel):
     sinks: Annotated[list[Sink], AfterValidator(unique_names)] = Field(
         min_length=1, max_length=16, json_schema_extra=list_map("name")
     )
+    quarantine_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="How long staged data a failed quality gate kept as quarantine stays; each gated run "
+        "deletes older quarantine (and staging that killed runs left behind, after a day) and lists what "
+        "stays in status.lastRun.quarantined.",
+    )
     schedule: PipelineSchedule | None = None
     streaming: StreamingSpec | None = None
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
@@ -778,6 +786,14 @@ class MalformedRecords(KubeModel):
     quarantine: str | None = Field(default=None, max_length=2048, description="Where they were written.")
 
 
+class QuarantinedData(KubeModel):
+    """Staged data of an earlier run that a failed quality gate kept, still within its retention."""
+
+    sink: str = Field(max_length=128)
+    path: str = Field(max_length=2048)
+    since: datetime
+
+
 class UnclassifiedColumn(KubeModel):
     """A column a run wrote that looks like personal data but no DataPolicy classifies (no values)."""
 
@@ -830,6 +846,7 @@ class RunRecord(KubeModel):
     masked: list[MaskedColumns] = Field(default_factory=list, max_length=16)
     merged: list[MergeResult] = Field(default_factory=list, max_length=64)
     malformed: list[MalformedRecords] = Field(default_factory=list, max_length=64)
+    quarantined: list[QuarantinedData] = Field(default_factory=list, max_length=64)
     unclassified_pii: list[UnclassifiedColumn] = Field(
         default_factory=list,
         max_length=32,
