@@ -289,3 +289,31 @@ def test_freshness_slo_per_sink(spec: DataPipelineSpec) -> None:
     labels = (("namespace", "fr"), ("pipeline", "orders"), ("sink", "revenue"))
     assert samples[("dataops_sink_fresh", labels)] == 0
     assert samples[("dataops_sink_max_age_seconds", labels)] == 600
+
+
+def test_model_metrics_of_the_newest_successful_run(spec: DataPipelineSpec) -> None:
+    from dataops.api.v1alpha1.datapipeline import ModelRun
+
+    def model(version: str, precision: float) -> ModelRun:
+        return ModelRun(
+            step="recs",
+            version=version,
+            location=f"/models/{version}",
+            metrics={"rmse": 0.57, "precisionAt10": precision, "baselinePrecisionAt10": 0.07},
+        )
+
+    old = _done("old", minutes=1, models=[model("v1", 0.10)])
+    new = _done("new", minutes=5, models=[model("v2", 0.12)])
+    failed = _done("failed", RunOutcome.FAILED, minutes=9, models=[model("v3", 0.01)])
+    metrics = PipelineMetrics()
+    metrics.observe("shop", "batch", pipeline_facts(spec, None, _status(history=[old, new, failed]), {}))
+    samples = _samples(metrics)
+
+    def metric(name: str) -> float:
+        labels = (("metric", name), ("namespace", "shop"), ("pipeline", "batch"), ("step", "recs"))
+        return samples[("dataops_model_metric", labels)]
+
+    assert metric("precisionAt10") == 0.12 and metric("baselinePrecisionAt10") == 0.07
+    assert metric("rmse") == 0.57 and metric("version") == 2
+    metrics.forget("shop", "batch")
+    assert not [k for k in _samples(metrics) if k[0] == "dataops_model_metric"]

@@ -46,6 +46,8 @@ class PipelineFacts:
     fresh: dict[str, bool] = field(default_factory=dict)  # sink -> within maxAgeSeconds (when known)
     consumer_lag: int | None = None
     dead_lettered_added: int = 0
+    # (model step, metric) -> value of the newest successful run's models (rmse, precisionAt10, ...)
+    model_metrics: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def pipeline_facts(
@@ -76,7 +78,18 @@ def pipeline_facts(
         fresh={s.sink: s.fresh for s in slos if s.fresh is not None},
         consumer_lag=current.streaming.consumer_lag if current.streaming else None,
         dead_lettered_added=_dead_lettered_added(before, current),
+        model_metrics=_model_metrics(newest_success(finished_runs(current))),
     )
+
+
+def _model_metrics(run: RunRecord | None) -> dict[tuple[str, str], float]:
+    if run is None:
+        return {}
+    found = {(m.step, name): float(value) for m in run.models for name, value in m.metrics.items()}
+    for model in run.models:  # the saved version as a number: v3 -> 3
+        if model.version and model.version[1:].isdigit():
+            found[(model.step, "version")] = float(model.version[1:])
+    return found
 
 
 def _finished(spec: DataPipelineSpec, run: RunRecord) -> FinishedRun:

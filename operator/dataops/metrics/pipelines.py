@@ -141,8 +141,16 @@ class PipelineMetrics(Collector):
             "Kafka offsets the streaming job is behind the newest, over all partitions",
             labels=["namespace", "pipeline"],
         )
+        models = GaugeMetricFamily(
+            "dataops_model_metric",
+            "Held-out metrics (rmse, precisionAt<k>, baselinePrecisionAt<k>) and saved version of the newest "
+            "successful run's model steps",
+            labels=["namespace", "pipeline", "step", "metric"],
+        )
         phases: dict[str, Tally[str]] = {}
         for (namespace, pipeline), fact in sorted(facts.items()):
+            for (step, metric), value in sorted(fact.model_metrics.items()):
+                models.add_metric([namespace, pipeline, step, metric], value)
             phases.setdefault(namespace, Tally())[fact.phase] += 1
             phases[namespace]["degraded"] += fact.degraded
             for (dataset, direction), count in sorted(fact.last_run_rows.items()):
@@ -159,7 +167,7 @@ class PipelineMetrics(Collector):
             for phase in PHASES:
                 pipelines.add_metric([namespace, phase], tally[phase])
             degraded.add_metric([namespace], tally["degraded"])
-        yield from (pipelines, degraded, rows, published, max_age, fresh, lag)
+        yield from (pipelines, degraded, rows, published, max_age, fresh, lag, models)
 
 
 PIPELINES = PipelineMetrics()
