@@ -13,11 +13,11 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from dataops.api.v1alpha1.datapipeline import (
     ConcurrencyPolicy,
@@ -38,6 +38,8 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.status.events import EventSpec
+
+_Reported = TypeVar("_Reported", bound=BaseModel)
 
 RUN_NOW_ANNOTATION = "dataops.dev/run-now"
 QUALITY_GATE_PREFIX = "quality gate "  # how the runtime's QualityGateFailed messages start
@@ -165,22 +167,23 @@ def _masked(message: str) -> list[MaskedColumns]:
     return found[:16]
 
 
+def _by_name(message: str, key: str, model: type[_Reported], name_field: str) -> list[_Reported]:
+    """``{name: {field: value}}`` of the driver's summary as records; what does not parse is left out."""
+    found: list[_Reported] = []
+    for name, done in (_summary(message).get(key) or {}).items():
+        with contextlib.suppress(ValidationError, TypeError, AttributeError):
+            found.append(model.model_validate({name_field: name, **done}))
+    return found[:64]
+
+
 def _merged(message: str) -> list[MergeResult]:
     """What each merge sink inserted and updated: ``{sink: {inserted, updated, superseded, tableRows}}``."""
-    found: list[MergeResult] = []
-    for sink, done in (_summary(message).get("merged") or {}).items():
-        with contextlib.suppress(ValidationError, TypeError, AttributeError):
-            found.append(MergeResult.model_validate({"sink": sink, **done}))
-    return found[:64]
+    return _by_name(message, "merged", MergeResult, "sink")
 
 
 def _malformed(message: str) -> list[MalformedRecords]:
     """Records of csv/json sources that did not parse: ``{source: {policy, rows, quarantine}}``."""
-    found: list[MalformedRecords] = []
-    for source, done in (_summary(message).get("malformed") or {}).items():
-        with contextlib.suppress(ValidationError, TypeError, AttributeError):
-            found.append(MalformedRecords.model_validate({"source": source, **done}))
-    return found[:64]
+    return _by_name(message, "malformed", MalformedRecords, "source")
 
 
 def _quarantined(message: str) -> list[QuarantinedData]:
