@@ -23,7 +23,14 @@ def expression_ids(df: DataFrame) -> set[int]:
 
 
 def execution_count(spark: SparkSession) -> int:
-    return int(_store(spark).executionsCount())
+    """The id the next SQL execution will get (at least): one more than the newest the status
+    store retains. Ids, not positions: the store keeps only the newest
+    ``spark.sql.ui.retainedExecutions`` (1000), so positions stop growing in a long session."""
+    store = _store(spark)
+    total = int(store.executionsCount())
+    if total == 0:
+        return 0
+    return int(store.executionsList(total - 1, 1).apply(0).executionId()) + 1
 
 
 def _store(spark: SparkSession) -> Any:
@@ -40,15 +47,8 @@ def scans_since(spark: SparkSession, first_execution: int) -> list[tuple[int, se
     """(execution id, output expression ids, rows) of every scan in executions since ``first_execution``."""
     spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
     store = _store(spark)
-    count = int(store.executionsCount()) - first_execution
-    if count <= 0:
-        return []
-    executions = store.executionsList(first_execution, count)
     found: list[tuple[int, set[int], int]] = []
-    for i in range(executions.size()):
-        execution_id = int(executions.apply(i).executionId())
-        if execution_id < first_execution:
-            continue
+    for execution_id in _execution_ids_since(store, first_execution):
         metrics = store.executionMetrics(execution_id)
         nodes = store.planGraph(execution_id).allNodes()
         for j in range(nodes.size()):
@@ -66,6 +66,22 @@ def scans_since(spark: SparkSession, first_execution: int) -> list[tuple[int, se
                     if rows is not None:
                         found.append((execution_id, ids, rows))
     return found
+
+
+def _execution_ids_since(store: Any, first_execution: int, chunk: int = 64) -> list[int]:
+    """Ids of the retained executions with id >= ``first_execution``, oldest first: read from the
+    newest backwards (the store lists executions by id), a chunk at a time."""
+    end = int(store.executionsCount())
+    ids: list[int] = []
+    while end > 0:
+        start = max(0, end - chunk)
+        executions = store.executionsList(start, end - start)
+        batch = [int(executions.apply(i).executionId()) for i in range(executions.size())]
+        ids[:0] = [i for i in batch if i >= first_execution]
+        if not batch or min(batch) < first_execution:
+            break
+        end = start
+    return ids
 
 
 def rows_read(scans: list[tuple[int, set[int], int]], sources: dict[str, set[int]]) -> dict[str, int | None]:
