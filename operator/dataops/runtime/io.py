@@ -22,6 +22,7 @@ from dataops.api.v1alpha1.datapipeline import (
 )
 from dataops.plan.secrets import secret_env_name
 from dataops.runtime.errors import SchemaMismatchError, SinkError, SourceError
+from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.malformed import PARSED_FORMATS, MalformedCounts, read_parsed
 from dataops.runtime.merge import (
     MergeOutcome,
@@ -55,9 +56,7 @@ def _jdbc_options(credentials: JdbcCredentials | None, where: str) -> dict[str, 
 
 
 def path_exists(spark: SparkSession, path: str) -> bool:
-    jvm: Any = spark._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, hadoop_path = hadoop_fs(spark, path)
     return bool(fs.exists(hadoop_path))
 
 
@@ -74,16 +73,14 @@ def read_source(
     try:
         if source.file is not None:
             spec = source.file
+            if spec.format != FileFormat.DELTA and not path_exists(spark, spec.path):
+                raise SourceError(source.name, f"input path {spec.path!r} does not exist")
             if spec.format in PARSED_FORMATS:
-                if not path_exists(spark, spec.path):
-                    raise SourceError(source.name, f"input path {spec.path!r} does not exist")
                 counts = malformed if malformed is not None else MalformedCounts()
                 return read_parsed(spark, source.name, spec, counts, run_id=run_id, keep_cached=keep_cached)
             reader = spark.read.format(spec.format.value).options(**spec.options)
             if spec.schema_:
                 reader = reader.schema(ddl_schema(spec.schema_))
-            if spec.format != FileFormat.DELTA and not path_exists(spark, spec.path):
-                raise SourceError(source.name, f"input path {spec.path!r} does not exist")
             return reader.load(spec.path)
         if source.jdbc is not None:
             jdbc = source.jdbc

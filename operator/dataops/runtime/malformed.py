@@ -135,20 +135,18 @@ def read_parsed(
                 f"{'declared' if spec.schema_ else 'inferred'} schema) in {files}; set onMalformed to Drop "
                 "or Quarantine to skip them",
             )
-        if keep_cached:
-            return cached.select(*data_columns)
-        cached.unpersist()
-        counts._cached.remove(cached)
-        return parsed.where(~bad).select(*data_columns)
-    assert spec.quarantine_path is not None
-    where = f"{spec.quarantine_path.rstrip('/')}/{run_id}"
-    observation = Observation(f"quarantine_{name}")
-    rows = malformed.select(
-        F.col(CORRUPT).alias("record"), F.col("__file").alias("file"), F.lit(name).alias("source")
-    )
-    rows.observe(observation, F.count(F.lit(1)).alias("rows")).coalesce(1).write.mode("overwrite").json(where)
-    counts._counted[name] = int(observation.get.get("rows") or 0)
-    counts.quarantine[name] = where
+    else:
+        assert spec.quarantine_path is not None
+        where = f"{spec.quarantine_path.rstrip('/')}/{run_id}"
+        observation = Observation(f"quarantine_{name}")
+        rows = malformed.select(
+            F.col(CORRUPT).alias("record"), F.col("__file").alias("file"), F.lit(name).alias("source")
+        )
+        rows.observe(observation, F.count(F.lit(1)).alias("rows")).coalesce(1).write.mode("overwrite").json(
+            where
+        )
+        counts._counted[name] = int(observation.get.get("rows") or 0)
+        counts.quarantine[name] = where
     if keep_cached:
         return cached.where(~bad).select(*data_columns)
     cached.unpersist()

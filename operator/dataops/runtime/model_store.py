@@ -13,6 +13,7 @@ from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import SparkSession
 
+from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.model_step import ModelResult
 
 LATEST = "LATEST"
@@ -21,15 +22,9 @@ _VERSION = re.compile(r"^v([0-9]+)$")
 ATTEMPTS = 5  # a concurrent run may take the same version number: try the next one
 
 
-def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    jvm: Any = spark._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()), hadoop_path
-
-
 def versions(spark: SparkSession, root: str) -> list[int]:
     """The version numbers saved under ``root``, ascending."""
-    fs, path = _fs(spark, root)
+    fs, path = hadoop_fs(spark, root)
     if not fs.exists(path):
         return []
     found = (_VERSION.match(str(status.getPath().getName())) for status in fs.listStatus(path))
@@ -38,7 +33,7 @@ def versions(spark: SparkSession, root: str) -> list[int]:
 
 def latest(spark: SparkSession, root: str) -> str | None:
     """The version ``<root>/LATEST`` names (e.g. ``v3``), or None."""
-    fs, path = _fs(spark, f"{root.rstrip('/')}/{LATEST}")
+    fs, path = hadoop_fs(spark, f"{root.rstrip('/')}/{LATEST}")
     if not fs.exists(path):
         return None
     jvm: Any = spark._jvm
@@ -50,7 +45,7 @@ def latest(spark: SparkSession, root: str) -> str | None:
 
 
 def _write_text(spark: SparkSession, location: str, text: str, *, overwrite: bool) -> None:
-    fs, path = _fs(spark, location)
+    fs, path = hadoop_fs(spark, location)
     stream = fs.create(path, overwrite)
     try:
         stream.write(bytearray(text.encode()))
@@ -66,8 +61,8 @@ def _point_latest(spark: SparkSession, root: str, version: int, run_id: str) -> 
         return
     temporary = f"{root.rstrip('/')}/.{LATEST}.{run_id}"
     _write_text(spark, temporary, f"v{version}\n", overwrite=True)
-    fs, target = _fs(spark, f"{root.rstrip('/')}/{LATEST}")
-    _, source = _fs(spark, temporary)
+    fs, target = hadoop_fs(spark, f"{root.rstrip('/')}/{LATEST}")
+    _, source = hadoop_fs(spark, temporary)
     fs.delete(target, False)
     if not fs.rename(source, target):
         raise OSError(f"could not move {temporary} to {root}/{LATEST}")

@@ -14,13 +14,13 @@ runs); on a cluster, set ``stagingPath`` to shared storage.
 from __future__ import annotations
 
 import tempfile
-from typing import Any
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.errors import SinkError
+from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.io import _swap, write_sink
 from dataops.runtime.merge import MergeOutcome
 
@@ -71,17 +71,14 @@ def _overwrite_by_swap(spark: SparkSession, sink: Sink, df: DataFrame, *, beside
 
 
 def _delete(spark: SparkSession, location: str) -> None:
-    jvm: Any = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(location)
-    path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(path, True)
+    fs, path = hadoop_fs(spark, location)
+    fs.delete(path, True)
 
 
 def discard(spark: SparkSession, location: str) -> None:
     """Delete a staging folder, and ``<sink>.__staging/`` (or the run's folder under stagingPath)
     when nothing else is left in it."""
-    jvm: Any = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(location)
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    fs, path = hadoop_fs(spark, location)
     fs.delete(path, True)
     parent = path.getParent()  # <sink>.__staging/ when it is empty now
     if parent is not None and fs.exists(parent) and len(fs.listStatus(parent)) == 0:

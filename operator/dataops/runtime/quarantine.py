@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pyspark.sql import SparkSession
 
 from dataops.api.v1alpha1.datapipeline import Sink
+from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.publish import STAGING_SUFFIX
 
 MARKER = "_DATAOPS_QUARANTINE"
@@ -33,14 +33,8 @@ class Sweep:
     kept: list[dict[str, str]] = field(default_factory=list)  # quarantine still kept: sink, path, since
 
 
-def _fs(spark: SparkSession, location: str) -> tuple[Any, Any]:
-    jvm: Any = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(location)
-    return path.getFileSystem(spark._jsc.hadoopConfiguration()), path
-
-
 def mark_quarantine(spark: SparkSession, location: str) -> None:
-    fs, path = _fs(spark, location)
+    fs, path = hadoop_fs(spark, location)
     marker = path.suffix(f"/{MARKER}")
     if fs.exists(path) and not fs.exists(marker):
         fs.createNewFile(marker)
@@ -56,7 +50,7 @@ def _run_folders(spark: SparkSession, sink: Sink, root: str | None) -> list[tupl
         suffix = ""
     else:
         return []  # a JDBC sink staged in the driver's temporary folder: gone with the driver
-    fs, path = _fs(spark, area)
+    fs, path = hadoop_fs(spark, area)
     if not fs.exists(path):
         return []
     found = []
@@ -85,7 +79,7 @@ def sweep(
         for run, location in _run_folders(spark, sink, root):
             if run == run_id:
                 continue
-            fs, path = _fs(spark, location)
+            fs, path = hadoop_fs(spark, location)
             if not fs.exists(path):
                 continue
             marker = path.suffix(f"/{MARKER}")
@@ -101,7 +95,7 @@ def sweep(
                 done.removed.append(location)
     if root:  # run folders under stagingPath left empty
         for run, _ in {(r, "") for sink in sinks for r, _ in _run_folders(spark, sink, root)}:
-            fs, path = _fs(spark, f"{root.rstrip('/')}/{run}")
+            fs, path = hadoop_fs(spark, f"{root.rstrip('/')}/{run}")
             if fs.exists(path) and len(fs.listStatus(path)) == 0:
                 fs.delete(path, True)
     return done

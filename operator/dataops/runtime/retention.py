@@ -30,6 +30,7 @@ from pyspark.sql.types import DateType, StringType, TimestampNTZType, TimestampT
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat
 from dataops.runtime.errors import SinkError
+from dataops.runtime.hadoop import hadoop_fs
 
 _DATE_VALUE = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})"
@@ -133,9 +134,8 @@ def _expire_delta_rows(spark: SparkSession, sink: Sink, outcome: RetentionOutcom
 
 
 def _drop_expired_partitions(spark: SparkSession, sink: Sink, outcome: RetentionOutcome) -> None:
-    jvm: Any = spark._jvm
-    root = jvm.org.apache.hadoop.fs.Path(sink.path)
-    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())
+    assert sink.path is not None  # file sinks have a path (admission)
+    fs, root = hadoop_fs(spark, sink.path)
     outcome.partitions_dropped = 0
     if not fs.exists(root):
         return

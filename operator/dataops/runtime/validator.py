@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from openlineage.client.event_v2 import RunState
 from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
@@ -32,6 +31,7 @@ from dataops.quality.gate import validate_suite
 from dataops.quality.report import render_html
 from dataops.quality.results import SuiteOutcome
 from dataops.quality.summarize import compact_json, error_result, to_result
+from dataops.runtime.hadoop import hadoop_fs
 
 RESULTS_FOLDER = "_dataops_quality"  # Spark readers skip folders starting with an underscore
 
@@ -49,12 +49,6 @@ def dataset_identity(dataset: DatasetRef) -> tuple[str, str]:
     return "spark_catalog", dataset.table or ""
 
 
-def _fs(spark: SparkSession, path: str) -> tuple[Any, Any]:
-    jvm: Any = spark._jvm
-    target = jvm.org.apache.hadoop.fs.Path(path)
-    return target.getFileSystem(spark._jsc.hadoopConfiguration()), target
-
-
 def results_root(spark: SparkSession, plan: ValidationPlan) -> str | None:
     """spec.resultsPath, else _dataops_quality inside the dataset's folder (next to a single file)."""
     spec = plan.suite_spec()
@@ -63,7 +57,7 @@ def results_root(spark: SparkSession, plan: ValidationPlan) -> str | None:
     if spec.dataset is None or spec.dataset.path is None:
         return None
     path = spec.dataset.path.rstrip("/")
-    fs, target = _fs(spark, path)
+    fs, target = hadoop_fs(spark, path)
     if fs.exists(target) and not fs.getFileStatus(target).isDirectory():
         parent, _, name = path.rpartition("/")
         return f"{parent or '.'}/{RESULTS_FOLDER}/{name}"
@@ -81,7 +75,7 @@ def read_dataset(spark: SparkSession, dataset: DatasetRef) -> DataFrame:
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:
     """Through Hadoop's FileSystem, so object stores work like local folders."""
-    fs, target = _fs(spark, path)
+    fs, target = hadoop_fs(spark, path)
     stream = fs.create(target, True)
     try:
         stream.write(bytearray(text.encode()))
