@@ -18,7 +18,7 @@ from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_check import dataset_columns
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.masking import UnresolvedDerivation, masking_rules, plan_columns
-from dataops.policy.selectors import selector_matches
+from dataops.policy.selectors import selecting_policies
 
 UID_PLACEHOLDER = "<assigned by the API server>"
 
@@ -51,16 +51,6 @@ class PipelinePreview:
         return [m.sink for m in self.masking if m.refused]
 
 
-def selecting(pipeline: DataPipeline, policies: list[NamedPolicy]) -> list[tuple[str, DataPolicySpec]]:
-    namespace = pipeline.metadata.namespace or "default"
-    labels = pipeline.metadata.labels or {}
-    return [
-        (name, spec)
-        for ns, name, spec in policies
-        if ns == namespace and selector_matches(spec.pipeline_selector, labels)
-    ]
-
-
 def preview(
     pipeline: DataPipeline,
     policies: list[NamedPolicy],
@@ -69,7 +59,7 @@ def preview(
 ) -> PipelinePreview:
     namespace = pipeline.metadata.namespace or "default"
     name = pipeline.metadata.name
-    chosen = selecting(pipeline, policies)
+    chosen = selecting_policies(namespace, pipeline.metadata.labels or {}, policies)
     rules = masking_rules(chosen)
     plan = build_run_plan(
         name=name,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from dataops.api.v1alpha1.common import LabelSelector, SelectorOperator
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 
 
 def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
@@ -22,3 +23,15 @@ def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool
         if req.operator == SelectorOperator.DOES_NOT_EXIST and present:
             return False
     return True
+
+
+def selecting_policies(
+    namespace: str, labels: Mapping[str, str], policies: Iterable[tuple[str, str, DataPolicySpec]]
+) -> list[tuple[str, DataPolicySpec]]:
+    """(name, spec) of the policies among ``(namespace, name, spec)`` that select a pipeline with
+    ``labels`` in ``namespace``: same namespace, matching pipelineSelector."""
+    return [
+        (name, spec)
+        for ns, name, spec in policies
+        if ns == namespace and selector_matches(spec.pipeline_selector, labels)
+    ]

@@ -22,7 +22,7 @@ from dataops.lineage.events import LineageEmitter
 from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_guard import check_steps
 from dataops.policy.masking import masking_rules
-from dataops.policy.selectors import selector_matches
+from dataops.policy.selectors import selecting_policies
 from dataops.runtime.errors import RunError
 from dataops.runtime.masking import resolve_keys
 from dataops.runtime.spark_job import QualityGateRunner, execute_plan, pipeline_emitter
@@ -170,12 +170,7 @@ class Governance:
     def selecting(self, pipeline: DataPipeline) -> list[tuple[str, DataPolicySpec]]:
         """The policies that select the pipeline: same namespace, matching label selector."""
         namespace = pipeline.metadata.namespace or "default"
-        labels = pipeline.metadata.labels or {}
-        return [
-            (name, spec)
-            for ns, name, spec in self.policies
-            if ns == namespace and selector_matches(spec.pipeline_selector, labels)
-        ]
+        return selecting_policies(namespace, pipeline.metadata.labels or {}, self.policies)
 
 
 def _secret_values(doc: dict[str, Any]) -> dict[tuple[str, str], bytes]:
