@@ -233,14 +233,25 @@ class KubeClient:
 
     # -- writes -------------------------------------------------------------------------------
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply with this client's field manager, taking ownership of conflicting fields."""
-        rt = resource_type_of(manifest)
+    def apply(
+        self,
+        manifest: dict[str, Any],
+        *,
+        rt: ResourceType | None = None,
+        field_manager: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Server-side apply (by default with this client's field manager), taking ownership of
+        conflicting fields; ``dry_run``: what the server would make of it, nothing stored."""
+        rt = rt or resource_type_of(manifest)
         meta = manifest["metadata"]
+        query = {"fieldManager": field_manager or self.field_manager, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
         result: dict[str, Any] = self.request(
             "PATCH",
             rt.path(meta.get("namespace"), meta["name"]),
-            query={"fieldManager": self.field_manager, "force": "true"},
+            query=query,
             body=manifest,
             content_type="application/apply-patch+yaml",
         )

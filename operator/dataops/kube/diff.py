@@ -29,10 +29,8 @@ class ObjectDiff:
     error: str | None = None
 
 
-def comparable(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+def comparable(obj: dict[str, Any]) -> dict[str, Any]:
     """The object without what only the server writes."""
-    if obj is None:
-        return None
     out = {k: v for k, v in obj.items() if k != "status"}
     metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SERVER_METADATA}
     annotations = {
@@ -74,20 +72,14 @@ def diff_object(
     body = {**manifest, "metadata": {**meta, **({"namespace": ns} if ns else {})}}
     try:
         live = client.get(rt, ns, name)
-        merged = client.request(
-            "PATCH",
-            rt.path(ns, name),
-            query={"fieldManager": DIFF_FIELD_MANAGER, "force": "true", "dryRun": "All"},
-            body=body,
-            content_type="application/apply-patch+yaml",
-        )
+        merged = client.apply(body, rt=rt, field_manager=DIFF_FIELD_MANAGER, dry_run=True)
     except KubeError as exc:
         return ObjectDiff(label, "", error=f"{label}: {exc}")
-    live, merged = comparable(live), comparable(merged)
-    assert merged is not None
+    was = comparable(live) if live is not None else None
+    will = comparable(merged)
     if rt.kind == "Secret":
-        _mask_secret_values(live, merged)
-    before, after = _yaml(live), _yaml(merged)
+        _mask_secret_values(was, will)
+    before, after = _yaml(was), _yaml(will)
     where = f"{rt.api_version}.{rt.kind}.{ns or ''}.{name}"
     text = "".join(difflib.unified_diff(before, after, fromfile=f"live/{where}", tofile=f"merged/{where}"))
     return ObjectDiff(label, text)
