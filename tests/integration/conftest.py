@@ -15,6 +15,7 @@ import pytest
 
 from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import start_operator
+from dataops.devcluster.services import stop_process
 from dataops.kube.client import KubeClient
 from tests.conftest import ROOT
 
@@ -53,13 +54,7 @@ class Operator:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def restart(self) -> None:
         self.kill()

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from dataops.devcluster.controlplane import bin_dir, free_port
+from dataops.devcluster.services import stop_process
 from tests.conftest import ROOT
 
 CHART = ROOT / "charts" / "dataops-operator"
@@ -101,13 +102,7 @@ class PrometheusServer:
         raise PrometheusError(f"prometheus not ready after {timeout}s: {self.log.read_text()[-2000:]}")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def api(self, path: str, **params: str) -> Any:
         """The ``data`` of a successful API answer; PrometheusError with its message otherwise."""

@@ -49,7 +49,7 @@ def _wait(
     raise ServiceError(f"{what} not ready after {timeout:.0f}s:\n{log_tail(log)}")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None, grace: float = 15.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -228,7 +228,7 @@ class KafkaBroker:
             return False
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
         self.proc = None
 
 
@@ -311,7 +311,7 @@ class ConnectWorker:
         return "io.debezium.connector.postgresql.PostgresConnector" in self.plugins()
 
     def stop(self) -> None:
-        _stop(self.proc)
+        stop_process(self.proc)
         self.proc = None
 
 
