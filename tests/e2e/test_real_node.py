@@ -19,8 +19,16 @@ from pyspark.sql import SparkSession
 from dataops.devcluster.realnode import NODE_NAME
 from dataops.devcluster.services import KafkaBroker
 from dataops.kube.client import DATA_PIPELINE, DATA_QUALITY_SUITE, LEASE, POD
-from tests.conftest import EXAMPLES
-from tests.e2e.conftest import DataVolume, RealCluster, real_node_spark, wait_for
+from tests.conftest import EXAMPLES, ROOT
+from tests.e2e.conftest import (
+    OPERATOR_NAMESPACE,
+    DataVolume,
+    RealCluster,
+    helm,
+    helm_values,
+    real_node_spark,
+    wait_for,
+)
 
 pytestmark = pytest.mark.realnode
 
@@ -509,3 +517,110 @@ def test_operator_pods_were_never_restarted(real_cluster: RealCluster, helm_oper
     )
     restarts = {p["metadata"]["name"]: p["status"]["containerStatuses"][0]["restartCount"] for p in pods}
     assert set(restarts.values()) == {0}, restarts
+
+
+# -- 7. the chart's upgrade and uninstall on the real node (last: they replace the operator) -------
+
+
+def _operator_pods(cluster: RealCluster) -> list[dict[str, Any]]:
+    return cluster.kube.list(
+        POD, OPERATOR_NAMESPACE, label_selector="app.kubernetes.io/name=dataops-operator"
+    )
+
+
+def _ready_pod(pod: dict[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return pod["metadata"].get("deletionTimestamp") is None and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in conditions
+    )
+
+
+def test_helm_upgrade_rolls_the_operator_on_the_real_node(
+    real_cluster: RealCluster,
+    helm_operator: str,
+    pod_broker: KafkaBroker,
+    e2e_namespace: str,
+    data_volume: DataVolume,
+    tmp_path: Any,
+) -> None:
+    """`helm upgrade` with changed values replaces both replicas one at a time (maxUnavailable 0);
+    the new leader takes the lease and reconciles, and the pipelines' status survives."""
+    before = {p["metadata"]["name"] for p in _operator_pods(real_cluster)}
+    assert len(before) == 2
+    values = helm_values(real_cluster, pod_broker)
+    values["resyncSeconds"] = 7  # a changed pod template: a rollout
+    (tmp_path / "values.json").write_text(json.dumps(values))
+    helm(
+        real_cluster,
+        "upgrade",
+        "dataops",
+        str(ROOT / "charts" / "dataops-operator"),
+        "--namespace",
+        helm_operator,
+        "--values",
+        str(tmp_path / "values.json"),
+        "--wait",
+        "--timeout",
+        "240s",
+    )
+    history = json.loads(helm(real_cluster, "history", "dataops", "-n", helm_operator, "-o", "json").stdout)
+    assert [(h["revision"], h["status"]) for h in history][-1] == (2, "deployed")
+
+    def rolled() -> set[str] | None:
+        pods = _operator_pods(real_cluster)
+        names = {p["metadata"]["name"] for p in pods}
+        done = len(pods) == 2 and not names & before and all(_ready_pod(p) for p in pods)
+        return names if done else None
+
+    after = wait_for(rolled, timeout=180, interval=1, what="two new Ready operator pods, the old ones gone")
+    for pod in _operator_pods(real_cluster):
+        assert pod["spec"]["nodeName"] == NODE_NAME
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0].get("env", [])}
+        assert "7" in {v for k, v in env.items() if "RESYNC" in k}, env
+    wait_for(
+        lambda: (
+            (real_cluster.kube.get(LEASE, helm_operator, "dataops-operator") or {})
+            .get("spec", {})
+            .get("holderIdentity")
+            in after
+        ),
+        timeout=90,
+        what="a new replica holding the lease",
+    )
+    # The new leader reconciles: a pipeline applied after the upgrade becomes Configured.
+    sinks = [
+        {
+            "name": "out",
+            "from": "completed_orders",
+            "format": "parquet",
+            "mode": "overwrite",
+            "path": data_volume.pod_path("out", "after_upgrade"),
+        }
+    ]
+    real_cluster.apply(e2e_namespace, _pipeline("after-upgrade", data_volume, sinks=sinks))
+    wait_for(
+        lambda: _is_true(real_cluster, e2e_namespace, "after-upgrade", "Configured"),
+        timeout=90,
+        what="the pipeline Configured by the upgraded operator",
+    )
+
+
+def test_helm_uninstall_removes_the_release(real_cluster: RealCluster, helm_operator: str) -> None:
+    """Uninstall stops the operator's containers on the node and removes every object of the release;
+    the CRDs (from the chart's crds/) and the users' pipelines stay, as Helm documents."""
+    helm(real_cluster, "uninstall", "dataops", "--namespace", helm_operator, "--wait", "--timeout", "180s")
+    wait_for(lambda: not _operator_pods(real_cluster), timeout=120, what="the operator pods gone")
+    left = real_cluster.kubectl(
+        "get",
+        "deployments,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,"
+        "poddisruptionbudgets,validatingadmissionpolicies,validatingadmissionpolicybindings",
+        "-A",
+        "-l",
+        "app.kubernetes.io/instance=dataops",
+        "-o",
+        "name",
+    ).stdout.split()
+    assert left == []
+    crds = real_cluster.kubectl("get", "crd", "-o", "name").stdout
+    assert "datapipelines.dataops.dev" in crds
+    assert real_cluster.kube.list(DATA_PIPELINE, None)

@@ -49,6 +49,7 @@ from dataops.status.suite import suite_status
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMIZATIONS = ROOT / "examples/argocd/resource_customizations/dataops.dev"
 NOW = datetime(2026, 11, 20, 2, 5, tzinfo=UTC)
+CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 EARLIER = NOW - timedelta(minutes=5)
 UID = "5f0c8a52-8f7e-4c55-9d0e-2b1f3c4d5e6f"
 HAND_MADE = {
@@ -107,12 +108,18 @@ def _pipeline(
     observation = PipelineObservation(
         generation=generation,
         suspended=parsed.suspend,
+        spec=parsed,
+        created=CREATED,
         plan_config_map=f"{obj['metadata']['name']}-plan",
         plan_hash="3f9a1c0b7d2e4f65",
         **observed,
     )
     obj["status"] = pipeline_status(previous, observation, now=NOW).to_json()
     return obj
+
+
+def _pipeline_status(**observed: Any) -> DataPipelineStatus:
+    return DataPipelineStatus.model_validate(_pipeline(**observed)["status"])
 
 
 def _finished(run: RunRecord) -> RunDecision:
@@ -142,8 +149,35 @@ STREAM = "docs/examples/orders-stream.yaml"
 CONTINUOUS = _run("c-0a1b2c3d4e5f", RunOutcome.RUNNING, trigger=RunTrigger.CONTINUOUS, plan_key="3f9a/")
 
 
+def _with_max_age(manifest: str, seconds: int) -> dict[str, Any]:
+    """The manifest's sinks, each with a freshness SLO (maxAgeSeconds)."""
+    sinks = _manifest(manifest)["spec"]["sinks"]
+    return {"sinks": [dict(sink, maxAgeSeconds=seconds) for sink in sinks]}
+
+
 def pipeline_fixtures() -> dict[str, Callable[[], dict[str, Any]]]:
+    old_success = SUCCEEDED.model_copy(
+        update={"start_time": NOW - timedelta(hours=26), "completion_time": NOW - timedelta(hours=25)}
+    )
     return {
+        "stale.yaml": lambda: _pipeline(
+            spec=_with_max_age("examples/03-orders-pipeline.yaml", 86400),
+            policy_findings=[COMPLIANT],
+            runs=_finished(old_success),
+        ),
+        "running-after-failure.yaml": lambda: _pipeline(
+            policy_findings=[COMPLIANT],
+            previous=_pipeline_status(runs=_finished(FAILED)),
+            runs=RunDecision(active=[RUNNING], last_manual_trigger="1764123456"),
+        ),
+        "streaming-stale.yaml": lambda: _pipeline(
+            manifest=STREAM,
+            spec=_with_max_age(STREAM, 600),
+            runs=RunDecision(active=[CONTINUOUS]),
+            streaming=StreamingStatus(
+                state="Running", batch_id=7, last_batch_time=NOW - timedelta(hours=1), consumer_lag=0
+            ),
+        ),
         "healthy.yaml": lambda: _pipeline(policy_findings=[COMPLIANT], runs=_finished(SUCCEEDED)),
         "never-run.yaml": lambda: _pipeline(generation=1, runs=RunDecision()),
         "running.yaml": lambda: _pipeline(

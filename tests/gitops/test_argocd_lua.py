@@ -276,8 +276,32 @@ def test_ready_found_anywhere_in_conditions_with_unknown_types(lua: Lua) -> None
 def test_messages_pass_through_unchanged(lua: Lua) -> None:
     obj = _fixture("DataPipeline", "blocked-by-policy.yaml")
     message = 'sink "ünïcødé" %s %d .. [[ ]] \\ \n second line'
-    _cond(obj, "Ready")["message"] = message
+    _cond(obj, "Configured")["message"] = message
     assert lua.health("DataPipeline", obj)["message"] == f"PolicyViolation: {message}"
+
+
+def test_status_of_an_operator_without_configured_falls_back_to_ready(lua: Lua) -> None:
+    """Operators before the data-aware Ready wrote only Ready, meaning what Configured means now."""
+    obj = _fixture("DataPipeline", "blocked-by-policy.yaml")
+    obj["status"]["conditions"] = [c for c in obj["status"]["conditions"] if c["type"] != "Configured"]
+    assert lua.health("DataPipeline", obj) == {
+        "status": "Degraded",
+        "message": "PolicyViolation: blocked by DataPolicy sales-governance",
+    }
+    healthy = _fixture("DataPipeline", "healthy.yaml")
+    healthy["status"]["conditions"] = [
+        c for c in healthy["status"]["conditions"] if c["type"] != "Configured"
+    ]
+    assert lua.health("DataPipeline", healthy)["status"] == "Healthy"
+
+
+def test_configured_unknown_is_progressing(lua: Lua) -> None:
+    obj = _fixture("DataPipeline", "stale.yaml")
+    _cond(obj, "Configured").update({"status": "Unknown", "message": "checking"})
+    assert lua.health("DataPipeline", obj) == {
+        "status": "Progressing",
+        "message": "Configured is Unknown: Reconciled: checking",
+    }
 
 
 def test_condition_without_message_or_reason(lua: Lua) -> None:
@@ -398,6 +422,23 @@ def test_discovery_on_an_object_without_status_or_spec_fields(lua: Lua) -> None:
     del obj["status"]
     actions = lua.one("discovery", discovery_script("DataPipeline"), obj)["actions"]
     assert {a["name"]: a["disabled"] for a in actions} == {"run-now": False, "suspend": False, "resume": True}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "run_now_disabled"),
+    [
+        ("failed.yaml", False),  # Ready=False LastRunFailed: run-now is the fix
+        ("stale.yaml", False),  # Ready=False DataStale: likewise
+        ("blocked-by-policy.yaml", True),  # Configured=False
+        ("missing-suite.yaml", True),
+    ],
+)
+def test_run_now_is_offered_unless_the_configuration_blocks(
+    lua: Lua, fixture: str, run_now_disabled: bool
+) -> None:
+    obj = _fixture("DataPipeline", fixture)
+    actions = lua.one("discovery", discovery_script("DataPipeline"), obj)["actions"]
+    assert {a["name"]: a["disabled"] for a in actions}["run-now"] is run_now_disabled
 
 
 # --- the generated argocd-cm snippet ------------------------------------------------------------

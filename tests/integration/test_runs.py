@@ -204,6 +204,12 @@ def test_exhausted_retries_leave_pipeline_degraded(
     status = _status(kube, namespace)
     assert status["phase"] == "Degraded"
     assert (status["lastRun"]["outcome"], status["lastRun"]["attempt"]) == ("Failed", 2)
+    # Ready is data-aware: configured, but the last run failed.
+    ready = condition({"status": status}, "Ready") or {}
+    assert (ready.get("status"), ready.get("reason")) == ("False", "LastRunFailed")
+    assert "simulated driver failure on attempt 2" in ready["message"]
+    configured = condition({"status": status}, "Configured") or {}
+    assert (configured.get("status"), configured.get("reason")) == ("True", "Reconciled")
     assert len(_drivers(kube, namespace)) == 2
     assert "RunFailed" in _events(kube, namespace)
     assert (

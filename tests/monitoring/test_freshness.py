@@ -130,3 +130,88 @@ def test_reconcile_wakes_up_when_a_sink_goes_stale(example_pipeline: dict[str, A
     wake, stale = reconcile(T0 + timedelta(seconds=600))
     assert (stale["status"], stale["reason"]) == ("False", "DataStale") and wake is None
     assert "revenue: last published 2026-11-26T12:00:00+00:00, maxAgeSeconds 600" in stale["message"]
+
+
+def _condition(status: DataPipelineStatus, kind: str) -> tuple[str, str, str]:
+    (cond,) = [c for c in status.conditions if c.type.value == kind]
+    return cond.status.value, cond.reason.value, cond.message
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "age_seconds", "want_ready", "want_reason", "want_phase"),
+    [
+        ((), 30, "True", "Reconciled", "Ready"),  # never ran, SLO not due yet
+        (((RunOutcome.SUCCEEDED, 0),), 30, "True", "Reconciled", "Ready"),
+        (((RunOutcome.SUCCEEDED, 0),), 61, "False", "DataStale", "Ready"),
+        (((RunOutcome.SUCCEEDED, 0), (RunOutcome.FAILED, 10)), 30, "False", "LastRunFailed", "Degraded"),
+        (((RunOutcome.FAILED, 0), (RunOutcome.SUCCEEDED, 10)), 30, "True", "Reconciled", "Ready"),
+        (((RunOutcome.SUCCEEDED, 0), (RunOutcome.CANCELLED, 10)), 30, "True", "Reconciled", "Ready"),
+        # failed AND stale: the failed run is the cause to report
+        (((RunOutcome.SUCCEEDED, 0), (RunOutcome.FAILED, 10)), 120, "False", "LastRunFailed", "Degraded"),
+    ],
+)
+def test_ready_means_configured_last_run_succeeded_and_data_fresh(
+    example_pipeline: dict[str, Any],
+    outcomes: tuple[tuple[RunOutcome, int], ...],
+    age_seconds: int,
+    want_ready: str,
+    want_reason: str,
+    want_phase: str,
+) -> None:
+    spec = _spec(example_pipeline, revenue=60)
+    previous = _status(*((o, T0 + timedelta(seconds=s)) for o, s in outcomes))
+    obs = PipelineObservation(generation=1, spec=spec, created=T0 - timedelta(seconds=1))
+    status = pipeline_status(previous, obs, now=T0 + timedelta(seconds=age_seconds))
+    ready, reason, message = _condition(status, "Ready")
+    assert (ready, reason, status.phase.value) == (want_ready, want_reason, want_phase)
+    assert _condition(status, "Configured")[:2] == ("True", "Reconciled")
+    if reason == "LastRunFailed":
+        assert message.startswith(f"run {previous.last_run.id} failed") if previous.last_run else False
+    if reason == "DataStale":
+        assert "revenue: last published" in message
+
+
+def test_configuration_failures_win_over_run_and_freshness(example_pipeline: dict[str, Any]) -> None:
+    spec = _spec(example_pipeline, revenue=60)
+    previous = _status((RunOutcome.FAILED, T0))
+    obs = PipelineObservation(generation=1, spec=spec, created=CREATED, missing_suites=["gone"])
+    status = pipeline_status(previous, obs, now=T0 + timedelta(hours=1))
+    assert _condition(status, "Ready")[:2] == ("False", "QualitySuiteNotFound")
+    assert _condition(status, "Configured")[:2] == ("False", "QualitySuiteNotFound")
+    assert status.phase.value == "Blocked"
+
+
+def test_data_aware_ready_adds_no_duplicate_events(example_pipeline: dict[str, Any]) -> None:
+    """A failed run tells Degraded=True and a stale sink Fresh=False; Ready going False for those
+    reasons adds no second Warning. Ready coming back is told once."""
+    from dataops.status.events import transition_events
+
+    spec = _spec(example_pipeline, revenue=60)
+    obs = PipelineObservation(generation=1, spec=spec, created=CREATED)
+    ok = pipeline_status(_status((RunOutcome.SUCCEEDED, T0)), obs, now=T0 + timedelta(seconds=1))
+    failed = pipeline_status(
+        ok.model_copy(update={"last_run": _status((RunOutcome.FAILED, T0)).last_run}),
+        obs,
+        now=T0 + timedelta(seconds=2),
+    )
+    assert [(e.type, e.reason) for e in transition_events(ok.conditions, failed.conditions)] == [
+        ("Warning", "RetriesExhausted")
+    ]
+    stale = pipeline_status(ok, obs, now=T0 + timedelta(seconds=61))
+    assert [(e.type, e.reason) for e in transition_events(ok.conditions, stale.conditions)] == [
+        ("Warning", "DataStale")
+    ]
+    back = pipeline_status(stale, obs, now=T0 + timedelta(seconds=62)).model_copy()
+    recovered = pipeline_status(
+        back.model_copy(
+            update={
+                "history": [],
+                "last_run": _status((RunOutcome.SUCCEEDED, T0 + timedelta(seconds=62))).last_run,
+            }
+        ),
+        obs,
+        now=T0 + timedelta(seconds=63),
+    )
+    assert ("Normal", "Reconciled") in [
+        (e.type, e.reason) for e in transition_events(stale.conditions, recovered.conditions)
+    ]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from pyspark.sql import SparkSession
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.devcluster.services import ConnectWorker, KafkaBroker, Postgres
 from dataops.plan.runplan import build_run_plan
+from dataops.lineage.connectors import connector_emitter, emit_connector_run
+from dataops.lineage.receiver import LineageReceiver
+from dataops.runtime.spark_job import pipeline_emitter
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
 from dataops.streams.connect import ConnectClient
@@ -80,9 +84,14 @@ def _rows(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"id": i, "customer": f"c{i % 7}", "amount": float(i)} for i in range(start, start + n)]
 
 
-def _run(spark: SparkSession, pipeline: DataPipeline, **settings: Any) -> RunSummary:
+def _run(
+    spark: SparkSession, pipeline: DataPipeline, lineage_url: str | None = None, **settings: Any
+) -> RunSummary:
     plan = build_run_plan(name=pipeline.metadata.name, namespace="sales", spec=pipeline.spec)
-    return StreamingRun(spark, plan, run_id="r1", settings=StreamingSettings(**settings)).run()
+    lineage = pipeline_emitter(plan, lineage_url) if lineage_url else None
+    return StreamingRun(
+        spark, plan, run_id="r1", settings=StreamingSettings(**settings), lineage=lineage
+    ).run()
 
 
 def _ids(spark: SparkSession, path: Path) -> list[int]:
@@ -198,7 +207,11 @@ def test_debezium_changes_reach_the_sink_as_latest_state_per_key(
     connect_worker: ConnectWorker,
     postgres: Postgres,
     tmp_path: Path,
+    receiver: LineageReceiver,
 ) -> None:
+    """Also the lineage of real parts: the connector's event (sent as the operator sends it when it
+    puts the config, with the topics Connect itself reports) and the streaming job's events meet
+    in one graph: connector -> topic -> job -> table."""
     postgres.sql(
         "CREATE TABLE customers (id bigint PRIMARY KEY, customer text, amount double precision);"
         "ALTER TABLE customers REPLICA IDENTITY FULL;"
@@ -232,8 +245,37 @@ def test_debezium_changes_reach_the_sink_as_latest_state_per_key(
             kafka={"format": "debezium"},
         )
         pipeline.spec.transforms = []
-        summary = _run(spark, pipeline, available_now=True)
+        with urllib.request.urlopen(f"{connect_worker.url}/connectors/customers-cdc/topics") as resp:
+            reported = json.loads(resp.read())["customers-cdc"]["topics"]
+        assert topic in reported
+        operator_side = connector_emitter(
+            receiver.url,
+            namespace="sales",
+            pipeline=pipeline.metadata.name,
+            uid="0d5e2c1a-0000-4000-8000-00000000cdc0",
+            connector="customers-cdc",
+            connector_class="io.debezium.connector.postgresql.PostgresConnector",
+        )
+        assert emit_connector_run(
+            operator_side, config={"table": "customers"}, topics=reported, bootstrap=kafka_broker.bootstrap
+        )
+        summary = _run(spark, pipeline, receiver.url, available_now=True)
         assert summary.outcome == "Succeeded", summary.error
+        graph = json.loads(urllib.request.urlopen(f"{receiver.url}/api/v1/graph", timeout=10).read())
+        edges = {(e["from"], e["type"], e["to"]) for e in graph["edges"]}
+        host = kafka_broker.bootstrap.split(",")[0].lower()
+        topic_node = f"dataset:kafka://{host}:{topic}"
+        connector_node = "job:dataops://sales:customers-cdc"
+        job_node = f"job:dataops://sales:{pipeline.metadata.name}"
+        table_node = f"dataset:file:{tmp_path / 'customers'}"
+        assert {
+            (connector_node, "output", topic_node),
+            (topic_node, "input", job_node),
+            (job_node, "output", table_node),
+            (job_node, "parent", connector_node),
+        } <= edges, edges
+        states = [e["eventType"] for e in receiver.store.events if e["job"]["name"] == pipeline.metadata.name]
+        assert states[0] == "START" and states[-1] == "COMPLETE", states
         expected = sorted(
             tuple(line.split("|"))
             for line in postgres.sql("SELECT id, customer, amount FROM customers").split()

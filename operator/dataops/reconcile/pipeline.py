@@ -151,7 +151,10 @@ def reconcile_pipeline(
                 "phase": PipelinePhase.BLOCKED,
                 "conditions": merge_conditions(
                     before,
-                    [false(ConditionType.READY, Reason.INVALID_SPEC, message)],
+                    [
+                        false(ConditionType.READY, Reason.INVALID_SPEC, message),
+                        false(ConditionType.CONFIGURED, Reason.INVALID_SPEC, message),
+                    ],
                     generation=meta.get("generation"),
                     now=now,
                 ),
@@ -194,12 +197,13 @@ def reconcile_pipeline(
     owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
     # A pipeline seen for the first time has no children yet: apply them without reading first.
     first_time = previous is None or previous.plan_hash is None
-    ready_before = next((c for c in before if c.type == ConditionType.READY), None)
+    # Ready carries Configured's reason whenever the configuration failed.
+    configured_before = next((c for c in before if c.type == ConditionType.READY), None)
     unchanged = (
         previous is not None
         and previous.observed_generation == meta.get("generation")
         and previous.plan_hash == plan.digest()
-        and (ready_before is None or ready_before.reason != Reason.APPLY_FAILED)
+        and (configured_before is None or configured_before.reason != Reason.APPLY_FAILED)
     )
     if not plan_errors and (verify_children or not unchanged):
         try:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataops.api.v1alpha1.common import Condition, ConditionStatus, ConditionType
+from dataops.api.v1alpha1.common import Condition, ConditionStatus, ConditionType, Reason
 
 # Conditions whose False (or, for Degraded, True) status is bad news.
 _INVERTED = {ConditionType.DEGRADED, ConditionType.PROGRESSING}
-# Run events (RunStarted, RunSucceeded, ...) already tell these transitions.
-_SILENT = {ConditionType.PROGRESSING}
+# Run events (RunStarted, RunSucceeded, ...) already tell these transitions; Ready carries
+# Configured's reason and message when the configuration is what is wrong.
+_SILENT = {ConditionType.PROGRESSING, ConditionType.CONFIGURED}
+# Ready=False for these reasons repeats what the Degraded and Fresh events already say.
+_TOLD_ELSEWHERE = {(ConditionType.READY, Reason.LAST_RUN_FAILED), (ConditionType.READY, Reason.DATA_STALE)}
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ def transition_events(previous: list[Condition], current: list[Condition]) -> li
     old = {c.type: c for c in previous}
     events = []
     for cond in current:
-        if cond.type in _SILENT:
+        if cond.type in _SILENT or (cond.type, cond.reason) in _TOLD_ELSEWHERE:
             continue
         before = old.get(cond.type)
         if before is not None and before.status == cond.status and before.reason == cond.reason:

@@ -101,33 +101,54 @@ def _policy_condition(findings: list[PolicyFinding], last_run: RunRecord | None 
     return true(ConditionType.POLICY_COMPLIANT, Reason.COMPLIANT, f"compliant with {names}")
 
 
-def _ready_condition(obs: PipelineObservation) -> DesiredCondition:
+def _configured_condition(obs: PipelineObservation) -> DesiredCondition:
+    """Configured: the spec is valid, allowed, its references exist and its children are applied."""
+    kind = ConditionType.CONFIGURED
     if obs.forbidden:
         message = "; ".join(str(f) for f in obs.forbidden)[:4096]
-        return false(ConditionType.READY, Reason.FORBIDDEN_BY_OPERATOR, message)
+        return false(kind, Reason.FORBIDDEN_BY_OPERATOR, message)
     if obs.plan_errors:
-        return false(ConditionType.READY, Reason.INVALID_PLAN, "; ".join(str(e) for e in obs.plan_errors))
+        return false(kind, Reason.INVALID_PLAN, "; ".join(str(e) for e in obs.plan_errors))
     if obs.missing_suites:
         names = ", ".join(sorted(obs.missing_suites))
-        return false(
-            ConditionType.READY, Reason.QUALITY_SUITE_NOT_FOUND, f"DataQualitySuite not found: {names}"
-        )
+        return false(kind, Reason.QUALITY_SUITE_NOT_FOUND, f"DataQualitySuite not found: {names}")
     blocking = [f for f in obs.policy_findings if f.blocking]
     if blocking:
         names = ", ".join(f.policy for f in blocking)
-        return false(ConditionType.READY, Reason.POLICY_VIOLATION, f"blocked by DataPolicy {names}")
+        return false(kind, Reason.POLICY_VIOLATION, f"blocked by DataPolicy {names}")
     if obs.apply_error:
-        return false(ConditionType.READY, Reason.APPLY_FAILED, obs.apply_error)
-    return true(ConditionType.READY, Reason.RECONCILED, "plan and runner resources are in place")
+        return false(kind, Reason.APPLY_FAILED, obs.apply_error)
+    return true(kind, Reason.RECONCILED, "plan and runner resources are in place")
+
+
+def ready_condition(
+    configured: DesiredCondition, last_run: RunRecord | None, fresh: DesiredCondition | None
+) -> DesiredCondition:
+    """Ready is data-aware: configured, the last finished run succeeded (its blocking gates
+    passed: a failed gate fails the run) and every sink with a freshness SLO is fresh. A
+    pipeline that has not run yet, or whose sinks were never due, is Ready once configured."""
+    kind = ConditionType.READY
+    if configured.status.value != "True":
+        return false(kind, configured.reason, configured.message)
+    if last_run is not None and last_run.outcome == RunOutcome.FAILED:
+        return false(kind, Reason.LAST_RUN_FAILED, f"run {last_run.id} failed: {last_run.message}"[:4096])
+    if fresh is not None and fresh.status.value == "False":
+        return false(kind, Reason.DATA_STALE, fresh.message)
+    parts = [configured.message]
+    if last_run is not None:
+        parts.append(f"last run {last_run.id} {last_run.outcome.value.lower()}")
+    if fresh is not None and fresh.status.value == "True":
+        parts.append("data fresh")
+    return true(kind, Reason.RECONCILED, "; ".join(parts))
 
 
 def pipeline_status(
     previous: DataPipelineStatus | None, obs: PipelineObservation, *, now: datetime
 ) -> DataPipelineStatus:
     before = previous or DataPipelineStatus(conditions=[])
-    ready = _ready_condition(obs)
+    configured = _configured_condition(obs)
     refs = (
-        false(ConditionType.REFERENCES_RESOLVED, Reason.QUALITY_SUITE_NOT_FOUND, ready.message)
+        false(ConditionType.REFERENCES_RESOLVED, Reason.QUALITY_SUITE_NOT_FOUND, configured.message)
         if obs.missing_suites
         else true(ConditionType.REFERENCES_RESOLVED, Reason.RESOLVED, "all referenced objects exist")
     )
@@ -154,15 +175,23 @@ def pipeline_status(
         degraded = false(ConditionType.DEGRADED, Reason.LAST_RUN_SUCCEEDED, f"run {last_run.id} succeeded")
     else:
         degraded = false(ConditionType.DEGRADED, Reason.AS_EXPECTED)
-    desired = [ready, refs, _policy_condition(obs.policy_findings, last_run), progressing, degraded]
+    fresh: DesiredCondition | None = None
     if obs.spec is not None:
         finished = [*runs["history"], *([last_run] if last_run is not None else [])]
         created = obs.created or now
         fresh = freshness_condition(
             sink_freshness(obs.spec, finished, obs.streaming, created=created, now=now)
         )
-        if fresh is not None:
-            desired.append(fresh)
+    desired = [
+        ready_condition(configured, last_run, fresh),
+        configured,
+        refs,
+        _policy_condition(obs.policy_findings, last_run),
+        progressing,
+        degraded,
+    ]
+    if fresh is not None:
+        desired.append(fresh)
     sources: dict[str, Any] = {}
     if obs.sources is not None:
         desired.append(_sources_condition(obs.sources))
@@ -172,7 +201,7 @@ def pipeline_status(
             "last_connector_restart_request": obs.sources.restart_request,
         }
     conditions = merge_conditions(before.conditions, desired, generation=obs.generation, now=now)
-    if ready.status.value != "True":
+    if configured.status.value != "True":
         phase = PipelinePhase.BLOCKED
     elif active:
         phase = PipelinePhase.RUNNING

@@ -77,6 +77,7 @@ class ConditionStatus(StrEnum):
 
 class ConditionType(StrEnum):
     READY = "Ready"
+    CONFIGURED = "Configured"
     PROGRESSING = "Progressing"
     DEGRADED = "Degraded"
     REFERENCES_RESOLVED = "ReferencesResolved"
@@ -109,6 +110,7 @@ class Reason(StrEnum):
     SELECTING = "Selecting"
     RUN_IN_PROGRESS = "RunInProgress"
     RETRIES_EXHAUSTED = "RetriesExhausted"
+    LAST_RUN_FAILED = "LastRunFailed"
     LAST_RUN_SUCCEEDED = "LastRunSucceeded"
     VALIDATION_PASSED = "ValidationPassed"
     VALIDATION_FAILED = "ValidationFailed"

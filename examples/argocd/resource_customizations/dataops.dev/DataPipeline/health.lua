@@ -56,17 +56,22 @@ if generation ~= nil and ready.observedGeneration ~= nil and ready.observedGener
     .. " (Ready is of generation " .. text(ready.observedGeneration) .. ")"
   return hs
 end
-if ready.status == "False" then
+-- Configured is what Ready was before Ready became data-aware (operators before it wrote only Ready).
+local configured = condition(status, "Configured")
+if configured == nil then configured = ready end
+if configured.status == "False" then
   -- Blocked (a policy, an invalid plan, a missing DataQualitySuite, a failed apply): suspending
   -- does not fix it, so it stays Degraded while suspended.
   hs.status = "Degraded"
-  hs.message = explain(ready)
+  hs.message = explain(configured)
   return hs
 end
-if ready.status ~= "True" then
-  hs.status = "Progressing"
-  hs.message = "Ready is " .. text(ready.status) .. ": " .. explain(ready)
-  return hs
+for _, c in ipairs({configured, ready}) do
+  if c.status ~= "True" and c.status ~= "False" then
+    hs.status = "Progressing"
+    hs.message = text(c.type) .. " is " .. text(c.status) .. ": " .. explain(c)
+    return hs
+  end
 end
 
 local degraded = condition(status, "Degraded")
@@ -97,6 +102,12 @@ end
 if streaming then
   local state = "Unknown"
   if status.streaming ~= nil and status.streaming.state ~= nil then state = status.streaming.state end
+  local fresh = condition(status, "Fresh")
+  if active and state == "Running" and fresh ~= nil and fresh.status == "False" then
+    hs.status = "Degraded"
+    hs.message = "the streaming job is running but " .. explain(fresh)
+    return hs
+  end
   if active and state == "Running" then
     hs.status = "Healthy"
     hs.message = "the streaming job is running"
@@ -142,6 +153,13 @@ end
 if failed then
   hs.status = "Degraded"
   hs.message = explain(degraded)
+  return hs
+end
+
+-- Ready is data-aware: with the configuration fine and no run failed, False means stale data.
+if ready.status == "False" then
+  hs.status = "Degraded"
+  hs.message = explain(ready)
   return hs
 end
 

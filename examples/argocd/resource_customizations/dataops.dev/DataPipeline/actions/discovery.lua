@@ -12,12 +12,18 @@ local suspended = obj.spec ~= nil and obj.spec.suspend == true
 local streaming = obj.spec ~= nil and obj.spec.mode == "Streaming"
 local deleting = obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil
 
-local blocked = false
+-- Blocked is Configured=False (Ready=False where an older operator wrote no Configured): a
+-- pipeline whose last run failed or whose data is stale is not blocked, and run-now is the fix.
+local configured = nil
+local ready = nil
 if obj.status ~= nil and obj.status.conditions ~= nil then
   for _, c in ipairs(obj.status.conditions) do
-    if c.type == "Ready" and c.status == "False" then blocked = true end
+    if c.type == "Configured" then configured = c end
+    if c.type == "Ready" then ready = c end
   end
 end
+if configured == nil then configured = ready end
+local blocked = configured ~= nil and configured.status == "False"
 
 actions["suspend"]["disabled"] = suspended or deleting
 actions["resume"]["disabled"] = not suspended or deleting
