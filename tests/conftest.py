@@ -12,6 +12,8 @@ import yaml
 from pyspark.sql import SparkSession
 
 from dataops.devcluster.services import ConnectWorker, KafkaBroker, Postgres
+from dataops.lineage.receiver import LineageReceiver, LineageStore
+from dataops.lineage.validate import EventValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -69,3 +71,16 @@ def spark() -> Iterator[SparkSession]:
     session = local_session(master="local[2]", app_name="dataops-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def bundled_validator() -> EventValidator:
+    return EventValidator.bundled()
+
+
+@pytest.fixture
+def receiver(bundled_validator: EventValidator) -> Iterator[LineageReceiver]:
+    """A running `dataops lineage serve` receiver: validates each event, builds the graph."""
+    server = LineageReceiver(LineageStore(bundled_validator)).start()
+    yield server
+    server.stop()

@@ -7,15 +7,21 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from pydantic import ValidationError
 
 from dataops.api.crdgen import drifted_crds, write_crds
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.api.validation import admitted_model, validate_document
-from dataops.manifests import read_documents, yaml_files
+from dataops.manifests import Document, read_documents, yaml_files
 from dataops.plan.sql_check import check_sql_steps
 from dataops.plan.sql_guard import check_steps
+
+if TYPE_CHECKING:
+    from dataops.kube.client import KubeClient
+    from dataops.kube.diff import ObjectDiff
 
 DEFAULT_CRD_DIR = Path("crds")
 
@@ -215,14 +221,60 @@ def cmd_diff(args: argparse.Namespace) -> int:
             )
             errors += 1
             continue
-        found = diff_object(client, rt, doc.body, namespace=args.namespace)
-        if found.error:
-            print(f"error: {found.error}", file=sys.stderr)
-            errors += 1
-        elif found.text:
-            changed += 1
-            print(found.text, end="")
+        found = [diff_object(client, rt, doc.body, namespace=args.namespace)]
+        if kind == "DataPipeline" and args.children and not found[0].error:
+            found += _children_diffs(client, doc.body, documents, namespace=args.namespace)
+        for one in found:
+            if one.error:
+                print(f"error: {one.error}", file=sys.stderr)
+                errors += 1
+            elif one.text:
+                changed += 1
+                print(one.text, end="")
     return 2 if errors else 1 if changed else 0
+
+
+def _children_diffs(
+    client: KubeClient, body: dict[str, Any], documents: list[Document], *, namespace: str
+) -> list[ObjectDiff]:
+    """The operator's changes to the pipeline's children, from the policies and suites the cluster
+    would have after the apply: the live ones, replaced by those among the manifests."""
+    from dataops.api.v1alpha1.datapolicy import DataPolicy
+    from dataops.kube.client import DATA_POLICY, DATA_QUALITY_SUITE, KubeError
+    from dataops.kube.diff import DIFF_FIELD_MANAGER, ObjectDiff, diff_children
+
+    pipeline = DataPipeline.model_validate(body)
+    ns = pipeline.metadata.namespace or namespace
+    pipeline.metadata.namespace = ns
+    bodies = [d.body for d in documents if isinstance(d.body, dict)]
+    try:
+        policies: dict[tuple[str, str], Any] = {}
+        for item in [*client.list(DATA_POLICY, ns), *(b for b in bodies if b.get("kind") == "DataPolicy")]:
+            item_ns = (item.get("metadata") or {}).get("namespace") or namespace
+            if item_ns == ns:
+                policy = DataPolicy.model_validate(item)
+                policies[(ns, policy.metadata.name)] = policy.spec
+        local = {
+            b["metadata"]["name"]: b
+            for b in bodies
+            if b.get("kind") == "DataQualitySuite" and ((b["metadata"].get("namespace") or namespace) == ns)
+        }
+        suites: dict[str, dict[str, Any]] = {}
+        for gate in pipeline.spec.quality_gates:
+            name = gate.suite_ref.name
+            if name in local:  # as the API server stores it: with the CRD's defaults filled in
+                doc = {**local[name], "metadata": {**local[name]["metadata"], "namespace": ns}}
+                suite = client.apply(
+                    doc, rt=DATA_QUALITY_SUITE, field_manager=DIFF_FIELD_MANAGER, dry_run=True
+                )
+            else:
+                suite = client.get(DATA_QUALITY_SUITE, ns, name) or {}
+            if suite.get("spec") is not None:
+                suites[name] = suite["spec"]
+        return diff_children(client, pipeline, [(k[0], k[1], v) for k, v in policies.items()], suites)
+    except (KubeError, ValidationError) as exc:
+        label = f"children of DataPipeline {ns}/{pipeline.metadata.name}"
+        return [ObjectDiff(label, "", error=f"{label}: {str(exc).splitlines()[0]}")]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -398,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
     diff.add_argument("-n", "--namespace", default="default", help="for manifests that name none")
     diff.add_argument("--kubeconfig", default=None, help="default: $KUBECONFIG or ~/.kube/config")
+    diff.add_argument(
+        "--children",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also diff the children the operator would change (runner RBAC, run-plan ConfigMap)",
+    )
     diff.set_defaults(func=cmd_diff)
 
     run = sub.add_parser("run", help="run one pipeline locally with Spark (no cluster)")

@@ -60,7 +60,7 @@ def test_no_drift_after_the_operator_reconciles_and_changes_show(
     )
 
     same = _diff(control_plane, path, namespace)
-    assert (same.returncode, same.stdout, same.stderr) == (0, "", "")
+    assert (same.returncode, same.stdout, same.stderr) == (0, "", ""), same.stdout
     kubectl_diff = control_plane.kubectl(
         "diff", "--server-side", "--field-manager=gitops", "-f", str(path), check=False
     )
@@ -80,6 +80,35 @@ def test_no_drift_after_the_operator_reconciles_and_changes_show(
     assert "a-new-secret-value" not in result.stdout and "extra: '*** (after)'" in result.stdout
     assert f"merged/dataops.dev/v1alpha1.DataQualitySuite.{namespace}.brand-new-suite" in result.stdout
     assert f"DataPolicy.{namespace}" not in result.stdout  # unchanged objects print nothing
+    # The schedule is not part of the run plan: the operator's children would not change.
+    assert "orders-daily-plan" not in result.stdout
+
+    # A SQL change reaches the run-plan ConfigMap the operator would apply: a child diff.
+    edited = copy.deepcopy(docs)
+    step = next(d for d in edited if d["kind"] == "DataPipeline")["spec"]["transforms"][0]
+    step["sql"] = step["sql"].replace("'completed'", "'shipped'")
+    result = _diff(control_plane, _write(tmp_path, edited), namespace)
+    assert result.returncode == 1, result.stderr
+    assert f"merged/v1.ConfigMap.{namespace}.orders-daily-plan" in result.stdout
+    assert "shipped" in result.stdout and "dataops.dev/plan-hash" in result.stdout
+    assert "ServiceAccount" not in result.stdout  # the runner identity stays as it is
+    quiet = subprocess.run(
+        [
+            "dataops", "diff", "-f", str(tmp_path / "manifests.yaml"), "-n", namespace,
+            "--kubeconfig", str(control_plane.kubeconfig), "--no-children",
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert quiet.returncode == 1 and "orders-daily-plan" not in quiet.stdout
+
+    # A pipeline that does not exist yet: its children are all new.
+    fresh = copy.deepcopy(docs)
+    renamed = next(d for d in fresh if d["kind"] == "DataPipeline")
+    renamed["metadata"]["name"] = "orders-weekly"
+    result = _diff(control_plane, _write(tmp_path, fresh), namespace)
+    assert result.returncode == 1, result.stderr
+    for child in ("ServiceAccount", "Role", "RoleBinding", "ConfigMap"):
+        assert f".{child}.{namespace}.orders-weekly" in result.stdout, child
 
     broken = copy.deepcopy(docs)
     sink = next(d for d in broken if d["kind"] == "DataPipeline")["spec"]["sinks"][0]

@@ -6,6 +6,10 @@ merges by its field-ownership rules exactly as a real apply would; the answer is
 the live object. Fields that only the server writes (status, resourceVersion, managedFields, uid,
 generation, timestamps) are left out, as ``kubectl diff`` does. Secret values are never shown.
 Exit codes follow ``kubectl diff``: 0 no differences, 1 differences, >1 an error.
+
+A DataPipeline's children (its runner ServiceAccount, Role, RoleBinding and run-plan ConfigMap)
+are diffed too: the operator would change them right after the apply, so they are part of what
+applying changes on the cluster.
 """
 
 from __future__ import annotations
@@ -16,7 +20,17 @@ from typing import Any
 
 import yaml
 
-from dataops.kube.client import KubeClient, KubeError, ResourceType
+from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.kube.client import (
+    DATA_PIPELINE,
+    FIELD_MANAGER,
+    KubeClient,
+    KubeError,
+    ResourceType,
+    resource_type_of,
+)
+from dataops.plan.children import Owner, desired_children
+from dataops.plan.preview import NamedPolicy, preview
 
 DIFF_FIELD_MANAGER = "dataops-diff"
 _SERVER_METADATA = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
@@ -63,7 +77,12 @@ def _yaml(obj: dict[str, Any] | None) -> list[str]:
 
 
 def diff_object(
-    client: KubeClient, rt: ResourceType, manifest: dict[str, Any], *, namespace: str
+    client: KubeClient,
+    rt: ResourceType,
+    manifest: dict[str, Any],
+    *,
+    namespace: str,
+    field_manager: str = DIFF_FIELD_MANAGER,
 ) -> ObjectDiff:
     meta = manifest.get("metadata") or {}
     ns = meta.get("namespace") or namespace if rt.namespaced else None
@@ -72,7 +91,7 @@ def diff_object(
     body = {**manifest, "metadata": {**meta, **({"namespace": ns} if ns else {})}}
     try:
         live = client.get(rt, ns, name)
-        merged = client.apply(body, rt=rt, field_manager=DIFF_FIELD_MANAGER, dry_run=True)
+        merged = client.apply(body, rt=rt, field_manager=field_manager, dry_run=True)
     except KubeError as exc:
         return ObjectDiff(label, "", error=f"{label}: {exc}")
     was = comparable(live) if live is not None else None
@@ -83,3 +102,43 @@ def diff_object(
     where = f"{rt.api_version}.{rt.kind}.{ns or ''}.{name}"
     text = "".join(difflib.unified_diff(before, after, fromfile=f"live/{where}", tofile=f"merged/{where}"))
     return ObjectDiff(label, text)
+
+
+def diff_new(label: str, manifest: dict[str, Any], where: str) -> ObjectDiff:
+    """An object that does not exist yet: all of it is added."""
+    text = "".join(
+        difflib.unified_diff([], _yaml(manifest), fromfile=f"live/{where}", tofile=f"merged/{where}")
+    )
+    return ObjectDiff(label, text)
+
+
+def diff_children(
+    client: KubeClient,
+    pipeline: DataPipeline,
+    policies: list[NamedPolicy],
+    suites: dict[str, dict[str, Any]],
+) -> list[ObjectDiff]:
+    """What the operator would change on a pipeline's children (runner identity and permissions,
+    the run-plan ConfigMap) once the manifests are applied: the children it would compute from the
+    given policies and suites, dry-run applied under the operator's own field manager. The
+    children of a pipeline that does not exist yet are all new."""
+    namespace = pipeline.metadata.namespace or "default"
+    name = pipeline.metadata.name
+    item = preview(pipeline, policies, suites=suites)
+    live = client.get(DATA_PIPELINE, namespace, name)
+    if live is not None:  # owned by the live pipeline, as the operator applies them
+        owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=live["metadata"]["uid"])
+        children = desired_children(owner=owner, plan=item.plan)
+    else:
+        children = item.children
+    found = []
+    for child in children:
+        rt = resource_type_of(child)
+        child_name = child["metadata"]["name"]
+        if live is None:
+            label = f"{rt.kind} {namespace}/{child_name} (child of DataPipeline {name})"
+            where = f"{rt.api_version}.{rt.kind}.{namespace}.{child_name}"
+            found.append(diff_new(label, child, where))
+        else:
+            found.append(diff_object(client, rt, child, namespace=namespace, field_manager=FIELD_MANAGER))
+    return found
