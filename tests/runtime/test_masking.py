@@ -596,6 +596,7 @@ def test_streaming_batches_are_masked(spark: SparkSession, tmp_path: Path) -> No
         [(str(i).encode(), v.encode(), "events", 0, i) for i, v in enumerate(values)],
         "key binary, value binary, topic string, partition int, offset long",
     )
+    run.query_id = "query-of-the-checkpoint"  # a started query reads it from <checkpoint>/metadata
     run._process(batch, 0)
     assert _scan_bytes(tmp_path) == []
     raw = spark.read.format("delta").load(str(tmp_path / "raw")).collect()

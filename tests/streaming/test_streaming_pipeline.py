@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -286,3 +287,79 @@ def test_debezium_changes_reach_the_sink_as_latest_state_per_key(
         assert len(actual) == 47
     finally:
         connect.delete("customers-cdc")
+
+
+def _mixed_records(bootstrap: str, topic: str, good: int, bad_every: int) -> int:
+    """``good`` valid rows with a malformed record after every ``bad_every``; returns the bad count."""
+    create_topic(bootstrap, topic, partitions=3)
+    create_topic(bootstrap, f"{topic}.dlq", partitions=2)
+    bad = 0
+    for start in range(0, good, bad_every):
+        produce_json(bootstrap, topic, _rows(min(bad_every, good - start), start=start))
+        produce(bootstrap, topic, [f"{{broken {start}"], [f"bad-{start}"])
+        bad += 1
+    return bad
+
+
+def _dead_letters(bootstrap: str, topic: str, at_least: int) -> list[tuple[int, int]]:
+    """The source (partition, offset) of every record on the dead-letter topic, duplicates kept."""
+    found = consume_all(bootstrap, f"{topic}.dlq", expected=at_least + 1000, timeout=8)
+    positions = []
+    for message in found:
+        headers = {k: v.decode() for k, v in message.headers()}
+        positions.append((int(headers["dataops.source.partition"]), int(headers["dataops.source.offset"])))
+    return positions
+
+
+@pytest.mark.parametrize("failpoint", ["after-sinks:1", "after-dead-letters:1"])
+def test_driver_killed_mid_batch_lands_each_record_and_dead_letter_once(
+    kafka_broker: KafkaBroker, tmp_path: Path, spark: SparkSession, failpoint: str
+) -> None:
+    """The driver is SIGKILLed (injected, not waited for) between the sinks' commit and the
+    checkpoint's commit, or between the dead-letter write and its done marker: the replayed batch
+    adds nothing twice, to the sink or to the dead-letter topic."""
+    bootstrap = kafka_broker.bootstrap
+    topic = f"orders-k{failpoint.split(':')[0].replace('-', '')[:10]}"
+    bad = _mixed_records(bootstrap, topic, 3000, 100)
+    manifest = tmp_path / "pipeline.yaml"
+    manifest.write_text(yaml.safe_dump(_pipeline(topic, tmp_path / "lake", bootstrap).to_json()))
+    command = [sys.executable, "-m", "dataops.cli", "run", "-f", str(manifest), "--master", "local[2]"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    killed = subprocess.run(
+        [*command, "--available-now"],
+        capture_output=True,
+        text=True,
+        env={**env, "DATAOPS_FAILPOINT": failpoint},
+        timeout=600,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert 0 < len(_dead_letters(bootstrap, topic, 0)) < bad  # part of the dead letters went out
+    rerun = subprocess.run(
+        [*command, "--available-now"], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    ids = _ids(spark, tmp_path / "lake")
+    assert len(ids) == 3000 and sorted(ids) == list(range(3000))
+    letters = _dead_letters(bootstrap, topic, bad)
+    assert len(letters) == bad and len(set(letters)) == bad, sorted(letters)
+
+
+def test_a_new_checkpoint_at_the_same_path_is_not_skipped_by_delta(
+    kafka_broker: KafkaBroker, tmp_path: Path, spark: SparkSession
+) -> None:
+    """Deleting the checkpoint starts the batch ids at 0 again. Delta's transaction id must come from
+    the new checkpoint, not its path, or Delta takes batch 0 for one it committed and skips it."""
+    bootstrap = kafka_broker.bootstrap
+    create_topic(bootstrap, "orders-n", partitions=1)
+    produce_json(bootstrap, "orders-n", _rows(100))
+    pipeline = _pipeline("orders-n", tmp_path / "lake", bootstrap)
+    first = _run(spark, pipeline, available_now=True)
+    assert first.outcome == "Succeeded", first.error
+    assert sorted(_ids(spark, tmp_path / "lake")) == list(range(100))
+    shutil.rmtree(tmp_path / "lake" / "_dataops_checkpoint")
+    produce_json(bootstrap, "orders-n", _rows(50, start=100))
+    again = _run(spark, pipeline, available_now=True)
+    assert again.outcome == "Succeeded", again.error
+    ids = _ids(spark, tmp_path / "lake")
+    # the new checkpoint reads the topic from the start: 150 more rows, none skipped
+    assert len(ids) == 250 and set(ids) == set(range(150))

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
-from dataops.api.v1alpha1.common import ConditionType, LabelSelector, Reason
+from dataops.api.v1alpha1.common import LabelSelector
 from dataops.api.v1alpha1.datapipeline import (
     DataPipelineSpec,
     DataPipelineStatus,
     PipelineMode,
-    PipelinePhase,
+    RunRecord,
 )
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.api.v1alpha1.meta import parse_time
@@ -25,14 +24,17 @@ from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, DATA_QUALITY_SUITE, 
 from dataops.kube.runs import LaunchRefused, launch, observe_drivers, retire, stop
 from dataops.metrics.pipeline_facts import pipeline_facts
 from dataops.metrics.pipelines import PIPELINES
-from dataops.plan.children import Owner, desired_children, plan_config_map_name
-from dataops.plan.runplan import PlanError, build_run_plan
-from dataops.plan.scheduling import decide, refuse_launch
+from dataops.plan.pipeline_decision import (
+    Configuration,
+    PipelineWorld,
+    after_refused_launches,
+    configure,
+    decide_pipeline,
+)
+from dataops.plan.runplan import PlanError
 from dataops.plan.spark_driver import Launch
-from dataops.plan.sql_guard import check_steps
-from dataops.policy.deputy import pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
-from dataops.policy.masking import MaskingRule, keys_needed, masking_rules
+from dataops.policy.masking import keys_needed
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
@@ -45,9 +47,7 @@ from dataops.reconcile.sources import (
     needs_finalizer,
     reconcile_sources,
 )
-from dataops.status.conditions import false, merge_conditions
-from dataops.status.freshness import freshness_of
-from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status, streaming_status
+from dataops.status.pipeline import SourcesView, invalid_spec_status
 
 log = logging.getLogger(__name__)
 SOURCES_RETRY = timedelta(seconds=15)  # look again when Kafka or Connect was not reachable
@@ -145,21 +145,7 @@ def reconcile_pipeline(
         spec = DataPipelineSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         message = "; ".join(f"spec.{format_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())[:4096]
-        status = (previous or DataPipelineStatus(conditions=[])).model_copy(
-            update={
-                "observed_generation": meta.get("generation"),
-                "phase": PipelinePhase.BLOCKED,
-                "conditions": merge_conditions(
-                    before,
-                    [
-                        false(ConditionType.READY, Reason.INVALID_SPEC, message),
-                        false(ConditionType.CONFIGURED, Reason.INVALID_SPEC, message),
-                    ],
-                    generation=meta.get("generation"),
-                    now=now,
-                ),
-            }
-        )
+        status = invalid_spec_status(previous, meta.get("generation"), message, now=now)
         write_status(
             client,
             DATA_PIPELINE,
@@ -171,148 +157,39 @@ def reconcile_pipeline(
         )
         return outcome
 
-    suites = referenced_suites(client, namespace, spec)
-    missing = [n for n, suite in suites.items() if suite is None]
-    masking_errors: list[PlanError] = []
-    policies = selecting_policies(
-        client,
-        namespace,
-        meta.get("labels") or {},
-        max_age=config.policy_list_max_age,
-        unusable=masking_errors,
-    )
-    rules = _masking_rules(policies, masking_errors)
-    plan = build_run_plan(
-        name=name,
-        namespace=namespace,
-        spec=spec,
-        suites={n: suite for n, suite in suites.items() if suite is not None},
-        masking=rules,
-        pii_columns=[c for _, policy in policies for c in policy.pii_columns],
-    )
-    plan_errors = check_steps(spec) + masking_errors
-    # What the operator will not do on the author's behalf: nothing is launched or contacted.
-    forbidden = pipeline_forbidden(spec, config.allowlists())
-    apply_error = None
-    owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=meta["uid"])
-    # A pipeline seen for the first time has no children yet: apply them without reading first.
-    first_time = previous is None or previous.plan_hash is None
-    # Ready carries Configured's reason whenever the configuration failed.
-    configured_before = next((c for c in before if c.type == ConditionType.READY), None)
-    unchanged = (
-        previous is not None
-        and previous.observed_generation == meta.get("generation")
-        and previous.plan_hash == plan.digest()
-        and (configured_before is None or configured_before.reason != Reason.APPLY_FAILED)
-    )
-    if not plan_errors and (verify_children or not unchanged):
-        try:
-            for child in desired_children(owner=owner, plan=plan):
-                if first_time:
-                    client.apply(child)
-                    outcome.children_written += 1
-                else:
-                    outcome.children_written += ensure(client, child)
-        except KubeError as exc:
-            apply_error = f"applying children failed: {exc}"
-    findings = sorted((evaluate(n, policy, spec) for n, policy in policies), key=lambda f: f.policy)
+    world = observe(client, body, spec, previous, config=config)
+    conf = configure(world, config.allowlists(), verify_children=verify_children)
+    # act: the children, then the streaming sources; both outcomes feed the decision on runs
+    apply_error = apply_children(client, conf, outcome)
     sources: SourcesReport | None = None
-    if has_streaming_sources(spec) and not forbidden:
+    if has_streaming_sources(spec) and not conf.forbidden:
         if needs_finalizer(spec, config):
             ensure_finalizer(client, body)
         sources = reconcile_sources(client, body, spec, previous, config=config, now=now)
-    can_start = not (
-        plan_errors
-        or forbidden
-        or missing
-        or apply_error
-        or any(f.blocking for f in findings)
-        or (sources and sources.blocking)
-    )
-    # Drivers are looked up while runs are active (and for a streaming job, which must not start
-    # beside a driver that is still stopping); finished ones are retired then too.
-    drivers = (
-        observe_drivers(client, namespace, name, spec.spark.backend)
-        if (previous is not None and previous.active_runs) or spec.mode == PipelineMode.STREAMING
-        else {}
-    )
-    runs = decide(
-        name=name,
-        uid=meta["uid"],
-        spec=spec,
-        status=previous,
-        drivers=drivers,
-        annotations=meta.get("annotations") or {},
-        created=parse_time(meta.get("creationTimestamp")) or now,
-        now=now,
-        can_start=can_start,
-        continuous_key=plan.digest(),
-    )
-    observation = PipelineObservation(
-        generation=meta.get("generation"),
-        suspended=spec.suspend,
-        missing_suites=missing,
-        policy_findings=findings,
-        plan_errors=plan_errors,
-        forbidden=forbidden,
+    decision = decide_pipeline(
+        world,
+        conf,
         apply_error=apply_error,
-        plan_config_map=None if plan_errors else plan_config_map_name(name),
-        plan_hash=None if plan_errors else plan.digest(),
-        runs=runs,
         sources=SourcesView(sources.topics, sources.connectors, sources.restart_request, sources.errors)
         if sources is not None
         else None,
-        streaming=streaming_status(spec, runs, drivers, previous),
-        spec=spec,
-        created=parse_time(meta.get("creationTimestamp")) or now,
+        sources_blocking=bool(sources and sources.blocking),
+        now=now,
     )
-    status = pipeline_status(previous, observation, now=now)
-    # Look again when a sink's data goes stale (its Fresh condition turns False without any event).
-    runs.wake_at += [
-        s.stale_at
-        for s in freshness_of(spec, status, observation.created or now, now)
-        if s.fresh is not False
-    ]
+    runs, status = decision.runs, decision.status
     # Runs are recorded in status before their pods exist, so a restart never loses or repeats one.
     write_status(
-        client,
-        DATA_PIPELINE,
-        body,
-        current=status,
-        conditions_before=before,
-        now=now,
-        outcome=outcome,
+        client, DATA_PIPELINE, body, current=status, conditions_before=before, now=now, outcome=outcome
     )
-    created = observation.created or now
-    facts = pipeline_facts(spec, previous, status, drivers, created=created, now=now)
+    created = world.created or now
+    facts = pipeline_facts(spec, previous, status, world.drivers, created=created, now=now)
     PIPELINES.observe(namespace, name, facts)  # after the write: a failed write counts nothing
-    refused = False
-    for record in list(runs.launch):
-        attempt = Launch(
-            owner=owner,
-            run_id=record.id,
-            attempt=record.attempt,
-            image=config.image,
-            lineage_transport=config.lineage_transport,
-            kafka_bootstrap=config.kafka_bootstrap,
-            api_server_url=config.api_server_url,
-            masking_keys=tuple(keys_needed(plan.masking)),
-        )
-        try:
-            outcome.children_written += launch(client, attempt, spec)
-        except LaunchRefused as exc:
-            refuse_launch(runs, record, str(exc), name=name, spec=spec, now=now)
-            refused = True
-            continue
-        outcome.launched.append(attempt.driver_pod_name)
+    refused = launch_runs(client, world, conf, runs.launch, config=config, outcome=outcome)
     if refused:
-        # The attempts the API server refused failed now, with its message: the one case with a
-        # second status write (the first recorded the launch before its objects were created).
+        # The one case with a second status write (the first recorded the launch before its
+        # objects were created).
         written = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        observation = replace(
-            observation, runs=runs, streaming=streaming_status(spec, runs, drivers, previous)
-        )
-        refused_status = pipeline_status(previous, observation, now=now)
+        refused_status = after_refused_launches(world, decision, refused, now=now)
         write_status(
             client,
             DATA_PIPELINE,
@@ -322,7 +199,7 @@ def reconcile_pipeline(
             now=now,
             outcome=outcome,
         )
-        facts = pipeline_facts(spec, status, refused_status, drivers, created=created, now=now)
+        facts = pipeline_facts(spec, status, refused_status, world.drivers, created=created, now=now)
         PIPELINES.observe(namespace, name, facts)
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
@@ -340,13 +217,90 @@ def reconcile_pipeline(
     return outcome
 
 
-def _masking_rules(policies: list[tuple[str, DataPolicySpec]], errors: list[PlanError]) -> list[MaskingRule]:
-    """The selecting policies' PII rules; a rule that cannot be used stops runs (never written in clear)."""
+def observe(
+    client: KubeClient,
+    body: dict[str, Any],
+    spec: DataPipelineSpec,
+    previous: DataPipelineStatus | None,
+    *,
+    config: RunConfig,
+) -> PipelineWorld:
+    """Every read of a reconcile: the suites the gates name, the selecting DataPolicies and, while
+    runs are active (or for a streaming job, which must not start beside a driver still stopping),
+    the drivers."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    unusable: list[PlanError] = []
+    policies = selecting_policies(
+        client, namespace, meta.get("labels") or {}, max_age=config.policy_list_max_age, unusable=unusable
+    )
+    drivers = (
+        observe_drivers(client, namespace, name, spec.spark.backend)
+        if (previous is not None and previous.active_runs) or spec.mode == PipelineMode.STREAMING
+        else {}
+    )
+    return PipelineWorld(
+        namespace=namespace,
+        name=name,
+        uid=meta["uid"],
+        generation=meta.get("generation"),
+        annotations=meta.get("annotations") or {},
+        created=parse_time(meta.get("creationTimestamp")),
+        spec=spec,
+        previous=previous,
+        suites=referenced_suites(client, namespace, spec),
+        policies=policies,
+        unusable_policies=unusable,
+        drivers=drivers,
+    )
+
+
+def apply_children(client: KubeClient, conf: Configuration, outcome: Outcome) -> str | None:
+    """Server-side apply of the children; a pipeline seen for the first time has none yet, so they
+    are applied without reading them first. Returns why applying failed, if it did."""
+    if not conf.apply_children:
+        return None
     try:
-        return masking_rules(policies)
-    except ValueError as exc:
-        errors.append(PlanError("policy", str(exc)))
-        return []
+        for child in conf.children:
+            if conf.first_time:
+                client.apply(child)
+                outcome.children_written += 1
+            else:
+                outcome.children_written += ensure(client, child)
+    except KubeError as exc:
+        return f"applying children failed: {exc}"
+    return None
+
+
+def launch_runs(
+    client: KubeClient,
+    world: PipelineWorld,
+    conf: Configuration,
+    launches: list[RunRecord],
+    *,
+    config: RunConfig,
+    outcome: Outcome,
+) -> list[tuple[RunRecord, str]]:
+    """Create each attempt's objects; returns the attempts the API server refused, with its message."""
+    refused = []
+    for record in list(launches):
+        attempt = Launch(
+            owner=world.owner,
+            run_id=record.id,
+            attempt=record.attempt,
+            image=config.image,
+            lineage_transport=config.lineage_transport,
+            kafka_bootstrap=config.kafka_bootstrap,
+            api_server_url=config.api_server_url,
+            masking_keys=tuple(keys_needed(conf.plan.masking)),
+        )
+        try:
+            outcome.children_written += launch(client, attempt, world.spec)
+        except LaunchRefused as exc:
+            refused.append((record, str(exc)))
+            continue
+        outcome.launched.append(attempt.driver_pod_name)
+    return refused
 
 
 def _finalize(

@@ -29,6 +29,7 @@ from dataops.runtime.merge import (
     delta_merge_counts,
     file_merge_counts,
     key_condition,
+    merge_delta_table,
     one_row_per_key,
 )
 
@@ -167,8 +168,6 @@ def _write_jdbc(sink: Sink, df: DataFrame) -> None:
 
 
 def _merge_delta(spark: SparkSession, sink: Sink, rows: DataFrame) -> MergeOutcome:
-    from delta.tables import DeltaTable
-
     assert sink.path is not None
     if not path_exists(spark, sink.path):
         writer = rows.write.format("delta")
@@ -177,10 +176,7 @@ def _merge_delta(spark: SparkSession, sink: Sink, rows: DataFrame) -> MergeOutco
         writer.save(sink.path)
         inserted = spark.read.format("delta").load(sink.path).count()
         return MergeOutcome(inserted=inserted, updated=0, table_rows=inserted)
-    table = DeltaTable.forPath(spark, sink.path)
-    table.alias("t").merge(
-        rows.alias("s"), key_condition(sink.merge_keys)
-    ).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    merge_delta_table(spark, sink.path, rows, sink.merge_keys, columns=rows.columns)
     inserted, updated, table_rows = delta_merge_counts(spark, sink.path)
     return MergeOutcome(inserted=inserted, updated=updated, table_rows=table_rows)
 

@@ -52,6 +52,32 @@ def key_condition(keys: list[str], target: str = "t", source: str = "s") -> str:
     return " AND ".join(f"{target}.`{k}` <=> {source}.`{k}`" for k in keys)
 
 
+def merge_delta_table(
+    spark: SparkSession,
+    path: str,
+    rows: DataFrame,
+    keys: list[str],
+    *,
+    columns: list[str],
+    deleted: str | None = None,
+) -> None:
+    """The one Delta merge, for batch sinks and streaming micro-batches alike: rows matched on
+    ``keys`` (null-safe equality) update the target's ``columns``, the others are inserted. With
+    ``deleted`` (a boolean column of change records), a matched row flagged deleted is removed and
+    a flagged row is never inserted. The table must exist; ``rows`` hold one row per key."""
+    from delta.tables import DeltaTable
+
+    values: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in columns}
+    merge = DeltaTable.forPath(spark, path).alias("t").merge(rows.alias("s"), key_condition(keys))
+    if deleted is not None:
+        merge = merge.whenMatchedDelete(condition=f"s.`{deleted}`")
+        merge = merge.whenMatchedUpdate(condition=f"NOT s.`{deleted}`", set=values)
+        merge = merge.whenNotMatchedInsert(condition=f"NOT s.`{deleted}`", values=values)
+    else:
+        merge = merge.whenMatchedUpdate(set=values).whenNotMatchedInsert(values=values)
+    merge.execute()
+
+
 def _order(sink: Sink) -> list[Column]:
     if not sink.latest_by:
         return [F.lit(0)]  # every row of a key ranks first: several different ones are ambiguous

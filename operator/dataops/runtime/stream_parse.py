@@ -114,6 +114,10 @@ def dead_letter_frame(rejected: DataFrame, pipeline: str) -> DataFrame:
             header("dataops.source.partition", F.col("partition")),
             header("dataops.source.offset", F.col("offset")),
         ).alias("headers"),
+        # where each record came from, to leave out those a replayed batch already sent
+        F.col("topic").alias("__topic"),
+        F.col("partition").cast("int").alias("__partition"),
+        F.col("offset").cast("long").alias("__offset"),
     )
 
 

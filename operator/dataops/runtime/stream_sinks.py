@@ -7,11 +7,12 @@ same states). File sinks get one ``batch_id=<n>`` folder per micro-batch, overwr
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.errors import SinkError
+from dataops.runtime.merge import merge_delta_table
 from dataops.runtime.stream_parse import ORDER_COLUMNS, data_columns
 
 
@@ -32,20 +33,10 @@ def _merge_delta(spark: SparkSession, sink: Sink, df: DataFrame) -> None:
     assert sink.path is not None
     latest = latest_per_key(df, sink.merge_keys, sink.latest_by)
     columns = data_columns(df)
-    deleted = "__deleted" in df.columns
+    deleted = "__deleted" if "__deleted" in df.columns else None
     if not DeltaTable.isDeltaTable(spark, sink.path):  # the folder may hold the checkpoint already
-        first = latest.where("NOT __deleted") if deleted else latest
-        first.select(*columns).limit(0).write.format("delta").save(sink.path)
-    condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in sink.merge_keys)
-    values: dict[str, str | Column] = {f"`{c}`": f"s.`{c}`" for c in columns}
-    merge = DeltaTable.forPath(spark, sink.path).alias("t").merge(latest.alias("s"), condition)
-    if deleted:
-        merge = merge.whenMatchedDelete(condition="s.__deleted")
-        merge = merge.whenMatchedUpdate(condition="NOT s.__deleted", set=values)
-        merge = merge.whenNotMatchedInsert(condition="NOT s.__deleted", values=values)
-    else:
-        merge = merge.whenMatchedUpdate(set=values).whenNotMatchedInsert(values=values)
-    merge.execute()
+        latest.select(*columns).limit(0).write.format("delta").save(sink.path)
+    merge_delta_table(spark, sink.path, latest, sink.merge_keys, columns=columns, deleted=deleted)
 
 
 def write_batch(spark: SparkSession, sink: Sink, df: DataFrame, *, batch_id: int, app_id: str) -> None:

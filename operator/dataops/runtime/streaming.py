@@ -8,7 +8,7 @@ nor duplicates records. Progress (rates, lag, last batch) is handed to a callbac
 
 from __future__ import annotations
 
-import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -29,9 +29,12 @@ from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.runtime.errors import RunError, SourceError, StepError
+from dataops.runtime.failpoints import failpoint
+from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.io import read_source
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
 from dataops.runtime.steps import ensure_queries_only
+from dataops.runtime.stream_dead_letters import DeadLetterLedger
 from dataops.runtime.stream_parse import (
     data_columns,
     dead_letter_frame,
@@ -75,6 +78,18 @@ def checkpoint_location(plan: RunPlan, spec: StreamingSpec, settings: StreamingS
     if first.path is None:
         raise RunError(first.name, "set spec.streaming.checkpointLocation (the sink has no path)")
     return f"{first.path.rstrip('/')}/{CHECKPOINT_FOLDER}"
+
+
+def checkpoint_query_id(spark: SparkSession, checkpoint: str) -> str:
+    """The query id Structured Streaming keeps in ``<checkpoint>/metadata`` (``{"id": ...}``)."""
+    fs, path = hadoop_fs(spark, f"{checkpoint.rstrip('/')}/metadata")
+    stream = fs.open(path)
+    try:
+        jvm: Any = spark._jvm
+        line = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8")).readLine()
+    finally:
+        stream.close()
+    return str(json.loads(str(line))["id"])
 
 
 def _stream_source(sources: list[Source]) -> tuple[Source, KafkaSource]:
@@ -164,8 +179,8 @@ class StreamingRun:
         self.bootstrap: str = bootstrap
         self.dead_letter_topic = self.spec.dead_letter_topic or f"{self.kafka.topic}{DLQ_SUFFIX}"
         self.checkpoint = checkpoint_location(plan, self.spec, settings)
-        digest = hashlib.sha256(self.checkpoint.encode()).hexdigest()[:12]
-        self.app_id = f"dataops:{plan.namespace}/{plan.pipeline}:{digest}"
+        self.query_id: str | None = None  # the checkpoint's own id, read at the first batch
+        self.ledger: DeadLetterLedger | None = None
         self.counters = _Counters()
         self.keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
         self.masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
@@ -232,6 +247,20 @@ class StreamingRun:
             check_merge_keys(sink, self.masking[sink.name])
         return self.masking
 
+    def _app_id(self, session: SparkSession) -> str:
+        """The Delta transaction app id of this checkpoint: its query id, which Structured Streaming
+        writes in ``<checkpoint>/metadata`` when it creates the checkpoint. A checkpoint deleted and
+        made again at the same path gets a new id, so Delta does not mistake its batches 0, 1, ...
+        for ones already committed (a path-derived id would make Delta skip them silently)."""
+        if self.query_id is None:
+            self.query_id = checkpoint_query_id(session, self.checkpoint)
+        return f"dataops:{self.plan.namespace}/{self.plan.pipeline}:{self.query_id}"
+
+    def _dead_letters(self, session: SparkSession) -> DeadLetterLedger:
+        if self.ledger is None:
+            self.ledger = DeadLetterLedger(session, self.checkpoint, self.bootstrap, self.dead_letter_topic)
+        return self.ledger
+
     def _process(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch: Kafka is read and every record parsed once (cached for the writes)."""
         session = batch.sparkSession
@@ -240,12 +269,8 @@ class StreamingRun:
             totals = parsed.agg(F.count(F.lit(1)).alias("n"), F.count("__reason").alias("bad")).first()
             records, rejected = (int(totals["n"]), int(totals["bad"])) if totals else (0, 0)
             if rejected:
-                (
-                    dead_letter_frame(rejected_records(parsed), self.plan.pipeline)
-                    .write.format("kafka")
-                    .option("kafka.bootstrap.servers", self.bootstrap)
-                    .option("topic", self.dead_letter_topic)
-                    .save()
+                self._dead_letters(session).write(
+                    batch_id, dead_letter_frame(rejected_records(parsed), self.plan.pipeline)
                 )
             good = records - rejected
             self._register_batch(session, parsed)
@@ -256,8 +281,9 @@ class StreamingRun:
                     sink,
                     apply_masking(output, self.masking.get(sink.name, {}), self.keys, sink=sink.name),
                     batch_id=batch_id,
-                    app_id=f"{self.app_id}:{sink.name}",
+                    app_id=f"{self._app_id(session)}:{sink.name}",
                 )
+            failpoint("after-sinks", batch_id)
             with self.counters.lock:
                 c = self.counters
                 c.batches += 1

@@ -142,6 +142,29 @@ def ready_condition(
     return true(kind, Reason.RECONCILED, "; ".join(parts))
 
 
+def invalid_spec_status(
+    previous: DataPipelineStatus | None, generation: int | None, message: str, *, now: datetime
+) -> DataPipelineStatus:
+    """A spec the models refuse (an older CRD let it in, or validation is off): Blocked, the rest
+    of the status (runs, history) kept as it was."""
+    before = previous or DataPipelineStatus(conditions=[])
+    return before.model_copy(
+        update={
+            "observed_generation": generation,
+            "phase": PipelinePhase.BLOCKED,
+            "conditions": merge_conditions(
+                before.conditions,
+                [
+                    false(ConditionType.READY, Reason.INVALID_SPEC, message),
+                    false(ConditionType.CONFIGURED, Reason.INVALID_SPEC, message),
+                ],
+                generation=generation,
+                now=now,
+            ),
+        }
+    )
+
+
 def pipeline_status(
     previous: DataPipelineStatus | None, obs: PipelineObservation, *, now: datetime
 ) -> DataPipelineStatus:
