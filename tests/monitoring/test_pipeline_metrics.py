@@ -165,14 +165,17 @@ def test_streaming_freshness_lag_and_dead_letters(example_pipeline: dict[str, An
     except ValueError as exc:  # the streaming model's required fields
         pytest.skip(f"streaming spec shape: {exc}")
     batch = T0 + timedelta(minutes=3)
-    running = StreamingStatus(state="Running", last_batch_time=batch, consumer_lag=42, dead_lettered=5)
+    running = StreamingStatus(
+        state="Running", last_batch_time=batch, consumer_lag=42, dead_lettered=5, skipped_offsets=30
+    )
     facts = pipeline_facts(
         spec,
-        _status(streaming=running.model_copy(update={"dead_lettered": 3})),
+        _status(streaming=running.model_copy(update={"dead_lettered": 3, "skipped_offsets": None})),
         _status(streaming=running),
         {},
     )
     assert facts.consumer_lag == 42 and facts.dead_lettered_added == 2
+    assert facts.skipped_offsets_added == 30
     assert facts.last_publish == {"out": batch.timestamp()}
     # A new job counts from zero again: its whole count is new.
     restarted = pipeline_facts(

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
-from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.datapipeline import DataLossPolicy, DataPipeline
 from dataops.devcluster.services import ConnectWorker, KafkaBroker, Postgres
 from dataops.lineage.connectors import connector_emitter, emit_connector_run
 from dataops.lineage.receiver import LineageReceiver
@@ -363,3 +363,43 @@ def test_a_new_checkpoint_at_the_same_path_is_not_skipped_by_delta(
     ids = _ids(spark, tmp_path / "lake")
     # the new checkpoint reads the topic from the start: 150 more rows, none skipped
     assert len(ids) == 250 and set(ids) == set(range(150))
+
+
+def _delete_below(bootstrap: str, topic: str, offset: int) -> None:
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.delete_records([TopicPartition(topic, 0, offset)]).values():
+        future.result(30)
+
+
+@pytest.mark.parametrize("on_data_loss", ["Continue", "Fail"])
+def test_offsets_deleted_before_they_were_read_are_counted_or_stop_the_job(
+    kafka_broker: KafkaBroker, tmp_path: Path, spark: SparkSession, on_data_loss: str
+) -> None:
+    """While the job is stopped, records it has not read are deleted from the topic. Continue reads
+    on and reports exactly how many it skipped; Fail (the default) stops with the reason."""
+    bootstrap = kafka_broker.bootstrap
+    topic = f"orders-loss-{on_data_loss.lower()}"
+    create_topic(bootstrap, topic, partitions=1)
+    produce_json(bootstrap, topic, _rows(100))
+    pipeline = _pipeline(topic, tmp_path / "lake", bootstrap)
+    assert pipeline.spec.streaming is not None
+    pipeline.spec.streaming.on_data_loss = DataLossPolicy(on_data_loss)
+    first = _run(spark, pipeline, available_now=True)
+    assert first.outcome == "Succeeded", first.error
+    produce_json(bootstrap, topic, _rows(50, start=100))  # offsets 100..149
+    _delete_below(bootstrap, topic, 130)  # 100..129 are gone before the job read them
+    again = _run(spark, pipeline, available_now=True)
+    ids = sorted(_ids(spark, tmp_path / "lake"))
+    if on_data_loss == "Continue":
+        assert again.outcome == "Succeeded", again.error
+        assert ids == [*range(100), *range(130, 150)]
+        assert any(w.startswith(f"30 offset(s) of {topic} were deleted") for w in again.warnings), (
+            again.warnings
+        )
+    else:
+        assert again.outcome == "Failed"
+        assert (again.error and "lost" in again.error.lower()) or "data loss" in (again.error or "").lower()
+        assert ids == list(range(100))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from dataops.kube.apply import is_subset
 from dataops.kube.client import CONFIG_MAP, DATA_PIPELINE, NAMESPACE
 from dataops.kube.lease import lease_expired
@@ -91,3 +93,28 @@ def test_a_gate_whose_suite_is_not_given_fails_before_spark_starts() -> None:
         code = main(["run", "-f", str(EXAMPLES / "03-orders-pipeline.yaml")])
     assert code == 2 and time.monotonic() - started < 5  # no Spark
     assert "quality gate 0 (orders-quality): DataQualitySuite not found" in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("next_offsets", "ranges", "lows", "lost", "after"),
+    [
+        ({}, {0: (0, 99)}, {}, 0, {0: 100}),  # nothing to compare with yet
+        ({0: 100}, {0: (100, 149)}, {0: 0}, 0, {0: 150}),  # read on where it stopped
+        ({0: 100}, {0: (130, 149)}, {0: 130}, 30, {0: 150}),  # 100..129 deleted before read
+        ({0: 100}, {0: (110, 149)}, {0: 0}, 0, {0: 150}),  # a gap the topic still covers: no loss
+        ({0: 100}, {}, {0: 130}, 30, {0: 130}),  # deleted, nothing new yet: counted once
+        ({0: 130}, {0: (130, 131)}, {0: 130}, 0, {0: 132}),  # ... and not again
+        ({0: 100, 1: 7}, {1: (9, 9)}, {0: 100, 1: 9}, 2, {0: 100, 1: 10}),
+        ({0: 100}, {0: (120, 125)}, {0: 140}, 20, {0: 126}),  # low moved past what the batch read
+    ],
+)
+def test_lost_offsets_counts_only_what_the_topic_no_longer_holds(
+    next_offsets: dict[int, int],
+    ranges: dict[int, tuple[int, int]],
+    lows: dict[int, int],
+    lost: int,
+    after: dict[int, int],
+) -> None:
+    from dataops.runtime.stream_loss import lost_offsets
+
+    assert lost_offsets(next_offsets, ranges, lows) == (lost, after)

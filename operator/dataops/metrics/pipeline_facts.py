@@ -46,6 +46,7 @@ class PipelineFacts:
     fresh: dict[str, bool] = field(default_factory=dict)  # sink -> within maxAgeSeconds (when known)
     consumer_lag: int | None = None
     dead_lettered_added: int = 0
+    skipped_offsets_added: int = 0
     # (model step, metric) -> value of the newest successful run's models (rmse, precisionAt10, ...)
     model_metrics: dict[tuple[str, str], float] = field(default_factory=dict)
 
@@ -77,7 +78,8 @@ def pipeline_facts(
         max_age={s.sink: s.max_age_seconds for s in slos},
         fresh={s.sink: s.fresh for s in slos if s.fresh is not None},
         consumer_lag=current.streaming.consumer_lag if current.streaming else None,
-        dead_lettered_added=_dead_lettered_added(before, current),
+        dead_lettered_added=_count_added(before, current, "dead_lettered"),
+        skipped_offsets_added=_count_added(before, current, "skipped_offsets"),
         model_metrics=_model_metrics(newest_success(finished_runs(current))),
     )
 
@@ -149,10 +151,10 @@ def _start_latencies(
     return latencies
 
 
-def _dead_lettered_added(before: DataPipelineStatus, current: DataPipelineStatus) -> int:
-    """The job reports its own running count; a smaller count than before is a new job's."""
-    now = current.streaming.dead_lettered if current.streaming else None
+def _count_added(before: DataPipelineStatus, current: DataPipelineStatus, count: str) -> int:
+    """The job reports its own running counts; a smaller count than before is a new job's."""
+    now: int | None = getattr(current.streaming, count) if current.streaming else None
     if now is None:
         return 0
-    was = (before.streaming.dead_lettered if before.streaming else None) or 0
+    was: int = (getattr(before.streaming, count) if before.streaming else None) or 0
     return now - was if now >= was else now

@@ -52,6 +52,11 @@ DEAD_LETTERED = Counter(
     "Records a streaming job sent to its dead-letter topic",
     ["namespace", "pipeline"],
 )
+SKIPPED_OFFSETS = Counter(
+    "dataops_streaming_skipped_offsets_total",
+    "Offsets deleted from a streaming job's topic before it read them (onDataLoss: Continue)",
+    ["namespace", "pipeline"],
+)
 
 for _outcome in OUTCOMES:  # a series that appears at 1 has no increase(): start them at 0
     for _trigger in TRIGGERS:
@@ -86,6 +91,9 @@ class PipelineMetrics(Collector):
         if facts.dead_lettered_added:
             DEAD_LETTERED.labels(namespace, pipeline).inc(facts.dead_lettered_added)
             self._remember(key, ("dead",))
+        if facts.skipped_offsets_added:
+            SKIPPED_OFFSETS.labels(namespace, pipeline).inc(facts.skipped_offsets_added)
+            self._remember(key, ("skipped",))
         with self._lock:
             self._facts[key] = facts
 
@@ -98,6 +106,8 @@ class PipelineMetrics(Collector):
         for labels in counted:
             if labels[0] == "rows":
                 DATASET_ROWS.remove(namespace, pipeline, *labels[1:])
+            elif labels[0] == "skipped":
+                SKIPPED_OFFSETS.remove(namespace, pipeline)
             else:
                 DEAD_LETTERED.remove(namespace, pipeline)
 

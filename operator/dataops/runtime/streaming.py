@@ -35,6 +35,7 @@ from dataops.runtime.io import read_source
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
 from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.stream_dead_letters import DeadLetterLedger
+from dataops.runtime.stream_loss import LostOffsetCounter
 from dataops.runtime.stream_parse import (
     data_columns,
     dead_letter_frame,
@@ -64,6 +65,7 @@ class _Counters:
     rows_in: int = 0
     rows_parsed: int = 0
     dead_lettered: int = 0
+    skipped_offsets: int = 0  # deleted from the topic before they were read (onDataLoss: Continue)
     written: dict[str, int] = field(default_factory=dict)
     last_data: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -129,9 +131,13 @@ def kafka_reader_options(spec: StreamingSpec, kafka: KafkaSource, bootstrap: str
     return options
 
 
-def status_report(progress: dict[str, Any], dead_lettered: int, state: str = "Running") -> dict[str, Any]:
+def status_report(
+    progress: dict[str, Any], dead_lettered: int, state: str = "Running", *, skipped_offsets: int = 0
+) -> dict[str, Any]:
     """A StreamingStatus (as JSON) from a StreamingQueryProgress."""
     report: dict[str, Any] = {"state": state, "deadLettered": dead_lettered}
+    if skipped_offsets:
+        report["skippedOffsets"] = skipped_offsets
     if "batchId" in progress:
         report["batchId"] = int(progress["batchId"])
     if progress.get("timestamp"):
@@ -181,6 +187,11 @@ class StreamingRun:
         self.checkpoint = checkpoint_location(plan, self.spec, settings)
         self.query_id: str | None = None  # the checkpoint's own id, read at the first batch
         self.ledger: DeadLetterLedger | None = None
+        self.loss = (
+            LostOffsetCounter(self.bootstrap, self.kafka.topic)
+            if self.spec.on_data_loss == DataLossPolicy.CONTINUE
+            else None
+        )
         self.counters = _Counters()
         self.keys = masking_keys if masking_keys is not None else resolve_keys(plan.masking)
         self.masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
@@ -261,6 +272,16 @@ class StreamingRun:
             self.ledger = DeadLetterLedger(session, self.checkpoint, self.bootstrap, self.dead_letter_topic)
         return self.ledger
 
+    def _query_error(self, text: str) -> str:
+        """One line for the query's failure; Kafka data loss (onDataLoss: Fail) said plainly."""
+        if "KAFKA_DATA_LOSS" in text or "data may have been lost" in text.lower():
+            return (
+                f"offsets of topic {self.kafka.topic} were deleted before they were read "
+                "(retention or deleteRecords while the job was behind or stopped); onDataLoss: Fail stops "
+                "the job: set spec.streaming.onDataLoss: Continue to skip them (they are counted)"
+            )
+        return text.splitlines()[0] if text else "the streaming query failed"
+
     def _process(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch: Kafka is read and every record parsed once (cached for the writes)."""
         session = batch.sparkSession
@@ -268,6 +289,10 @@ class StreamingRun:
         try:
             totals = parsed.agg(F.count(F.lit(1)).alias("n"), F.count("__reason").alias("bad")).first()
             records, rejected = (int(totals["n"]), int(totals["bad"])) if totals else (0, 0)
+            if self.loss is not None:
+                lost = self.loss.observe(parsed)
+                with self.counters.lock:
+                    self.counters.skipped_offsets += lost
             if rejected:
                 self._dead_letters(session).write(
                     batch_id, dead_letter_frame(rejected_records(parsed), self.plan.pipeline)
@@ -300,6 +325,8 @@ class StreamingRun:
 
     def start(self) -> StreamingQuery:
         self._register_static_sources()
+        if self.loss is not None:
+            self.loss.resume_from(self.spark, self.checkpoint)
         if self.plan.masking:
             self.plan_masking()
         reader = self.spark.readStream.format("kafka").options(
@@ -333,7 +360,11 @@ class StreamingRun:
                 recent = query.lastProgress
                 if recent and recent.get("batchId") != last_batch:
                     last_batch = recent.get("batchId")
-                    progress(status_report(recent, self.counters.dead_lettered))
+                    progress(
+                        status_report(
+                            recent, self.counters.dead_lettered, skipped_offsets=self.counters.skipped_offsets
+                        )
+                    )
                 idle = self.settings.idle_timeout
                 if (
                     stop.is_set()
@@ -347,13 +378,13 @@ class StreamingRun:
             error = query.exception()
             if error is not None:
                 raise RunError(
-                    self.source.name, str(error.desc if hasattr(error, "desc") else error).splitlines()[0]
+                    self.source.name, self._query_error(str(error.desc if hasattr(error, "desc") else error))
                 )
             summary.outcome = "Succeeded"
         except RunError as exc:
             summary.outcome, summary.error = "Failed", str(exc)
         except PySparkException as exc:
-            summary.outcome, summary.error = "Failed", str(exc).splitlines()[0]
+            summary.outcome, summary.error = "Failed", self._query_error(str(exc))
         summary.finished = datetime.now(UTC)
         summary.rows_read = {self.source.name: self.counters.rows_in}
         summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}
@@ -367,11 +398,20 @@ class StreamingRun:
                 "onDataLoss: Continue: offsets deleted from the topic before they were read are skipped "
                 "(Spark's failOnDataLoss=false); the default, Fail, stops the job instead"
             )
+        if self.counters.skipped_offsets:
+            summary.warnings.append(
+                f"{self.counters.skipped_offsets} offset(s) of {self.kafka.topic} were deleted before they "
+                "were read and are skipped (onDataLoss: Continue)"
+            )
         if self.counters.dead_lettered:
             summary.warnings.append(
                 f"{self.counters.dead_lettered} record(s) sent to dead-letter topic {self.dead_letter_topic}"
             )
         self._emit(RunState.COMPLETE if summary.outcome == "Succeeded" else RunState.FAIL, summary.error)
         final: dict[str, Any] = (query.lastProgress if query is not None else None) or {}
-        progress(status_report(final, self.counters.dead_lettered, "Stopped"))
+        progress(
+            status_report(
+                final, self.counters.dead_lettered, "Stopped", skipped_offsets=self.counters.skipped_offsets
+            )
+        )
         return summary

@@ -918,6 +918,11 @@ class StreamingStatus(KubeModel):
     dead_lettered: int | None = Field(
         default=None, ge=0, description="Records sent to the dead-letter topic."
     )
+    skipped_offsets: int | None = Field(
+        default=None,
+        ge=0,
+        description="Offsets deleted from the topic before the job read them (onDataLoss: Continue).",
+    )
 
 
 class DataPipelineStatus(KubeModel):
