@@ -310,6 +310,13 @@ class ConnectWorker:
     def _ready(self) -> bool:
         return "io.debezium.connector.postgresql.PostgresConnector" in self.plugins()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crashed or OOM-killed worker: no graceful rebalance, no offset flush."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(30)
+        self.proc = None
+
     def stop(self) -> None:
         stop_process(self.proc)
         self.proc = None
