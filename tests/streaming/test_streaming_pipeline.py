@@ -21,9 +21,9 @@ from pyspark.sql import SparkSession
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline
 from dataops.devcluster.services import ConnectWorker, KafkaBroker, Postgres
-from dataops.plan.runplan import build_run_plan
 from dataops.lineage.connectors import connector_emitter, emit_connector_run
 from dataops.lineage.receiver import LineageReceiver
+from dataops.plan.runplan import build_run_plan
 from dataops.runtime.spark_job import pipeline_emitter
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
