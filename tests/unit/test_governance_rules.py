@@ -16,12 +16,13 @@ import yaml
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, RunRecord, RunTrigger, UnclassifiedColumn
-from dataops.api.v1alpha1.datapolicy import PiiColumn
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec, PiiColumn
 from dataops.api.validation import validate_document
 from dataops.plan.scheduling import _governance
 from dataops.plan.sql_guard import check_steps, query_only_problem
 from dataops.policy.classified import classifying_entry, unclassified
 from dataops.policy.evaluate import PolicyFinding
+from dataops.policy.masking import masking_rules
 from dataops.runtime.summary import RunSummary
 from dataops.status.pipeline import _policy_condition
 from tests.conftest import ROOT
@@ -199,6 +200,36 @@ def test_classified_columns_by_name_and_pattern() -> None:
     assert classifying_entry("phone_home", entries) is entries[1]
     assert classifying_entry("my_phone_home", entries) is None  # patterns match the whole name
     assert unclassified(["email", "phone_x", "ssn", "(["], entries) == ["ssn", "(["]
+
+
+@pytest.mark.parametrize(
+    ("entry", "column"),
+    [
+        ({"column": "phone_.*", "pattern": True}, "PHONE_HOME"),
+        ({"column": "Phone_.*", "pattern": True}, "phone_home"),
+        ({"column": ".*_[a-z]+_ID", "pattern": True}, "customer_Tax_id"),
+        ({"column": "eMail", "pattern": False}, "EMAIL"),
+        ({"column": "ssn|tax_id", "pattern": True}, "TAX_ID"),
+    ],
+)
+def test_classification_and_masking_match_names_alike(entry: dict[str, Any], column: str) -> None:
+    """piiColumns classify a column exactly when they mask it: case-insensitively, as Spark resolves
+    column names, for exact names and patterns alike (a column ``PHONE_HOME`` that is masked must not
+    also be reported as unclassified personal data)."""
+    pii = PiiColumn.model_validate({**entry, "classification": "phone", "masking": "redact"})
+    (rule,) = masking_rules([("p", DataPolicySpec(pii_columns=[pii]))])
+    assert rule.matches(column)
+    assert classifying_entry(column, [pii]) is pii
+    assert unclassified([column, "other"], [pii]) == ["other"]
+
+
+def test_patterns_still_match_the_whole_name_in_any_case() -> None:
+    pii = PiiColumn.model_validate(
+        {"column": "phone", "pattern": True, "classification": "phone", "masking": "redact"}
+    )
+    (rule,) = masking_rules([("p", DataPolicySpec(pii_columns=[pii]))])
+    for column in ("PHONE_HOME", "my_phone", "phones"):
+        assert classifying_entry(column, [pii]) is None and not rule.matches(column)
 
 
 def _run(unclassified_pii: list[UnclassifiedColumn]) -> RunRecord:
