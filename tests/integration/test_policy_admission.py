@@ -23,6 +23,7 @@ from dataops.kube.client import (
     KubeClient,
 )
 from dataops.policy.admission import admission_name
+from dataops.policy.locations import MAX_SEGMENTS, normalize_location
 from dataops.reconcile.policy import FINALIZER, reconcile_policy
 from tests.conftest import ROOT
 from tests.integration.conftest import apply, condition, wait_for
@@ -312,6 +313,117 @@ def test_an_invalid_selector_is_reported_not_enforced_silently(
     cond = condition(kube.get(DATA_POLICY, manual_namespace, "governance"), "AdmissionPolicyReady")
     assert cond is not None and cond["status"] == "False" and cond["reason"] == "ApplyFailed"
     assert "values" in cond["message"]
+
+
+def _dry_run_refusal(manual_kubectl: Kubectl, doc: dict[str, Any]) -> str | None:
+    return refused(manual_kubectl, doc, "--dry-run=server")
+
+
+def _writes_everywhere(name: str, *, elsewhere: str | None) -> dict[str, Any]:
+    """A Batch pipeline writing raw records, model versions, staged output and a JDBC sink; with
+    ``elsewhere``, the first three go there."""
+    doc = pipeline_doc(name)
+    spec = doc["spec"]
+    inside = "/lake/sales/{}".format
+    spec["sources"].append(
+        {
+            "name": "events",
+            "file": {
+                "path": "/in/events.json",
+                "format": "json",
+                "onMalformed": "Quarantine",
+                "quarantinePath": elsewhere or inside("quarantine"),
+            },
+        }
+    )
+    model = {
+        "input": "raw",
+        "path": elsewhere or inside("models/rec"),
+        "als": {"userColumn": "u", "itemColumn": "i"},
+    }
+    spec["transforms"] = [{"name": "clean", "sql": "SELECT * FROM raw"}, {"name": "rec", "model": model}]
+    spec["stagingPath"] = elsewhere or inside("staging")
+    spec["sinks"].append(
+        {
+            "name": "db",
+            "from": "raw",
+            "format": "jdbc",
+            "jdbc": {"url": "jdbc:postgresql://db/sales", "table": "t"},
+        }
+    )
+    return doc
+
+
+def _streaming(name: str, *, checkpoint: str) -> dict[str, Any]:
+    doc = pipeline_doc(name)
+    spec = doc["spec"]
+    spec["mode"] = "Streaming"
+    spec["sources"] = [{"name": "raw", "kafka": {"topic": "orders", "managed": False}}]
+    sink = spec["sinks"][0]
+    del sink["retentionDays"], sink["retentionColumn"]
+    spec["streaming"] = {"checkpointLocation": checkpoint}
+    return doc
+
+
+def test_every_write_location_and_enforceable_retention_at_admission(
+    kube: KubeClient, manual_namespace: str, manual_kubectl: Kubectl
+) -> None:
+    """allowedSinks covers quarantinePath, model paths, stagingPath and checkpointLocation too;
+    retention.maxDays does not ask JDBC or streaming sinks for a retentionDays the CRD forbids them."""
+    apply(manual_kubectl, policy_doc())
+    reconcile_policy(kube, kube.get(DATA_POLICY, manual_namespace, "governance") or {})
+    cond = condition(kube.get(DATA_POLICY, manual_namespace, "governance"), "AdmissionPolicyReady")
+    assert cond is not None and cond["status"] == "True", cond  # the CEL type-checks against the CRD
+
+    bad = _writes_everywhere("leaky", elsewhere="/lake/sales/../hr/x")
+    message = wait_for(lambda: _dry_run_refusal(manual_kubectl, bad), timeout=30, what="the refusal")
+    for field in (
+        "spec.sources[1].file.quarantinePath '/lake/sales/../hr/x' (normalised '/lake/hr/x')",
+        "spec.transforms[1].model.path '/lake/sales/../hr/x' (normalised '/lake/hr/x')",
+        "spec.stagingPath '/lake/sales/../hr/x' (normalised '/lake/hr/x')",
+    ):
+        assert field in message, message
+    assert "spec.sinks" not in message, message  # the Delta sink sets retentionDays; the JDBC one cannot
+
+    # Everything inside the patterns, with a JDBC sink (no retentionDays allowed) under maxDays: admitted.
+    assert _dry_run_refusal(manual_kubectl, _writes_everywhere("tidy", elsewhere=None)) is None
+    # A Streaming pipeline's sinks cannot set retentionDays either; its checkpoint must be allowed.
+    assert _dry_run_refusal(manual_kubectl, _streaming("stream", checkpoint="/lake/sales/_ckpt/s")) is None
+    message = _dry_run_refusal(manual_kubectl, _streaming("stream", checkpoint="/tmp/ckpt"))
+    assert message is not None
+    assert "spec.streaming.checkpointLocation '/tmp/ckpt' matches no allowedSinks pattern" in message
+    assert "retentionDays" not in message, message
+
+
+def test_a_pipeline_at_the_size_limits_is_evaluated_within_the_cost_budget(
+    kube: KubeClient, manual_namespace: str, manual_kubectl: Kubectl
+) -> None:
+    """32 quarantining sources, 64 model steps, 16 sinks and a staging path, every location with `..`
+    and as deep as still resolved: the API server evaluates it (accepted: all resolve inside)."""
+    apply(manual_kubectl, policy_doc())
+    reconcile_policy(kube, kube.get(DATA_POLICY, manual_namespace, "governance") or {})
+    deep = "/lake/sales/" + "/".join(["segment-" + "x" * 20] * (MAX_SEGMENTS - 4)) + "/.."
+    assert len(deep.split("/")) == MAX_SEGMENTS and normalize_location(deep).text is not None
+    doc = pipeline_doc("big")
+    spec = doc["spec"]
+    spec["sources"] += [
+        {
+            "name": f"s{i}",
+            "file": {"path": "/in.csv", "format": "csv", "onMalformed": "Quarantine", "quarantinePath": deep},
+        }
+        for i in range(31)
+    ]
+    als = {"userColumn": "u", "itemColumn": "i"}
+    spec["transforms"] = [
+        {"name": f"m{i}", "model": {"input": "raw", "path": deep, "als": als}} for i in range(64)
+    ]
+    spec["stagingPath"] = deep
+    spec["sinks"] = [{**spec["sinks"][0], "name": f"out{i}", "path": deep} for i in range(16)]
+    bad = copy.deepcopy(doc)
+    bad["spec"]["stagingPath"] = "/elsewhere"
+    message = wait_for(lambda: _dry_run_refusal(manual_kubectl, bad), timeout=30, what="the refusal")
+    assert "spec.stagingPath '/elsewhere' matches no allowedSinks pattern" in message, message
+    assert _dry_run_refusal(manual_kubectl, doc) is None
 
 
 # -- the chart's RBAC is enough -----------------------------------------------------------------

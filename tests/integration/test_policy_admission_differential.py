@@ -1,6 +1,8 @@
 """The API server (the compiled ValidatingAdmissionPolicy, CEL) and the operator's offline evaluation
 (dataops.policy.evaluate) give the same verdict, naming the same fields in the same order, on
-generated pipelines: sink paths with `..`, `.`, `//`, trailing slashes, schemes and glob specials."""
+generated pipelines: write locations (sinks, quarantinePath, model paths, stagingPath,
+checkpointLocation) with `..`, `.`, `//`, trailing slashes, schemes and glob specials; Batch and
+Streaming pipelines, JDBC sinks and retention."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, KubeClient, KubeError
-from dataops.policy.evaluate import sink_location, violations
-from dataops.policy.locations import normalize_location
+from dataops.policy.evaluate import violations
+from dataops.policy.locations import MAX_SEGMENTS, normalize_location
+from dataops.policy.writes import write_locations
 from dataops.reconcile.policy import reconcile_policy
 from tests.integration.conftest import wait_for
 
@@ -59,8 +62,10 @@ NEAR_ALLOWED = [
     "file:///srv/exports/",
     "/tmp/xa/",
 ]
+RAW = {"name": "raw", "file": {"path": "/in"}}
+ALS = {"userColumn": "u", "itemColumn": "i"}
 ALWAYS_REFUSED = {
-    "sources": [{"name": "raw", "file": {"path": "/in"}}],
+    "sources": [RAW],
     "sinks": [{"name": "o", "from": "raw", "path": "/.."}],
 }
 JDBC_URLS = ["jdbc:postgresql://db:5432/sales", "jdbc:postgresql://db:5432/hr", "jdbc:mysql://db/../sales"]
@@ -68,14 +73,17 @@ JDBC_URLS = ["jdbc:postgresql://db:5432/sales", "jdbc:postgresql://db:5432/hr", 
 
 @st.composite
 def paths(draw: st.DrawFn) -> str:
-    segments = draw(st.lists(st.sampled_from(SEGMENTS), max_size=7))
+    # now and then around MAX_SEGMENTS, where locations with '..' stop being resolved
+    few = st.lists(st.sampled_from(SEGMENTS), max_size=7)
+    many = st.lists(st.sampled_from(SEGMENTS), min_size=MAX_SEGMENTS - 6, max_size=MAX_SEGMENTS + 4)
+    segments = draw(st.one_of(few, few, few, many))
     prefix = draw(st.sampled_from(PREFIXES + NEAR_ALLOWED * 2))
     path = prefix + "/".join(segments) + draw(st.sampled_from(["", "", "", "/", "//"]))
     return path or "/"
 
 
 @st.composite
-def sinks(draw: st.DrawFn, index: int) -> dict[str, Any]:
+def sinks(draw: st.DrawFn, index: int, *, streaming: bool) -> dict[str, Any]:
     sink: dict[str, Any] = {"name": f"out{index}", "from": "raw"}
     if draw(st.integers(0, 5)) == 0:
         table = "/".join(draw(st.lists(st.sampled_from(["t", "..", "", "s.t"]), min_size=1, max_size=3)))
@@ -83,26 +91,57 @@ def sinks(draw: st.DrawFn, index: int) -> dict[str, Any]:
     else:
         sink["path"] = draw(paths())
     days = draw(st.one_of(st.none(), st.integers(1, 30), st.integers(1, 30), st.integers(1, 400)))
-    if days is not None and "path" in sink:  # retention is enforced on Delta (or partitioned) sinks only
+    # retention is enforced on Delta (or partitioned) sinks of Batch pipelines only
+    if days is not None and "path" in sink and not streaming:
         sink |= {"format": "delta", "retentionDays": days, "retentionColumn": "ts"}
     return sink
 
 
+def optional_path(draw: st.DrawFn) -> str | None:
+    return draw(st.one_of(st.none(), paths()))
+
+
 @st.composite
 def pipelines(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """Batch or Streaming pipelines writing to sinks and, now and then, to every other write location:
+    a source's quarantinePath, model steps' path, stagingPath, the streaming checkpointLocation."""
     policy = draw(st.sampled_from(sorted(POLICIES)))
+    streaming = draw(st.integers(0, 2)) == 0
     count = draw(st.integers(1, 3))
     gates = draw(
         st.lists(
             st.sampled_from(["block", "block", "warn", None]), min_size=draw(st.integers(0, 2)), max_size=3
         )
     )
-    spec = {
+    first: dict[str, Any] = {"name": "raw", "kafka": {"topic": "t"}} if streaming else RAW
+    sources = [first]
+    quarantine = optional_path(draw)
+    if quarantine is not None:
+        file = {"path": "/in.csv", "format": "csv", "onMalformed": "Quarantine", "quarantinePath": quarantine}
+        sources.append({"name": "malformed", "file": file})
+    spec: dict[str, Any] = {
         "suspend": True,
-        "sources": [{"name": "raw", "file": {"path": "/in"}}],
+        "sources": sources,
         "qualityGates": [{"suiteRef": {"name": "s"}, **({"action": a} if a else {})} for a in gates],
-        "sinks": [draw(sinks(i)) for i in range(count)],
+        "sinks": [draw(sinks(i, streaming=streaming)) for i in range(count)],
     }
+    if streaming:
+        spec["mode"] = "Streaming"
+        checkpoint = draw(st.one_of(st.none(), st.just(""), paths(), paths()))
+        if checkpoint is not None:
+            spec["streaming"] = {"checkpointLocation": checkpoint}
+    else:
+        models = [p for p in (optional_path(draw), optional_path(draw)) if p is not None]
+        steps = [{"name": "clean", "sql": "SELECT * FROM raw"}] if draw(st.booleans()) else []
+        steps += [
+            {"name": f"model{k}", "model": {"input": "raw", "path": path, "als": ALS}}
+            for k, path in enumerate(models)
+        ]
+        if steps:
+            spec["transforms"] = steps
+    staging = draw(st.one_of(st.none(), st.just(""), paths()))
+    if staging is not None:
+        spec["stagingPath"] = staging
     return policy, spec
 
 
@@ -127,7 +166,11 @@ def policy_namespace(control_plane: ControlPlane, kube: KubeClient) -> Iterator[
     control_plane.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-_FIELD = re.compile(r"(?:^|; )(spec\.(?:sinks\[\d+\]\.(?:path|jdbc|retentionDays)|qualityGates))")
+_FIELD = re.compile(
+    r"(?:^|; )(spec\.(?:sinks\[\d+\]\.(?:path|jdbc|retentionDays)|qualityGates"
+    r"|sources\[\d+\]\.file\.quarantinePath|transforms\[\d+\]\.model\.path|stagingPath"
+    r"|streaming\.checkpointLocation))"
+)
 
 
 def server_verdict(
@@ -152,7 +195,7 @@ def server_verdict(
 
 
 @settings(
-    max_examples=120,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -174,12 +217,12 @@ def test_offline_and_api_server_agree(
     for field in got:
         event(f"names {re.sub(r'[0-9]+', 'i', field)}")
     assert got == [v.field for v in expected], (spec, message, [v.message for v in expected])
-    parsed = DataPipelineSpec.model_validate(spec)
+    writes = {w.field: w.location for w in write_locations(DataPipelineSpec.model_validate(spec))}
     for violation in expected:
-        if violation.field.endswith((".path", ".jdbc")):
-            index = int(violation.field.split("[")[1].split("]")[0])
-            normal = normalize_location(sink_location(parsed.sinks[index]))
+        if violation.field in writes:
+            location = writes[violation.field]
+            normal = normalize_location(location)
             if normal.text is None:
                 assert normal.problem is not None and normal.problem in message
-            elif normal.text != sink_location(parsed.sinks[index]):
+            elif normal.text != location:
                 assert f"(normalised '{normal.text}')" in message

@@ -16,12 +16,14 @@ import yaml
 
 from dataops.api.v1alpha1.common import ConditionType, Reason
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, RunRecord, RunTrigger, UnclassifiedColumn
-from dataops.api.v1alpha1.datapolicy import PiiColumn
+from dataops.api.v1alpha1.datapolicy import DataPolicySpec, PiiColumn
 from dataops.api.validation import validate_document
 from dataops.plan.scheduling import _governance
 from dataops.plan.sql_guard import check_steps, query_only_problem
 from dataops.policy.classified import classifying_entry, unclassified
-from dataops.policy.evaluate import PolicyFinding
+from dataops.policy.evaluate import PolicyFinding, pipeline_violations
+from dataops.policy.masking import masking_rules
+from dataops.policy.selectors import selector_matches
 from dataops.runtime.summary import RunSummary
 from dataops.status.pipeline import _policy_condition
 from tests.conftest import ROOT
@@ -199,6 +201,63 @@ def test_classified_columns_by_name_and_pattern() -> None:
     assert classifying_entry("phone_home", entries) is entries[1]
     assert classifying_entry("my_phone_home", entries) is None  # patterns match the whole name
     assert unclassified(["email", "phone_x", "ssn", "(["], entries) == ["ssn", "(["]
+
+
+@pytest.mark.parametrize(
+    ("entry", "column"),
+    [
+        ({"column": "phone_.*", "pattern": True}, "PHONE_HOME"),
+        ({"column": "Phone_.*", "pattern": True}, "phone_home"),
+        ({"column": ".*_[a-z]+_ID", "pattern": True}, "customer_Tax_id"),
+        ({"column": "eMail", "pattern": False}, "EMAIL"),
+        ({"column": "ssn|tax_id", "pattern": True}, "TAX_ID"),
+    ],
+)
+def test_classification_and_masking_match_names_alike(entry: dict[str, Any], column: str) -> None:
+    """piiColumns classify a column exactly when they mask it: case-insensitively, as Spark resolves
+    column names, for exact names and patterns alike (a column ``PHONE_HOME`` that is masked must not
+    also be reported as unclassified personal data)."""
+    pii = PiiColumn.model_validate({**entry, "classification": "phone", "masking": "redact"})
+    (rule,) = masking_rules([("p", DataPolicySpec(pii_columns=[pii]))])
+    assert rule.matches(column)
+    assert classifying_entry(column, [pii]) is pii
+    assert unclassified([column, "other"], [pii]) == ["other"]
+
+
+def test_patterns_still_match_the_whole_name_in_any_case() -> None:
+    pii = PiiColumn.model_validate(
+        {"column": "phone", "pattern": True, "classification": "phone", "masking": "redact"}
+    )
+    (rule,) = masking_rules([("p", DataPolicySpec(pii_columns=[pii]))])
+    for column in ("PHONE_HOME", "my_phone", "phones"):
+        assert classifying_entry(column, [pii]) is None and not rule.matches(column)
+
+
+def _example_documents(kind: str) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted((ROOT / "examples").rglob("*.yaml")):
+        if "argocd" in path.parts or "overlays" in path.parts:
+            continue  # Argo CD test data and the kustomize copies (tests/gitops checks those)
+        found += [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == kind]
+    return found
+
+
+def test_example_pipelines_comply_with_the_example_policies_that_select_them() -> None:
+    """Every write location of the examples (sinks, model versions, streaming checkpoints) is inside
+    the allowedSinks of each example policy selecting the pipeline, and retention is as required.
+    Quality gates are not this test's subject (the shop's streaming ingest declares only a warn gate
+    while its policy asks for a blocking one)."""
+    pipelines = _example_documents("DataPipeline")
+    checked = 0
+    for policy_doc in _example_documents("DataPolicy"):
+        policy = DataPolicySpec.model_validate(policy_doc["spec"])
+        policy = policy.model_copy(update={"required_quality_gates": None})
+        for doc in pipelines:
+            if selector_matches(policy.pipeline_selector, doc["metadata"].get("labels", {})):
+                spec = DataPipelineSpec.model_validate(doc["spec"])
+                assert pipeline_violations(policy, spec) == [], (policy_doc["metadata"], doc["metadata"])
+                checked += 1
+    assert checked >= 3  # orders under sales-governance; the shop's batch and streaming pipelines
 
 
 def _run(unclassified_pii: list[UnclassifiedColumn]) -> RunRecord:

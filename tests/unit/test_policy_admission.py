@@ -173,6 +173,118 @@ def test_offline_evaluation_normalises_before_matching() -> None:
     assert "climbs above its root" in found[1].message
 
 
+def _writer(
+    *,
+    quarantine: str = "/data/sales/q",
+    model: str = "/data/sales/models/m",
+    staging: str = "/data/sales/staging",
+    sink: str = "/data/sales/x",
+) -> DataPipelineSpec:
+    """A Batch pipeline that writes raw records, model versions, staged output and a sink."""
+    return DataPipelineSpec.model_validate(
+        {
+            "sources": [
+                {"name": "events", "file": {"path": "/in"}},
+                {
+                    "name": "raw",
+                    "file": {
+                        "path": "/in.csv",
+                        "format": "csv",
+                        "onMalformed": "Quarantine",
+                        "quarantinePath": quarantine,
+                    },
+                },
+            ],
+            "transforms": [
+                {"name": "clean", "sql": "SELECT * FROM raw"},
+                {
+                    "name": "train",
+                    "model": {"input": "clean", "path": model, "als": {"userColumn": "u", "itemColumn": "i"}},
+                },
+            ],
+            "stagingPath": staging,
+            "sinks": [{"name": "out", "from": "train", "path": sink}],
+        }
+    )
+
+
+def test_every_write_location_is_subject_to_allowed_sinks() -> None:
+    """Raw records, model versions and staged output are written data too: a pattern that keeps the
+    sinks in /data/sales does not let them go elsewhere."""
+    policy = DataPolicySpec.model_validate({"allowedSinks": ["/data/sales/*"]})
+    assert violations(policy, _writer()) == []
+    out = "/elsewhere/x"
+    found = violations(policy, _writer(quarantine=out, model=out, staging=out, sink=out))
+    assert [v.field for v in found] == [
+        "spec.sources[1].file.quarantinePath",
+        "spec.transforms[1].model.path",
+        "spec.stagingPath",
+        "spec.sinks[0].path",
+    ]
+    assert found[0].message == (
+        "source 'raw' quarantine (spec.sources[1].file.quarantinePath) writes to '/elsewhere/x', "
+        "which no allowedSinks pattern matches"
+    )
+    assert found[1].message.startswith("model step 'train' (spec.transforms[1].model.path) writes to")
+    assert found[2].message.startswith("staging (spec.stagingPath) writes to")
+    escaping = violations(policy, _writer(model="/data/sales/../hr/models"))
+    assert [v.field for v in escaping] == ["spec.transforms[1].model.path"]
+    assert "(normalised '/data/hr/models')" in escaping[0].message
+    climbing = violations(policy, _writer(staging="/data/sales/../../../etc"))
+    assert [v.field for v in climbing] == ["spec.stagingPath"]
+    assert "climbs above its root" in climbing[0].message
+
+
+def test_an_empty_staging_path_is_unset() -> None:
+    """The runtime stages next to each sink when stagingPath is empty: nothing else is written."""
+    policy = DataPolicySpec.model_validate({"allowedSinks": ["/data/sales/*"]})
+    assert violations(policy, _writer(staging="")) == []
+
+
+def _streaming(checkpoint: str | None, **sink: Any) -> DataPipelineSpec:
+    return DataPipelineSpec.model_validate(
+        {
+            "mode": "Streaming",
+            "sources": [{"name": "raw", "kafka": {"topic": "t"}}],
+            "sinks": [{"name": "out", "from": "raw", "format": "delta", "path": "/data/sales/x", **sink}],
+            **({"streaming": {"checkpointLocation": checkpoint}} if checkpoint is not None else {}),
+        }
+    )
+
+
+def test_the_streaming_checkpoint_is_subject_to_allowed_sinks() -> None:
+    policy = DataPolicySpec.model_validate({"allowedSinks": ["/data/sales/*"]})
+    assert violations(policy, _streaming("/data/sales/_checkpoints/x")) == []
+    assert violations(policy, _streaming(None)) == []
+    assert violations(policy, _streaming("")) == []
+    (found,) = violations(policy, _streaming("/tmp/ckpt"))
+    assert found.field == "spec.streaming.checkpointLocation"
+    assert found.message == (
+        "streaming checkpoint (spec.streaming.checkpointLocation) writes to '/tmp/ckpt', "
+        "which no allowedSinks pattern matches"
+    )
+
+
+def test_max_days_applies_only_where_retention_days_can_be_set() -> None:
+    """The CRD refuses retentionDays on JDBC sinks and on a Streaming pipeline's sinks: a maxDays
+    policy requires it of the other sinks only, so such pipelines can comply."""
+    policy = DataPolicySpec.model_validate({"retention": {"maxDays": 30}})
+    jdbc = {"name": "db", "from": "raw", "format": "jdbc", "jdbc": {"url": "jdbc:h2:mem:x", "table": "t"}}
+    batch = DataPipelineSpec.model_validate(
+        {
+            "sources": [{"name": "raw", "file": {"path": "/in"}}],
+            "sinks": [jdbc, {"name": "lake", "from": "raw", "format": "delta", "path": "/l"}],
+        }
+    )
+    found = violations(policy, batch)
+    assert [(v.field, v.message) for v in found] == [
+        ("spec.sinks[1].retentionDays", "sink 'lake' sets no retentionDays; policy requires at most 30")
+    ]
+    assert violations(policy, _streaming(None)) == []
+    compliant = batch.model_copy(update={"sinks": batch.sinks[:1]})
+    assert violations(policy, compliant) == []
+
+
 # -- the compiler -----------------------------------------------------------------------------
 
 
@@ -254,12 +366,16 @@ def test_many_long_patterns_are_shared_out_under_the_expression_size_limit() -> 
 
 
 def test_patterns_without_wildcards_compare_equal_and_prefixes_go_first() -> None:
-    objects = compile_admission("ns", "p", _spec(allowedSinks=["/exact/x", "/pre/*", "*x"]))
+    patterns = ["/exact/x", "/pre/*.csv", "*x", "/dir/*", "/dirs/**"]
+    objects = compile_admission("ns", "p", _spec(allowedSinks=patterns))
     assert objects is not None
     allowed = next(v for v in objects.policy["spec"]["variables"] if v["name"] == "allowed0")["expression"]
     assert "n == '/exact/x'" in allowed
     assert "n.startsWith('/pre/') && n.matches(" in allowed
     assert "n.matches('(?s)^.*x$')" in allowed
+    # a trailing * (any characters, '/' included) alone needs no regex
+    assert "n.startsWith('/dir/') ||" in allowed and "n.startsWith('/dirs/')" in allowed
+    assert allowed.count("n.matches(") == 2
 
 
 @pytest.mark.parametrize(

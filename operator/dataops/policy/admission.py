@@ -2,9 +2,10 @@
 
 The API server then refuses (Enforce) or warns about (Audit) a DataPipeline that violates the policy
 when it is created or changed, before it is stored. The checks are those of
-:mod:`dataops.policy.evaluate` with the same semantics: the sink location is built the same way
-(``url#table`` for JDBC), normalised as :mod:`dataops.policy.locations` defines, and matched against
-the allowedSinks globs compiled to RE2 regular expressions.
+:mod:`dataops.policy.evaluate` with the same semantics: the write locations are those of
+:mod:`dataops.policy.writes` in the same order (``url#table`` for a JDBC sink), normalised as
+:mod:`dataops.policy.locations` defines, and matched against the allowedSinks globs compiled to RE2
+regular expressions.
 
 The objects are cluster scoped; the binding confines them to the policy's namespace
 (``kubernetes.io/metadata.name``) and to the pipelines its ``pipelineSelector`` picks.
@@ -54,53 +55,104 @@ def cel_string(value: str) -> str:
     return "'" + "".join(out) + "'"
 
 
-_WEIGHT = "(t == '..' ? -1 : ((t == '' || t == '.') ? 0 : 1))"
-"""A segment's effect on the depth: ``..`` climbs, empty and ``.`` stay, any other descends."""
+_QUARANTINED = "has(s.file) && has(s.file.quarantinePath)"
+_TRANSFORMS = "(has(object.spec.transforms) ? object.spec.transforms : [])"
+_STAGING = "has(object.spec.stagingPath) && object.spec.stagingPath != ''"
+_CHECKPOINT = (
+    "has(object.spec.streaming) && has(object.spec.streaming.checkpointLocation) && "
+    "object.spec.streaming.checkpointLocation != ''"
+)
 
-# The normal form of every sink location, step by step (see dataops.policy.locations). Locations
-# already in normal form take no further step; the others are resolved segment by segment.
-_LOCATION_VARIABLES: tuple[tuple[str, str], ...] = (
+# Every location the pipeline writes and the field that sets it, in the order of
+# dataops.policy.writes.write_locations: quarantine, model versions, staging, sinks, checkpoint.
+_WRITE_VARIABLES: tuple[tuple[str, str], ...] = (
+    (
+        "fields",
+        f"object.spec.sources.transformList(i, s, {_QUARANTINED}, "
+        "'spec.sources[' + string(i) + '].file.quarantinePath') + "
+        f"{_TRANSFORMS}.transformList(i, t, has(t.model), 'spec.transforms[' + string(i) + '].model.path') + "
+        f"({_STAGING} ? ['spec.stagingPath'] : []) + "
+        "object.spec.sinks.transformList(i, s, 'spec.sinks[' + string(i) + '].' + "
+        "(has(s.jdbc) ? 'jdbc' : 'path')) + "
+        f"({_CHECKPOINT} ? ['spec.streaming.checkpointLocation'] : [])",
+    ),
     (
         "locations",
+        f"object.spec.sources.filter(s, {_QUARANTINED}).map(s, s.file.quarantinePath) + "
+        f"{_TRANSFORMS}.filter(t, has(t.model)).map(t, t.model.path) + "
+        f"({_STAGING} ? [object.spec.stagingPath] : []) + "
         "object.spec.sinks.map(s, has(s.jdbc) ? s.jdbc.url + '#' + s.jdbc.table : "
-        "(has(s.path) ? s.path : ''))",
+        "(has(s.path) ? s.path : '')) + "
+        f"({_CHECKPOINT} ? [object.spec.streaming.checkpointLocation] : [])",
     ),
+)
+
+_LEVELS = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+"""Depth d as one character, ``_LEVELS[d]``: a location's depths as a string (MAX_SEGMENTS < 62)."""
+_RESOLVED = "variables.climbing[i] && !variables.tooDeep[i]"
+
+# The normal form of every write location, step by step (see dataops.policy.locations), in string
+# operations where possible: CEL charges them a tenth per character but list elements one each, and
+# the API server evaluates every variable under a cost limit. A location whose rest (after its head)
+# has no empty, '.' or '..' segment but perhaps a trailing '/' is *plain*: its normal form is itself
+# without that '/'. The others are split into segments and resolved.
+_LOCATION_VARIABLES: tuple[tuple[str, str], ...] = (
+    *_WRITE_VARIABLES,
     ("heads", f"variables.locations.map(l, l.find({cel_string(HEAD_PATTERN)}))"),
+    ("rests", "variables.locations.transformList(i, l, l.substring(size(variables.heads[i])))"),
+    # the rest without one leading and one trailing '/'
     (
-        "segments",
-        "variables.locations.transformList(i, l, l.substring(size(variables.heads[i])).split('/'))",
+        "inner",
+        "variables.rests.map(r, r.startsWith('/') ? r.substring(1) : r)"
+        ".map(r, r.endsWith('/') ? r.substring(0, size(r) - 1) : r)",
     ),
-    ("climbing", "variables.segments.map(segs, segs.exists(t, t == '..'))"),
+    ("climbing", "variables.inner.map(r, ('/' + r + '/').contains('/../'))"),
+    (
+        "plain",
+        "variables.inner.transformList(i, r, !variables.climbing[i] && r != '' && r != '.' && "
+        "!r.startsWith('/') && !r.startsWith('./') && !r.endsWith('/') && !r.endsWith('/.') && "
+        "!r.contains('//') && !r.contains('/./'))",
+    ),
+    ("segments", "variables.rests.transformList(i, r, variables.plain[i] ? [] : r.split('/'))"),
     (
         "tooDeep",
         f"variables.segments.transformList(i, segs, variables.climbing[i] && size(segs) > {MAX_SEGMENTS})",
     ),
-    # Only locations with '..' need the depth of every segment (quadratic, hence MAX_SEGMENTS).
+    # Empty and '.' segments never count: without '..' the rest is the normal form.
+    ("steps", "variables.segments.map(segs, segs.filter(t, t != '' && t != '.'))"),
+    # Each step as 'd' (descends) or 'u' ('..' climbs), for locations with '..' (hence MAX_SEGMENTS).
     (
-        "weights",
-        "variables.segments.transformList(i, segs, variables.climbing[i] && !variables.tooDeep[i] ? "
-        f"segs.map(t, {_WEIGHT}) : [])",
+        "moves",
+        f"variables.steps.transformList(i, ts, {_RESOLVED} ? ts.map(t, t == '..' ? 'u' : 'd').join('') : '')",
     ),
-    # the depth after each segment: the sum of the weights up to it.
+    # the depth after each step: the steps so far less twice the climbs among them.
     (
         "depths",
-        "variables.weights.map(ws, ws.transformList(k, w, ws.transformList(j, v, j <= k ? v : 0).sum()))",
+        f"variables.steps.transformList(i, ts, {_RESOLVED} ? ts.transformList(k, t, "
+        "k + 1 - 2 * size(variables.moves[i].substring(0, k + 1).replace('d', ''))) : [])",
     ),
     # a depth below zero: a '..' climbed above the root.
     ("escapes", "variables.depths.map(ds, ds.exists(d, d < 0))"),
-    # Without '..', every segment but the empty and '.' ones is kept; with '..', a descending
-    # segment is kept unless a later depth drops below its own.
+    (
+        "levels",
+        f"variables.depths.transformList(i, ds, {_RESOLVED} && !variables.escapes[i] ? "
+        f"ds.map(d, {cel_string(_LEVELS)}.charAt(d)).join('') : '')",
+    ),
+    # A descending step is kept unless a later depth drops below its own; the depth moves by one at a
+    # time, so unless a later depth is exactly one less.
     (
         "kept",
-        "variables.depths.transformList(i, ds, variables.climbing[i] ? "
-        "ds.transformList(k, dk, variables.weights[i][k] == 1 && ds.all(j, d, j <= k || d >= dk), "
-        "variables.segments[i][k]) : variables.segments[i].filter(t, t != '' && t != '.'))",
+        "variables.steps.transformList(i, ts, !variables.climbing[i] ? ts : "
+        f"({_RESOLVED} && !variables.escapes[i] ? ts.transformList(k, t, t != '..' && "
+        "!variables.levels[i].substring(k + 1)"
+        f".contains({cel_string(_LEVELS)}.charAt(variables.depths[i][k] - 1)), t) : []))",
     ),
     (
         "normal",
-        "variables.segments.transformList(i, segs, variables.heads[i] + "
+        "variables.segments.transformList(i, segs, variables.heads[i] + (variables.plain[i] ? "
+        "(variables.rests[i].startsWith('/') ? '/' : '') + variables.inner[i] : "
         "((size(segs) > 1 && segs[0] == '' && (size(variables.kept[i]) > 0 || variables.heads[i] == '')) "
-        "? '/' : '') + variables.kept[i].join('/'))",
+        "? '/' : '') + variables.kept[i].join('/')))",
     ),
 )
 
@@ -135,11 +187,14 @@ def object_selector(selector: LabelSelector) -> dict[str, Any]:
 
 
 def _match_term(pattern: str) -> str:
-    """``n`` matches ``pattern``: equality without wildcards, else a cheap prefix test before the regex
-    (CEL charges regex matching by length, under a per-request budget)."""
+    """``n`` matches ``pattern``: equality without wildcards, a prefix test when the only wildcard is a
+    trailing ``*`` (it matches any characters, ``/`` included), else a cheap prefix test before the
+    regex (CEL charges regex matching by the product of the lengths, under a per-call limit)."""
     cut = min((i for i, c in enumerate(pattern) if c in "*?["), default=None)
     if cut is None:
         return f"n == {cel_string(pattern)}"
+    if not pattern[cut:].strip("*"):
+        return f"n.startsWith({cel_string(pattern[:cut])})"
     regex = f"n.matches({cel_string(glob_to_re2(pattern))})"
     return f"(n.startsWith({cel_string(pattern[:cut])}) && {regex})" if cut else regex
 
@@ -162,9 +217,9 @@ def _pattern_variables(patterns: list[str]) -> list[tuple[str, str]]:
 
 
 def _sink_violations(chunks: int) -> str:
-    """One message per sink whose normal location matches no pattern (or has none)."""
+    """One message per write location whose normal form matches no pattern (or which has none)."""
     allowed = " || ".join(f"variables.allowed{k}[i]" for k in range(chunks))
-    field = "'spec.sinks[' + string(i) + '].' + (has(object.spec.sinks[i].jdbc) ? 'jdbc' : 'path')"
+    field = "variables.fields[i]"
     quoted = '"\'" + variables.locations[i] + "\'"'
     normalised = '" (normalised \'" + n + "\')"'
     describe = (
@@ -180,13 +235,19 @@ def _sink_violations(chunks: int) -> str:
 
 
 def _retention_violations(max_days: int) -> str:
+    """Only sinks that can declare retentionDays (dataops.policy.evaluate.retention_enforceable): not
+    JDBC sinks, not the sinks of a Streaming pipeline."""
+    streaming = "has(object.spec.mode) && object.spec.mode == 'Streaming'"
+    enforceable = "!(has(s.format) && s.format == 'jdbc')"
     within = f"has(s.retentionDays) && s.retentionDays <= {max_days}"
     describe = (
         "'spec.sinks[' + string(i) + '].retentionDays ' + (has(s.retentionDays) ? "
         f"'is ' + string(s.retentionDays) + '; policy allows at most {max_days}' : "
         f"'is not set; policy requires at most {max_days}')"
     )
-    return f"object.spec.sinks.transformList(i, s, !({within}), {describe})"
+    return (
+        f"{streaming} ? [] : object.spec.sinks.transformList(i, s, {enforceable} && !({within}), {describe})"
+    )
 
 
 def _gate_violations(min_gates: int, blocking: bool) -> str:

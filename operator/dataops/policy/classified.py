@@ -1,8 +1,8 @@
 """Which columns a DataPolicy's piiColumns classify. Pure.
 
-An entry names a column exactly (compared case-insensitively, as Spark resolves column names) or,
-with ``pattern: true``, by a regular expression that must match the whole column name. An entry
-whose pattern does not compile classifies nothing.
+An entry names a column exactly or, with ``pattern: true``, by a regular expression that must match
+the whole column name; both compare case-insensitively, as Spark resolves column names (and as
+masking matches them). An entry whose pattern does not compile classifies nothing.
 """
 
 from __future__ import annotations
@@ -13,17 +13,23 @@ from collections.abc import Iterable
 from dataops.api.v1alpha1.datapolicy import PiiColumn
 
 
+def names_column(name: str, pattern: bool, column: str) -> bool:
+    """Whether a piiColumns entry (``name``, ``pattern``) names ``column``: case-insensitively, as
+    Spark resolves column names by default. One rule for classification and masking
+    (:mod:`dataops.policy.masking`). Raises re.error when ``name`` is not a regular expression."""
+    if pattern:
+        return re.fullmatch(name, column, re.IGNORECASE) is not None
+    return name.lower() == column.lower()
+
+
 def classifying_entry(column: str, entries: Iterable[PiiColumn]) -> PiiColumn | None:
     """The first entry that classifies ``column``, or None."""
     for entry in entries:
-        if entry.pattern:
-            try:
-                if re.fullmatch(entry.column, column):
-                    return entry
-            except re.error:
-                continue
-        elif entry.column.lower() == column.lower():
-            return entry
+        try:
+            if names_column(entry.column, entry.pattern, column):
+                return entry
+        except re.error:
+            continue
     return None
 
 

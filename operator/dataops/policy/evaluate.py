@@ -1,8 +1,11 @@
 """Static policy checks of a pipeline spec. Pure.
 
 What can be decided from the manifest is decided here (allowed sinks, retention, required
-quality gates); masking of PII columns is applied by the runtime. Sink locations are normalised
-before they are matched (:mod:`dataops.policy.locations`), so ``..`` cannot lead out of a pattern.
+quality gates); masking of PII columns is applied by the runtime. ``allowedSinks`` applies to every
+location the pipeline writes (:mod:`dataops.policy.writes`: sinks, quarantine, model versions,
+staging, streaming checkpoints), each normalised before it is matched
+(:mod:`dataops.policy.locations`), so ``..`` cannot lead out of a pattern. ``retention.maxDays``
+applies to the sinks that can declare ``retentionDays`` (file sinks of Batch pipelines).
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, GateAction, Sink
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, GateAction, PipelineMode, Sink, SinkFormat
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec, Enforcement
 from dataops.policy.locations import normalize_location
+from dataops.policy.writes import write_locations
 
 
 @dataclass(frozen=True)
@@ -28,20 +32,16 @@ class PolicyFinding:
         return bool(self.violations) and self.enforcement == Enforcement.ENFORCE
 
 
-def sink_location(sink: Sink) -> str:
-    if sink.jdbc is not None:
-        return f"{sink.jdbc.url}#{sink.jdbc.table}"
-    return sink.path or ""
-
-
 @dataclass(frozen=True)
 class Violation:
     field: str  # e.g. spec.sinks[2].path: the same field the API server's admission policy names
     message: str
 
 
-def _sink_field(index: int, sink: Sink) -> str:
-    return f"spec.sinks[{index}].{'jdbc' if sink.jdbc is not None else 'path'}"
+def retention_enforceable(pipeline: DataPipelineSpec, sink: Sink) -> bool:
+    """Whether ``retentionDays`` can be set on ``sink`` (the CRD refuses it on a JDBC sink and on the
+    sinks of a Streaming pipeline): only there does ``retention.maxDays`` require it."""
+    return pipeline.mode != PipelineMode.STREAMING and sink.format != SinkFormat.JDBC
 
 
 def violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> list[Violation]:
@@ -49,31 +49,31 @@ def violations(policy: DataPolicySpec, pipeline: DataPipelineSpec) -> list[Viola
     (:mod:`dataops.policy.admission`) finds the same ones."""
     found: list[Violation] = []
     if policy.allowed_sinks:
-        for index, sink in enumerate(pipeline.sinks):
-            location = sink_location(sink)
-            normal = normalize_location(location)
+        for write in write_locations(pipeline):
+            normal = normalize_location(write.location)
             if normal.text is None:
                 found.append(
                     Violation(
-                        _sink_field(index, sink),
-                        f"sink {sink.name!r} writes to {location!r}, which {normal.problem}",
+                        write.field, f"{write.writer} writes to {write.location!r}, which {normal.problem}"
                     )
                 )
             elif not any(fnmatchcase(normal.text, pattern) for pattern in policy.allowed_sinks):
                 shown = (
-                    repr(location)
-                    if normal.text == location
-                    else f"{location!r} (normalised {normal.text!r})"
+                    repr(write.location)
+                    if normal.text == write.location
+                    else f"{write.location!r} (normalised {normal.text!r})"
                 )
                 found.append(
                     Violation(
-                        _sink_field(index, sink),
-                        f"sink {sink.name!r} writes to {shown}, which no allowedSinks pattern matches",
+                        write.field,
+                        f"{write.writer} writes to {shown}, which no allowedSinks pattern matches",
                     )
                 )
     if policy.retention is not None:
         limit = policy.retention.max_days
         for index, sink in enumerate(pipeline.sinks):
+            if not retention_enforceable(pipeline, sink):
+                continue  # the policy says nothing about retention the pipeline cannot declare
             field_path = f"spec.sinks[{index}].retentionDays"
             if sink.retention_days is None:
                 found.append(

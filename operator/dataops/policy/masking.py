@@ -23,6 +23,7 @@ from dataops.api.v1alpha1.datapolicy import (
     MaskingMethod,
 )
 from dataops.lineage.columns import SourceColumn, trace_columns
+from dataops.policy.classified import names_column
 
 # Strictest first: nothing kept; presence kept; equality kept (irreversible); equality or the value
 # for key holders; a coarse value; a suffix; everything.
@@ -53,9 +54,7 @@ class MaskingRule(BaseModel):
     def matches(self, column: str) -> bool:
         """Exact names match case-insensitively (as Spark resolves them); patterns must match the
         whole column name, case-insensitively."""
-        if self.pattern:
-            return re.fullmatch(self.column, column, re.IGNORECASE) is not None
-        return self.column.lower() == column.lower()
+        return names_column(self.column, self.pattern, column)
 
     @property
     def needs_key(self) -> bool:

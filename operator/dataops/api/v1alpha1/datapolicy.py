@@ -50,7 +50,9 @@ class GeneralizeTo(StrEnum):
 
 
 class PiiColumn(KubeModel):
-    """A column (exact name, or a regular expression when ``pattern`` is true) holding personal data."""
+    """A column (exact name, or a regular expression when ``pattern`` is true) holding personal data.
+    Both match column names case-insensitively, as Spark resolves them; a pattern must match the
+    whole name."""
 
     column: str = Field(min_length=1, max_length=256)
     pattern: bool = False
@@ -72,7 +74,13 @@ class MaskingKey(KubeModel):
 
 
 class RetentionRule(KubeModel):
-    max_days: int = Field(ge=1, le=36500, description="Sinks may keep data at most this many days.")
+    max_days: int = Field(
+        ge=1,
+        le=36500,
+        description="File sinks of Batch pipelines must set retentionDays of at most this many days. "
+        "JDBC sinks and the sinks of Streaming pipelines cannot declare retentionDays; this rule "
+        "does not apply to them.",
+    )
 
 
 class QualityGateRequirement(KubeModel):
@@ -130,7 +138,9 @@ class DataPolicySpec(KubeModel):
     allowed_sinks: list[Annotated[str, Field(min_length=1, max_length=2048)]] = Field(
         default_factory=list,
         max_length=64,
-        description="Glob patterns (fnmatch) of sink paths or JDBC URLs; empty allows every sink.",
+        description="Glob patterns (fnmatch) of every location a pipeline writes: sink paths (a JDBC "
+        "sink as <url>#<table>), sources' quarantinePath, model steps' path, stagingPath and "
+        "streaming.checkpointLocation; empty allows every location.",
     )
     retention: RetentionRule | None = None
     required_quality_gates: QualityGateRequirement | None = None
