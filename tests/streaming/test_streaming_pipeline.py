@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pyspark.sql import SparkSession
 
-from dataops.api.v1alpha1.datapipeline import DataLossPolicy, DataPipeline
+from dataops.api.v1alpha1.datapipeline import DataLossPolicy, DataPipeline, QualityGate
 from dataops.devcluster.services import ConnectWorker, KafkaBroker, Postgres
 from dataops.lineage.connectors import connector_emitter, emit_connector_run
 from dataops.lineage.receiver import LineageReceiver
@@ -485,3 +485,45 @@ def test_connect_worker_killed_and_broker_stopped_mid_stream_lose_nothing(
     assert result and result[0].outcome == "Succeeded", result and result[0].error
     assert sink() == table()
     assert len(table()) == 240
+
+
+@pytest.mark.parametrize("action", ["block", "warn"])
+def test_quality_gates_check_every_micro_batch_before_it_is_written(
+    kafka_broker: KafkaBroker, tmp_path: Path, spark: SparkSession, action: str
+) -> None:
+    """A blocking gate that fails on a micro-batch stops the job with the gate's message and nothing
+    of that batch reaches the sink (the batches before it stay); a warning gate lets every batch
+    through and says in how many batches its expectations failed."""
+    bootstrap = kafka_broker.bootstrap
+    topic = f"orders-gate-{action}"
+    create_topic(bootstrap, topic, partitions=1)
+    rows = _rows(1000)
+    for row in rows[800:810]:
+        row["amount"] = -1.0  # in the second micro-batch (700 per batch)
+    produce_json(bootstrap, topic, rows)
+    pipeline = _pipeline(topic, tmp_path / "lake", bootstrap)
+    pipeline.spec.quality_gates = [
+        QualityGate.model_validate({"suiteRef": {"name": "prices"}, "action": action})
+    ]
+    suite = {
+        "expectations": [
+            {"type": "expect_column_values_to_be_between", "column": "doubled", "minValue": 0},
+            {"type": "expect_column_values_to_not_be_null", "column": "id"},
+        ]
+    }
+    plan = build_run_plan(
+        name=pipeline.metadata.name, namespace="sales", spec=pipeline.spec, suites={"prices": suite}
+    )
+    summary = StreamingRun(spark, plan, run_id="r1", settings=StreamingSettings(available_now=True)).run()
+    ids = sorted(_ids(spark, tmp_path / "lake"))
+    if action == "block":
+        assert summary.outcome == "Failed" and summary.error is not None
+        assert summary.error.startswith("micro-batch 1: quality gate 'prices on priced'"), summary.error
+        assert (
+            "expect_column_values_to_be_between" in summary.error and "nothing was written" in summary.error
+        )
+        assert ids == list(range(700))
+    else:
+        assert summary.outcome == "Succeeded", summary.error
+        assert ids == list(range(1000))
+        assert "quality gate prices on priced: expectations failed in 1 micro-batch(es)" in summary.warnings

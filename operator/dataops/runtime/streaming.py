@@ -22,13 +22,22 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
-from dataops.api.v1alpha1.datapipeline import DataLossPolicy, KafkaSource, Sink, Source, StreamingSpec
+from dataops.api.v1alpha1.datapipeline import (
+    DataLossPolicy,
+    KafkaSource,
+    QualityGate,
+    Sink,
+    Source,
+    StreamingSpec,
+)
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.lineage.datasets import sink_identity, source_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter
 from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
-from dataops.runtime.errors import RunError, SourceError, StepError
+from dataops.quality.gate import SuiteGateRunner
+from dataops.runtime.errors import QualityGateFailed, RunError, SourceError, StepError
 from dataops.runtime.failpoints import failpoint
 from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.io import read_source
@@ -66,6 +75,7 @@ class _Counters:
     rows_parsed: int = 0
     dead_lettered: int = 0
     skipped_offsets: int = 0  # deleted from the topic before they were read (onDataLoss: Continue)
+    gate_warnings: dict[str, int] = field(default_factory=dict)  # gate on dataset -> micro-batches
     written: dict[str, int] = field(default_factory=dict)
     last_data: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -187,6 +197,13 @@ class StreamingRun:
         self.checkpoint = checkpoint_location(plan, self.spec, settings)
         self.query_id: str | None = None  # the checkpoint's own id, read at the first batch
         self.ledger: DeadLetterLedger | None = None
+        self.gates = [QualityGate.model_validate(g) for g in plan.quality_gates]
+        self.gate_runner = (
+            SuiteGateRunner({n: DataQualitySuiteSpec.model_validate(x) for n, x in plan.suites.items()})
+            if self.gates
+            else None
+        )
+        self.gate_failure: str | None = None
         self.loss = (
             LostOffsetCounter(self.bootstrap, self.kafka.topic)
             if self.spec.on_data_loss == DataLossPolicy.CONTINUE
@@ -258,6 +275,46 @@ class StreamingRun:
             check_merge_keys(sink, self.masking[sink.name])
         return self.masking
 
+    def _check_gates(self, session: SparkSession, masked: dict[str, DataFrame], batch_id: int) -> None:
+        """Each quality gate on each micro-batch, before its writes: the gate's dataset (values of
+        classified columns kept out of the results), or by default each sink's data as it will be
+        written (masked). A blocking failure stops the job with the gate's message; the batch is not
+        committed, so a restart validates the same records again. Warnings are counted per gate."""
+        if self.gate_runner is None:
+            return
+        for gate in self.gates:
+            if gate.dataset:
+                targets = [
+                    (gate.dataset, session.table(gate.dataset), self._protected(session, gate.dataset))
+                ]
+            else:
+                targets = [(k.from_, masked[k.name], None) for k in self.sinks]
+            for dataset, data, protected in targets:
+                try:
+                    warned = self.gate_runner(gate, dataset, data, protected=protected)
+                except QualityGateFailed as exc:
+                    self.gate_failure = f"micro-batch {batch_id}: {exc}"
+                    raise
+                if warned:
+                    with self.counters.lock:
+                        key = f"{gate.suite_ref.name} on {dataset}"
+                        self.counters.gate_warnings[key] = self.counters.gate_warnings.get(key, 0) + 1
+
+    def _protected(self, session: SparkSession, dataset: str) -> dict[str, str] | None:
+        """The classified columns of a dataset a gate reads unmasked, to keep their values out."""
+        if not self.plan.masking:
+            return None
+        decided = plan_columns(
+            rules=self.plan.masking,
+            sink=dataset,
+            output_columns=data_columns(session.table(dataset)),
+            from_=dataset,
+            steps={s.name: s.sql for s in self.plan.steps},
+            source_columns={s.name: data_columns(session.table(s.name)) for s in self.sources},
+            refuse_unresolved=False,
+        )
+        return {c: d.rule.classification for c, d in decided.items() if d.masked}
+
     def _app_id(self, session: SparkSession) -> str:
         """The Delta transaction app id of this checkpoint: its query id, which Structured Streaming
         writes in ``<checkpoint>/metadata`` when it creates the checkpoint. A checkpoint deleted and
@@ -299,12 +356,20 @@ class StreamingRun:
                 )
             good = records - rejected
             self._register_batch(session, parsed)
+            masked = {
+                sink.name: apply_masking(
+                    session.table(sink.from_), self.masking.get(sink.name, {}), self.keys, sink=sink.name
+                )
+                for sink in self.sinks
+            }
+            self._check_gates(
+                session, masked, batch_id
+            )  # a blocking failure: nothing of the batch is written
             for sink in self.sinks:
-                output = session.table(sink.from_)
                 write_batch(
                     session,
                     sink,
-                    apply_masking(output, self.masking.get(sink.name, {}), self.keys, sink=sink.name),
+                    masked[sink.name],
                     batch_id=batch_id,
                     app_id=f"{self._app_id(session)}:{sink.name}",
                 )
@@ -382,9 +447,9 @@ class StreamingRun:
                 )
             summary.outcome = "Succeeded"
         except RunError as exc:
-            summary.outcome, summary.error = "Failed", str(exc)
+            summary.outcome, summary.error = "Failed", self.gate_failure or str(exc)
         except PySparkException as exc:
-            summary.outcome, summary.error = "Failed", self._query_error(str(exc))
+            summary.outcome, summary.error = "Failed", self.gate_failure or self._query_error(str(exc))
         summary.finished = datetime.now(UTC)
         summary.rows_read = {self.source.name: self.counters.rows_in}
         summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}
@@ -398,6 +463,8 @@ class StreamingRun:
                 "onDataLoss: Continue: offsets deleted from the topic before they were read are skipped "
                 "(Spark's failOnDataLoss=false); the default, Fail, stops the job instead"
             )
+        for where, batches in sorted(self.counters.gate_warnings.items()):
+            summary.warnings.append(f"quality gate {where}: expectations failed in {batches} micro-batch(es)")
         if self.counters.skipped_offsets:
             summary.warnings.append(
                 f"{self.counters.skipped_offsets} offset(s) of {self.kafka.topic} were deleted before they "
