@@ -28,6 +28,7 @@ from dataops.lineage.events import DatasetInfo, LineageEmitter
 from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
+from dataops.runtime.error_text import failure_line, scrub_values
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
@@ -131,6 +132,12 @@ def status_report(progress: dict[str, Any], dead_lettered: int, state: str = "Ru
     return report
 
 
+def _query_failure(error: object) -> str:
+    """The first line of a stopped query's exception, its values scrubbed."""
+    text = str(getattr(error, "desc", None) or error).strip()
+    return scrub_values(text.splitlines()[0] if text else type(error).__name__)
+
+
 KAFKA_BATCH_SCHEMA = "key binary, value binary, topic string, partition int, offset long"
 
 
@@ -209,7 +216,7 @@ class StreamingRun:
             try:
                 session.sql(step.sql).createOrReplaceTempView(step.name)
             except PySparkException as exc:
-                raise StepError(step.name, str(exc).splitlines()[0]) from exc
+                raise StepError(step.name, failure_line(exc)) from exc
 
     def plan_masking(self) -> dict[str, dict[str, ColumnMasking]]:
         """Each sink's column masking, decided on an empty batch before the query starts (an
@@ -320,14 +327,12 @@ class StreamingRun:
                     query.stop()
             error = query.exception()
             if error is not None:
-                raise RunError(
-                    self.source.name, str(error.desc if hasattr(error, "desc") else error).splitlines()[0]
-                )
+                raise RunError(self.source.name, _query_failure(error))
             summary.outcome = "Succeeded"
         except RunError as exc:
             summary.outcome, summary.error = "Failed", str(exc)
         except PySparkException as exc:
-            summary.outcome, summary.error = "Failed", str(exc).splitlines()[0]
+            summary.outcome, summary.error = "Failed", failure_line(exc)
         summary.finished = datetime.now(UTC)
         summary.rows_read = {self.source.name: self.counters.rows_in}
         summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}
