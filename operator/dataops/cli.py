@@ -185,7 +185,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(render(item))
         if args.output == "yaml":
             print(yaml.safe_dump_all(item.children, sort_keys=False), end="")
-        blocked += item.denied or bool(item.refused_sinks)
+        blocked += item.denied or bool(item.refused_sinks or item.refused_sources)
         print()
     print(f"{len(pipelines)} pipeline(s), {blocked} denied by policy or refusing to write")
     return 1 if blocked else 0

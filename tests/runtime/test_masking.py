@@ -713,3 +713,66 @@ def test_a_failing_run_leaks_no_values_to_the_console_or_termination_message(
     assert _leaks(termination) == []
     events = (tmp_path / "events.jsonl").read_text()
     assert '"FAIL"' in events and _leaks(events) == []
+
+
+# -- onMalformed: Quarantine would keep raw records (classified values in clear) --------------------
+
+
+def _quarantining_pipeline(data: Path, *, schema: list[dict[str, str]] | None = None) -> DataPipeline:
+    with (data / "users.csv").open("a") as handle:  # a malformed line: too many fields, a planted value
+        handle.write(f"3,{PLANTED['email'][0]},x,y,z,w,v,extra,fields\n")
+    pipeline = _pipeline(
+        data, [{"name": "all", "from": "users", "format": "csv", "path": str(data / "o")}], []
+    )
+    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    users = doc["spec"]["sources"][0]["file"]
+    users.update(onMalformed="Quarantine", quarantinePath=str(data / "quarantine"))
+    if schema is not None:
+        users["schema"] = schema
+        users["options"].pop("inferSchema")
+    return DataPipeline.model_validate(doc)
+
+
+def test_quarantine_of_classified_columns_is_refused_on_the_inferred_schema(
+    spark: SparkSession, data: Path
+) -> None:
+    summary, _, _ = _run(spark, _quarantining_pipeline(data), lineage_file=data / "l.jsonl")
+    assert summary.outcome == "Failed"
+    assert summary.error is not None and summary.error.startswith("source 'users': onMalformed: Quarantine")
+    assert "classified columns email, full_name" in summary.error and "use Drop or Fail" in summary.error
+    assert not (data / "quarantine").exists() and not (data / "o").exists()
+    assert _leaks(json.dumps(summary.to_json())) == []
+
+
+def test_dataops_run_refuses_quarantine_of_a_declared_classified_column(data: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    schema = [
+        {"name": n, "type": "string"} for n in ("id", "email", "full_name", "phone", "card", "dob", "note")
+    ]
+    pipeline = _quarantining_pipeline(data, schema=schema)
+    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    policy = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPolicy",
+        "metadata": {"name": "crm-pii", "namespace": "test"},
+        "spec": POLICY,
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump_all([doc, policy]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "dataops.cli", "run", "-f", str(tmp_path / "run.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "error: spec.sources[0].file.onMalformed: Quarantine keeps raw records, which would keep classified "
+        "columns email, full_name, phone, card, dob of source 'users' (DataPolicy 'crm-pii') in clear"
+    ), result.stderr
+    assert "starting Spark" not in result.stderr and "Traceback" not in result.stderr
+    assert not (data / "quarantine").exists()

@@ -33,6 +33,7 @@ from dataops.plan.sql_guard import check_steps
 from dataops.policy.deputy import pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.masking import MaskingRule, keys_needed, masking_rules
+from dataops.policy.quarantine import quarantine_refusals
 from dataops.policy.selectors import selector_matches
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.reconcile.config import DEFAULT_RUN_CONFIG, RunConfig
@@ -191,6 +192,7 @@ def reconcile_pipeline(
         pii_columns=[c for _, policy in policies for c in policy.pii_columns],
     )
     plan_errors = check_steps(spec) + masking_errors
+    plan_errors += [PlanError(path, why) for path, why in quarantine_refusals(spec.sources, rules)]
     # What the operator will not do on the author's behalf: nothing is launched or contacted.
     forbidden = pipeline_forbidden(spec, config.allowlists())
     apply_error = None

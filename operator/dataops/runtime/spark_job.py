@@ -151,7 +151,8 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
-    malformed = MalformedCounts()  # csv/json records that did not parse, per source (onMalformed)
+    # csv/json records that did not parse, per source (onMalformed); no quarantine of classified columns
+    malformed = MalformedCounts(rules=list(plan.masking))
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     written: dict[str, DataFrame] = {}  # sink -> the data it was given
     gate_checks: list[_GateCheck] = []  # each gate's verdict on each dataset, for its lineage run

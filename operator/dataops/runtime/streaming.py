@@ -31,6 +31,7 @@ from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_col
 from dataops.runtime.error_text import failure_line, scrub_values
 from dataops.runtime.errors import RunError, SourceError, StepError
 from dataops.runtime.io import read_source
+from dataops.runtime.malformed import MalformedCounts
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
 from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.stream_parse import (
@@ -207,7 +208,9 @@ class StreamingRun:
     def _register_static_sources(self) -> None:
         for source in self.sources:
             if source is not self.source:
-                read_source(self.spark, source, keep_cached=False).createOrReplaceTempView(source.name)
+                read_source(
+                    self.spark, source, MalformedCounts(rules=list(self.plan.masking)), keep_cached=False
+                ).createOrReplaceTempView(source.name)
 
     def _register_batch(self, session: SparkSession, batch: DataFrame) -> None:
         """The parsed rows of a batch as the source's view, the SQL steps on top of it."""
