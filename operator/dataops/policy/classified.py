@@ -1,8 +1,9 @@
 """Which columns a DataPolicy's piiColumns classify. Pure.
 
 An entry names a column exactly (compared case-insensitively, as Spark resolves column names) or,
-with ``pattern: true``, by a regular expression that must match the whole column name. An entry
-whose pattern does not compile classifies nothing.
+with ``pattern: true``, by a regular expression that must match the whole column name, also
+case-insensitively (as masking matches it). An entry whose pattern does not compile classifies
+nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def classifying_entry(column: str, entries: Iterable[PiiColumn]) -> PiiColumn | 
     for entry in entries:
         if entry.pattern:
             try:
-                if re.fullmatch(entry.column, column):
+                if re.fullmatch(entry.column, column, re.IGNORECASE):
                     return entry
             except re.error:
                 continue
