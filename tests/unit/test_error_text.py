@@ -60,3 +60,17 @@ def test_failure_line_is_the_first_line_scrubbed() -> None:
     )
     assert failure_line(ValueError("a 'b'\nsecond line 'c'")) == "a '<value>'"
     assert failure_line(ValueError("")) == "ValueError"
+
+
+def test_a_stopped_streaming_query_reports_its_failure_without_values() -> None:
+    from dataops.runtime.streaming import _query_failure
+
+    class StreamingQueryFailure(Exception):
+        desc = (
+            "[STREAM_FAILED] Query [id = 1] terminated with exception: [CAST_INVALID_INPUT] The value "
+            "'bob@leak.test' of the type \"STRING\" cannot be cast to \"INT\"\n== SQL ==\n'bob@leak.test'"
+        )
+
+    line = _query_failure(StreamingQueryFailure())
+    assert "bob@leak.test" not in line and "[CAST_INVALID_INPUT] The value '<value>'" in line
+    assert _query_failure(ValueError("")) == "ValueError"
