@@ -14,10 +14,15 @@ from pydantic import ValidationError
 
 from dataops.api.crdgen import drifted_crds, write_crds
 from dataops.api.v1alpha1.datapipeline import DataPipeline
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.api.validation import admitted_model, validate_document
 from dataops.manifests import Document, read_documents, yaml_files
 from dataops.plan.sql_check import check_sql_steps
 from dataops.plan.sql_guard import check_steps
+from dataops.policy.classified import classifying_entry
+
+if TYPE_CHECKING:
+    from dataops.quality.pii import Detection
 
 if TYPE_CHECKING:
     from dataops.kube.client import KubeClient
@@ -110,9 +115,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Propose a DataQualitySuite from data, as YAML ready for kubectl apply."""
+    from dataops.quality.pii import detect
     from dataops.quality.profile import propose_suite
     from dataops.runtime.session import local_session
 
+    try:  # DataPolicies whose piiColumns classify columns of the data (read before Spark starts)
+        entries = _classifying_entries(args.filename, recursive=args.recursive)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     file_format = args.format or Path(args.path.rstrip("/")).suffix.lstrip(".") or "parquet"
     spark = local_session(master=args.master, app_name="dataops-profile")
     reader = spark.read.format(file_format)
@@ -123,21 +134,37 @@ def cmd_profile(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"error: cannot read {args.path} as {file_format}: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format)
+    # The suite holds no value of a column that looks like personal data or that a given DataPolicy
+    # classifies: detection runs for that even with --no-pii (which only leaves out the proposal).
+    found = detect(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold)
+    flagged = {d.column for d in found}
+    protected = [c for c in df.columns if c in flagged or classifying_entry(c, entries) is not None]
+    suite = propose_suite(df, name=args.name, path=args.path, file_format=file_format, protected=protected)
     print(yaml.safe_dump(suite, sort_keys=False), end="")
+    if protected:
+        print(f"# no value sets or ranges of {', '.join(protected)} (personal data)", file=sys.stderr)
     if not args.no_pii:
         # stdout stays one manifest for kubectl apply; the piiColumns proposal goes to stderr
-        report = _pii_report(df, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold)
+        report = _pii_report(found, sample_rows=args.pii_sample_rows, threshold=args.pii_threshold)
         print(report, end="", file=sys.stderr)
     return 0
 
 
-def _pii_report(df: object, *, sample_rows: int, threshold: float) -> str:
+def _classifying_entries(filenames: list[str], *, recursive: bool) -> list[PiiColumn]:
+    """The piiColumns of every DataPolicy in ``filenames`` (no pipeline to select: all apply)."""
+    from dataops.runtime.local import load_governance
+
+    if not filenames:
+        return []
+    governance = load_governance(yaml_files([Path(p) for p in filenames], recursive=recursive))
+    return [entry for _, _, spec in governance.policies for entry in spec.pii_columns]
+
+
+def _pii_report(found: list[Detection], *, sample_rows: int, threshold: float) -> str:
     """Columns that look like personal data, as a commented DataPolicy piiColumns proposal (column
     names, classifications and match ratios only: never a value)."""
-    from dataops.quality.pii import detect, pii_columns_snippet
+    from dataops.quality.pii import pii_columns_snippet
 
-    found = detect(df, sample_rows=sample_rows, threshold=threshold)  # type: ignore[arg-type]
     header = f"# personal data: {len(found)} column(s) look like PII (>= {threshold:.0%} of up to "
     lines = [header + f"{sample_rows} sampled rows)"]
     if found:
@@ -191,7 +218,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(render(item))
         if args.output == "yaml":
             print(yaml.safe_dump_all(item.children, sort_keys=False), end="")
-        blocked += item.denied or bool(item.refused_sinks)
+        blocked += item.denied or bool(item.refused_sinks or item.refused_sources)
         print()
     print(f"{len(pipelines)} pipeline(s), {blocked} denied by policy or refusing to write")
     return 1 if blocked else 0
@@ -501,7 +528,17 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument(
         "--pii-sample-rows", type=_positive, default=10_000, help="rows sampled for PII detection"
     )
-    profile.add_argument("--no-pii", action="store_true", help="skip personal-data detection")
+    profile.add_argument("--no-pii", action="store_true", help="leave out the piiColumns proposal (stderr)")
+    profile.add_argument(
+        "-f",
+        "--filename",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="DataPolicy manifests (files or folders): columns their piiColumns classify get no value "
+        "sets or ranges",
+    )
+    profile.add_argument("-R", "--recursive", action="store_true", help="read folders' subfolders too")
     profile.set_defaults(func=cmd_profile)
 
     check = sub.add_parser(

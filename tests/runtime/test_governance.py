@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pyspark.sql import SparkSession
 
 from dataops.api.v1alpha1.datapipeline import DataPipeline, Sink
@@ -65,12 +66,40 @@ def test_threshold_and_bounded_sample(spark: SparkSession) -> None:
 
 
 def test_profile_prints_pii_columns_without_values(tmp_path: Path, spark: SparkSession) -> None:
+    """Neither the suite (stdout) nor the report (stderr) holds a value of a column that looks like
+    personal data or that a DataPolicy given with -f classifies; other columns keep their value sets."""
     data = tmp_path / "people"
-    _frame(
-        spark, {"contact": PERSONAL["email"], "card": PERSONAL["creditCard"], "x": LOOKALIKES["words"]}
-    ).write.parquet(str(data))
+    nicknames = ["Zorblax Quuxworth", "Fizzbin Wobbleton", "Gronk Plimsoll"]  # PII only by policy
+    salaries = [98765.25, 12345.5, 55555.75]
+    people = _frame(
+        spark,
+        {
+            "contact": PERSONAL["email"],
+            "card": PERSONAL["creditCard"],
+            "x": LOOKALIKES["words"],
+            "nick_name": nicknames,
+        },
+    )
+    people = people.join(
+        spark.createDataFrame(list(zip(nicknames, salaries, strict=True)), "nick_name string, salary double"),
+        "nick_name",
+    )
+    people.coalesce(1).write.parquet(str(data))
+    policy = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPolicy",
+        "metadata": {"name": "hr"},
+        "spec": {
+            "piiColumns": [
+                {"column": ".*_NAME", "pattern": True, "classification": "name", "masking": "redact"},
+                {"column": "Salary", "classification": "other", "masking": "nullify"},
+            ]
+        },
+    }
+    (tmp_path / "policy.yaml").write_text(json.dumps(policy))
+    command = [sys.executable, "-m", "dataops.cli", "profile", "--path", str(data), "--master", "local[1]"]
     result = subprocess.run(
-        [sys.executable, "-m", "dataops.cli", "profile", "--path", str(data), "--master", "local[1]"],
+        [*command, "-f", str(tmp_path / "policy.yaml")],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -83,8 +112,21 @@ def test_profile_prints_pii_columns_without_values(tmp_path: Path, spark: SparkS
     assert "- column: contact\n  classification: email\n  masking: hash" in pii_doc
     assert "- column: card\n  classification: creditCard\n  masking: redact" in pii_doc
     assert "column: x" not in pii_doc
-    for value in PERSONAL["email"] + PERSONAL["creditCard"]:
-        assert value not in pii_doc  # names, classifications and ratios only
+    values = PERSONAL["email"] + PERSONAL["creditCard"] + nicknames + [str(s) for s in salaries]
+    for value in values:  # names, classifications and ratios only, in the suite and in the report
+        assert value not in result.stdout and value not in result.stderr, value
+    suite = yaml.safe_load(result.stdout)
+    by_column: dict[str, set[str]] = {}
+    for expectation in suite["spec"]["expectations"]:
+        by_column.setdefault(expectation.get("column", ""), set()).add(expectation["type"])
+    assert "expect_column_values_to_be_in_set" in by_column["x"]  # values of other columns stay
+    for column in ("contact", "card", "nick_name", "salary"):
+        assert "expect_column_values_to_not_be_null" in by_column[column]
+        assert not by_column[column] & {
+            "expect_column_values_to_be_in_set",
+            "expect_column_values_to_be_between",
+        }
+    assert "no value sets or ranges of" in result.stderr
 
 
 def _expectation(**fields: Any) -> Expectation:

@@ -625,3 +625,155 @@ def test_streaming_refuses_untraceable_columns(spark: SparkSession, tmp_path: Pa
     with pytest.raises(RunError, match="column 'x'"):
         run.plan_masking()
     assert KafkaSource  # the source model is what the batch is shaped like
+
+
+# -- failures: Spark's error text carries the values it failed on ----------------------------------
+
+FAILING_STEP = [{"name": "bad", "sql": "SELECT id, note FROM users WHERE CAST(email AS INT) > 0"}]
+
+
+def test_a_failing_step_reports_no_values(spark: SparkSession, data: Path) -> None:
+    out = data / "out"
+    sinks = [{"name": "all", "from": "bad", "format": "json", "path": str(out / "all")}]
+    summary, _, _ = _run(spark, _pipeline(data, sinks, FAILING_STEP), lineage_file=data / "l.jsonl")
+    assert summary.outcome == "Failed"
+    error = summary.error or ""
+    # what failed stays readable: where, the error class, the placeholder instead of the value
+    assert "sink 'all'" in error and "CAST_INVALID_INPUT" in error and "<value>" in error, error
+    assert _leaks(json.dumps(summary.to_json())) == []
+    assert _leaks(summary.render_table()) == []
+    assert _leaks((data / "l.jsonl").read_text()) == []  # the lineage FAIL event's error message
+
+
+def test_a_failing_run_leaks_no_values_to_the_console_or_termination_message(
+    data: Path, tmp_path: Path
+) -> None:
+    """`dataops run` and the driver pod's entry point, each in its own process: stdout, stderr (Spark's
+    own log of the failed task included), the termination message and the lineage events."""
+    import os
+    import subprocess
+    import sys
+
+    pipeline = _pipeline(
+        data, [{"name": "all", "from": "bad", "format": "json", "path": str(data / "o")}], FAILING_STEP
+    )
+    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    policy = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPolicy",
+        "metadata": {"name": "crm-pii", "namespace": "test"},
+        "spec": POLICY,
+    }
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "mask", "namespace": "test"},
+        "stringData": {"k": KEY.decode()},
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump_all([doc, policy, secret]))
+    rules = masking_rules([("crm-pii", DataPolicySpec.model_validate(POLICY))])
+    plan = build_run_plan(name="crm", namespace="test", spec=pipeline.spec, masking=rules)
+    (tmp_path / "plan.json").write_text(plan.canonical_json())
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+    base["PYSPARK_SUBMIT_ARGS"] = "--master local[1] pyspark-shell"
+    driver_env = {
+        **base,
+        "DATAOPS_PLAN_PATH": str(tmp_path / "plan.json"),
+        "DATAOPS_RUN_ID": "r1",
+        "DATAOPS_TERMINATION_LOG": str(tmp_path / "termination-log"),
+        "DATAOPS_SECRET_MASK_K": KEY.decode(),
+        "DATAOPS_LINEAGE_TRANSPORT": f"file:{tmp_path / 'events.jsonl'}",
+    }
+    commands = [
+        (
+            [
+                sys.executable,
+                "-m",
+                "dataops.cli",
+                "run",
+                "-f",
+                str(tmp_path / "run.yaml"),
+                "--master",
+                "local[1]",
+            ],
+            base,
+        ),
+        ([sys.executable, "-m", "dataops.runtime.spark_job"], driver_env),
+    ]
+    running = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for cmd, env in commands
+    ]
+    for process in running:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 1, stderr[-3000:]
+        assert "CAST_INVALID_INPUT" in stdout, stdout  # the failure is reported, its value is not
+        assert _leaks(stdout) == [] and _leaks(stderr) == [], (_leaks(stdout), _leaks(stderr))
+    termination = (tmp_path / "termination-log").read_text()
+    assert "sink 'all'" in termination and "CAST_INVALID_INPUT" in termination, termination
+    assert _leaks(termination) == []
+    events = (tmp_path / "events.jsonl").read_text()
+    assert '"FAIL"' in events and _leaks(events) == []
+
+
+# -- onMalformed: Quarantine would keep raw records (classified values in clear) --------------------
+
+
+def _quarantining_pipeline(data: Path, *, schema: list[dict[str, str]] | None = None) -> DataPipeline:
+    with (data / "users.csv").open("a") as handle:  # a malformed line: too many fields, a planted value
+        handle.write(f"3,{PLANTED['email'][0]},x,y,z,w,v,extra,fields\n")
+    pipeline = _pipeline(
+        data, [{"name": "all", "from": "users", "format": "csv", "path": str(data / "o")}], []
+    )
+    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    users = doc["spec"]["sources"][0]["file"]
+    users.update(onMalformed="Quarantine", quarantinePath=str(data / "quarantine"))
+    if schema is not None:
+        users["schema"] = schema
+        users["options"].pop("inferSchema")
+    return DataPipeline.model_validate(doc)
+
+
+def test_quarantine_of_classified_columns_is_refused_on_the_inferred_schema(
+    spark: SparkSession, data: Path
+) -> None:
+    summary, _, _ = _run(spark, _quarantining_pipeline(data), lineage_file=data / "l.jsonl")
+    assert summary.outcome == "Failed"
+    assert summary.error is not None and summary.error.startswith("source 'users': onMalformed: Quarantine")
+    assert "classified columns email, full_name" in summary.error and "use Drop or Fail" in summary.error
+    assert not (data / "quarantine").exists() and not (data / "o").exists()
+    assert _leaks(json.dumps(summary.to_json())) == []
+
+
+def test_dataops_run_refuses_quarantine_of_a_declared_classified_column(data: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    schema = [
+        {"name": n, "type": "string"} for n in ("id", "email", "full_name", "phone", "card", "dob", "note")
+    ]
+    pipeline = _quarantining_pipeline(data, schema=schema)
+    doc = pipeline.model_dump(mode="json", by_alias=True, exclude_none=True)
+    policy = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPolicy",
+        "metadata": {"name": "crm-pii", "namespace": "test"},
+        "spec": POLICY,
+    }
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump_all([doc, policy]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAOPS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "dataops.cli", "run", "-f", str(tmp_path / "run.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "error: spec.sources[0].file.onMalformed: Quarantine keeps raw records, which would keep classified "
+        "columns email, full_name, phone, card, dob of source 'users' (DataPolicy 'crm-pii') in clear"
+    ), result.stderr
+    assert "starting Spark" not in result.stderr and "Traceback" not in result.stderr
+    assert not (data / "quarantine").exists()

@@ -200,6 +200,8 @@ def test_classified_columns_by_name_and_pattern() -> None:
     assert classifying_entry("email", entries) is entries[0]
     assert classifying_entry("phone_home", entries) is entries[1]
     assert classifying_entry("my_phone_home", entries) is None  # patterns match the whole name
+    assert classifying_entry("EMail", entries) is entries[0]  # both any case, as masking matches them
+    assert classifying_entry("PHONE_Home", entries) is entries[1]
     assert unclassified(["email", "phone_x", "ssn", "(["], entries) == ["ssn", "(["]
 
 

@@ -287,3 +287,69 @@ def test_operator_refuses_runs_under_a_policy_whose_rules_cannot_be_read(
         "DataPolicy 'sales-governance' selects this pipeline but its spec does not validate"
         in ready["message"]
     )
+
+
+# -- onMalformed: Quarantine keeps raw records: refused for a source with a classified column ---------
+
+
+def _quarantining(name: str, columns: list[str], policy: str = "Quarantine") -> Any:
+    from dataops.api.v1alpha1.datapipeline import Source
+
+    file: dict[str, Any] = {"path": "/d", "format": "csv", "onMalformed": policy}
+    if policy == "Quarantine":
+        file["quarantinePath"] = "/q"
+    if columns:
+        file["schema"] = [{"name": c, "type": "string"} for c in columns]
+    return Source.model_validate({"name": name, "file": file})
+
+
+def test_quarantine_of_a_source_with_a_classified_column_is_refused() -> None:
+    from dataops.policy.quarantine import quarantine_refusals
+
+    rules = _rules(
+        {"column": "email", "classification": "email"},
+        {"column": ".*_name", "pattern": True, "classification": "name", "masking": "redact"},
+    )
+    sources = [
+        _quarantining("clean", ["id", "amount"]),  # nothing classified: quarantine stays allowed
+        _quarantining("users", ["id", "EMAIL", "full_name"]),  # exact (any case) and pattern
+        _quarantining("dropped", ["email"], policy="Drop"),  # Drop keeps nothing
+        _quarantining("inferred", []),  # no declared schema: checked by the run on the inferred one
+    ]
+    [(path, why)] = quarantine_refusals(sources, rules)
+    assert path == "spec.sources[1].file.onMalformed"
+    assert why == (
+        "Quarantine keeps raw records, which would keep classified columns EMAIL, full_name of source "
+        "'users' (DataPolicy 'p') in clear; use Drop or Fail"
+    )
+    assert quarantine_refusals(sources, []) == []  # no policy selects the pipeline
+
+
+def test_dataops_plan_and_the_operator_refuse_a_quarantine_of_classified_columns(
+    example_pipeline: dict[str, Any], example_policy: dict[str, Any]
+) -> None:
+    from dataops.api.v1alpha1.datapipeline import DataPipeline
+    from dataops.kube.client import DATA_PIPELINE
+    from dataops.plan.preview import preview, render
+
+    example_pipeline["spec"]["sources"][1]["file"].update(
+        onMalformed="Quarantine",
+        quarantinePath="/tmp/q",
+        schema=[{"name": "customer_id", "type": "int"}, {"name": "email", "type": "string"}],
+    )
+    item = preview(
+        DataPipeline.model_validate(example_pipeline),
+        [("default", "sales-governance", DataPolicySpec.model_validate(example_policy["spec"]))],
+    )
+    assert item.refused_sources == [
+        "spec.sources[1].file.onMalformed: Quarantine keeps raw records, which would keep classified "
+        "column email of source 'customers' (DataPolicy 'sales-governance') in clear; use Drop or Fail"
+    ]
+    assert "masking: REFUSED: spec.sources[1].file.onMalformed" in render(item)
+    kube = _reconciled(example_pipeline, example_policy)
+    assert kube.of_kind("Pod") == [] and kube.of_kind("ConfigMap") == []
+    body = kube.get(DATA_PIPELINE, "sales", example_pipeline["metadata"]["name"])
+    ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "InvalidPlan", ready
+    assert "spec.sources[1].file.onMalformed: Quarantine keeps raw records" in ready["message"]
+    assert "classified column email" in ready["message"]

@@ -29,6 +29,7 @@ from dataops.plan.sql_guard import check_steps
 from dataops.policy.deputy import Allowlists, Forbidden, pipeline_forbidden
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.masking import MaskingRule, masking_rules
+from dataops.policy.quarantine import quarantine_refusals
 from dataops.status.freshness import freshness_of
 from dataops.status.pipeline import PipelineObservation, SourcesView, pipeline_status, streaming_status
 
@@ -102,6 +103,7 @@ def configure(world: PipelineWorld, allow: Allowlists, *, verify_children: bool)
         pii_columns=[c for _, policy in world.policies for c in policy.pii_columns],
     )
     plan_errors = check_steps(spec) + masking_errors
+    plan_errors += [PlanError(path, why) for path, why in quarantine_refusals(spec.sources, rules)]
     # Ready carries Configured's reason whenever the configuration failed.
     ready_before = next(
         (c for c in (previous.conditions if previous else []) if c.type == ConditionType.READY), None

@@ -18,6 +18,7 @@ from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_check import dataset_columns
 from dataops.policy.evaluate import PolicyFinding, evaluate
 from dataops.policy.masking import UnresolvedDerivation, masking_rules, plan_columns
+from dataops.policy.quarantine import quarantine_refusals
 from dataops.policy.selectors import selecting_policies
 
 UID_PLACEHOLDER = "<assigned by the API server>"
@@ -41,6 +42,7 @@ class PipelinePreview:
     findings: list[PolicyFinding]
     masking: list[SinkMasking]
     children: list[Manifest]
+    refused_sources: list[str] = field(default_factory=list)  # sources whose quarantine would leak
 
     @property
     def denied(self) -> bool:
@@ -77,6 +79,7 @@ def preview(
         findings=[evaluate(policy, spec, pipeline.spec) for policy, spec in chosen],
         masking=_masking(pipeline, plan) if rules else [],
         children=desired_children(owner=owner, plan=plan),
+        refused_sources=[f"{path}: {why}" for path, why in quarantine_refusals(pipeline.spec.sources, rules)],
     )
 
 
@@ -134,6 +137,7 @@ def render(item: PipelinePreview) -> str:
         else:
             verdict = "allowed with warnings (Audit): " + "; ".join(finding.violations)
         lines.append(f"  admission: DataPolicy {finding.policy} ({finding.enforcement.value}): {verdict}")
+    lines.extend(f"  masking: REFUSED: {why}" for why in item.refused_sources)
     for masking in item.masking:
         if masking.refused:
             lines.append(f"  masking: REFUSED: {masking.refused}")

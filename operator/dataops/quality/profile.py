@@ -3,11 +3,17 @@
 One aggregation pass computes per column the null rate, numeric ranges, string lengths and an
 approximate distinct count; low-cardinality columns then get their value sets. Every proposed
 expectation passes on the profiled data.
+
+A suite is printed, applied and shown in reports, so it must not carry personal data: a
+``protected`` column (one that looks like personal data, or one a DataPolicy classifies) gets no
+expectation that holds its values (value set, numeric range); its null rate, lengths, uniqueness
+and presence are still proposed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -21,13 +27,15 @@ def _floor2(value: float) -> float:
     return math.floor(value * 100) / 100
 
 
-def propose_expectations(df: DataFrame) -> list[dict[str, Any]]:
+def propose_expectations(df: DataFrame, *, protected: Collection[str] = ()) -> list[dict[str, Any]]:
+    """``protected``: column names (any case) whose values no expectation may carry."""
     fields = df.schema.fields
+    hidden = {name.lower() for name in protected}
     aggregates = [F.count(F.lit(1)).alias("__rows")]
     for i, field in enumerate(fields):
         column = F.col(f"`{field.name}`")
         aggregates += [F.count(column).alias(f"n{i}"), F.approx_count_distinct(column).alias(f"d{i}")]
-        if isinstance(field.dataType, NumericType):
+        if isinstance(field.dataType, NumericType) and field.name.lower() not in hidden:
             aggregates += [F.min(column).alias(f"lo{i}"), F.max(column).alias(f"hi{i}")]
         elif isinstance(field.dataType, StringType):
             aggregates += [F.min(F.length(column)).alias(f"lo{i}"), F.max(F.length(column)).alias(f"hi{i}")]
@@ -69,7 +77,7 @@ def propose_expectations(df: DataFrame) -> list[dict[str, Any]]:
                 }
             )
         if isinstance(field.dataType, StringType):
-            if distinct <= LOW_CARDINALITY:
+            if distinct <= LOW_CARDINALITY and name.lower() not in hidden:
                 values = sorted(
                     r[0] for r in df.select(F.col(f"`{name}`")).distinct().collect() if r[0] is not None
                 )
@@ -96,10 +104,15 @@ def propose_expectations(df: DataFrame) -> list[dict[str, Any]]:
     return expectations
 
 
-def propose_suite(df: DataFrame, *, name: str, path: str, file_format: str) -> dict[str, Any]:
+def propose_suite(
+    df: DataFrame, *, name: str, path: str, file_format: str, protected: Collection[str] = ()
+) -> dict[str, Any]:
     return {
         "apiVersion": "dataops.dev/v1alpha1",
         "kind": "DataQualitySuite",
         "metadata": {"name": name},
-        "spec": {"dataset": {"path": path, "format": file_format}, "expectations": propose_expectations(df)},
+        "spec": {
+            "dataset": {"path": path, "format": file_format},
+            "expectations": propose_expectations(df, protected=protected),
+        },
     }

@@ -21,6 +21,7 @@ from dataops.api.v1alpha1.datapipeline import (
     WriteMode,
 )
 from dataops.plan.secrets import secret_env_name
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.errors import SchemaMismatchError, SinkError, SourceError
 from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.malformed import PARSED_FORMATS, MalformedCounts, read_parsed
@@ -99,8 +100,7 @@ def read_source(
 
 
 def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return failure_line(exc)
 
 
 def _schema_diff(target: StructType, output: StructType) -> list[str]:

@@ -22,6 +22,7 @@ from dataops.lineage.events import LineageEmitter
 from dataops.plan.runplan import RunPlan, build_run_plan
 from dataops.plan.sql_guard import check_steps
 from dataops.policy.masking import masking_rules
+from dataops.policy.quarantine import quarantine_refusals
 from dataops.policy.selectors import selecting_policies
 from dataops.runtime.errors import RunError
 from dataops.runtime.masking import resolve_keys
@@ -57,6 +58,9 @@ def run_pipeline(
     governance = governance or Governance()
     selecting = governance.selecting(pipeline)
     rules = masking_rules(selecting)
+    refused = quarantine_refusals(pipeline.spec.sources, rules)
+    if refused:  # raw malformed records would keep classified values in clear
+        raise ValueError("; ".join(f"{path}: {why}" for path, why in refused))
     try:
         keys = resolve_keys(rules, secrets=governance.secrets)
     except RunError as exc:

@@ -9,7 +9,9 @@ for those; the others are passed on.
   and a file (never the record: it may hold personal data). Nothing is staged or written.
 - Drop: they are removed and counted while the run reads the source (no extra scan).
 - Quarantine: they are written, with their file, as JSON lines under ``quarantinePath/<run>/``
-  (one extra scan of the source's malformed records) and removed.
+  (one extra scan of the source's malformed records) and removed. Refused (before any record is
+  read) when a DataPolicy of the run classifies a column of the source: the raw record would keep
+  that column's values in clear.
 
 Fail and Quarantine cache the parsed source (memory, then disk), so the check costs no second parse.
 """
@@ -24,6 +26,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from dataops.api.v1alpha1.datapipeline import FileFormat, FileSource, MalformedPolicy
+from dataops.policy.masking import MaskingRule
+from dataops.policy.quarantine import quarantine_refusal
 from dataops.runtime.errors import SourceError
 
 CORRUPT = "__dataops_malformed"
@@ -35,6 +39,7 @@ class MalformedCounts:
     """Malformed records per source, read back after the run's jobs ran (Drop counts as it reads)."""
 
     policies: dict[str, MalformedPolicy] = field(default_factory=dict)
+    rules: list[MaskingRule] = field(default_factory=list)  # the run's masking: refuses quarantining them
     quarantine: dict[str, str] = field(default_factory=dict)
     _counted: dict[str, int] = field(default_factory=dict)
     _observed: dict[str, Observation] = field(default_factory=dict)
@@ -107,6 +112,10 @@ def read_parsed(
     )
     data_columns = [c for c in parsed.columns if c != CORRUPT]
     counts.policies[name] = spec.on_malformed
+    if spec.on_malformed == MalformedPolicy.QUARANTINE:  # on the inferred schema too, before any is kept
+        refused = quarantine_refusal(name, data_columns, counts.rules)
+        if refused is not None:
+            raise SourceError(name, f"onMalformed: {refused}")
     bad = F.col(CORRUPT).isNotNull()
     if spec.on_malformed == MalformedPolicy.DROP:
         observation = Observation(f"malformed_{name}")

@@ -14,6 +14,7 @@ from dataops.api.v1alpha1.datapipeline import ModelStep
 from dataops.lineage.datasets import path_identity
 from dataops.lineage.events import DatasetInfo
 from dataops.plan.runplan import RunPlan
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.errors import RunError, StepError
 from dataops.runtime.model_step import TrainedModel, train_and_score
 from dataops.runtime.model_store import save_version
@@ -37,10 +38,7 @@ def model_outputs(plan: RunPlan) -> dict[str, DatasetInfo]:
 
 
 def _first_line(exc: BaseException) -> str:
-    java = getattr(exc, "java_exception", None)
-    text = str(java.toString()) if java is not None else str(exc)
-    lines = text.strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    return failure_line(exc)
 
 
 def run_model_step(

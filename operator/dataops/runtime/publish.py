@@ -19,6 +19,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.errors import SinkError
 from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.io import _swap, write_sink
@@ -63,7 +64,7 @@ def _overwrite_by_swap(spark: SparkSession, sink: Sink, df: DataFrame, *, beside
         writer.save(beside)
     except AnalysisException as exc:
         _delete(spark, beside)
-        raise SinkError(sink.name, str(exc).strip().splitlines()[0]) from exc
+        raise SinkError(sink.name, failure_line(exc)) from exc
     except BaseException:  # a failed job leaves what its tasks wrote: the target is untouched
         _delete(spark, beside)
         raise

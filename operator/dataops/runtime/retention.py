@@ -29,6 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, StringType, TimestampNTZType, TimestampType
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.errors import SinkError
 from dataops.runtime.hadoop import hadoop_fs
 
@@ -114,8 +115,7 @@ def enforce(spark: SparkSession, sink: Sink, *, now: datetime | None = None) -> 
         else:
             _drop_expired_partitions(spark, sink, outcome)
     except Exception as exc:  # retention must not turn a published run into a failure
-        text = str(exc).strip()
-        outcome.error = (text.splitlines()[0] if text else type(exc).__name__)[:1000]
+        outcome.error = failure_line(exc)[:1000]
     return outcome
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from dataops.runtime.spark_logging import scrub_spark_logs
+
 DEFAULT_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -39,5 +41,6 @@ def local_session(
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    scrub_spark_logs(spark)  # a failing task's values never reach the console
     spark.sparkContext.setLogLevel("ERROR")
     return spark

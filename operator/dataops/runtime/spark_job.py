@@ -36,6 +36,7 @@ from dataops.policy.classified import unclassified
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.quality.pii import candidate_columns, detect
 from dataops.runtime import retention
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.errors import QualityGateFailed, RunError, SinkError, SourceError, StepError
 from dataops.runtime.io import read_source
 from dataops.runtime.malformed import MalformedCounts
@@ -52,6 +53,7 @@ from dataops.runtime.publish import discard, publish, stage, staged, staging_loc
 from dataops.runtime.quarantine import mark_quarantine, sweep
 from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
+from dataops.runtime.spark_logging import scrub_spark_logs
 from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.summary import RunSummary
 
@@ -96,12 +98,9 @@ def _count(df: DataFrame, name: str) -> tuple[DataFrame, Observation]:
 
 
 def _message(exc: BaseException) -> str:
-    java = getattr(exc, "java_exception", None)  # Py4JJavaError: the JVM's own exception says what failed
-    if java is not None:
-        with contextlib.suppress(Exception):
-            return str(java.toString()).strip().splitlines()[0]
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The first line of the cause (the JVM's own exception for a Py4J error), its values scrubbed:
+    an error goes to the summary, status, Events and logs, where no data value may appear."""
+    return failure_line(exc)
 
 
 @contextlib.contextmanager
@@ -152,7 +151,8 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
-    malformed = MalformedCounts()  # csv/json records that did not parse, per source (onMalformed)
+    # csv/json records that did not parse, per source (onMalformed); no quarantine of classified columns
+    malformed = MalformedCounts(rules=list(plan.masking))
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
     written: dict[str, DataFrame] = {}  # sink -> the data it was given
     gate_checks: list[_GateCheck] = []  # each gate's verdict on each dataset, for its lineage run
@@ -638,6 +638,7 @@ def main() -> int:
     except RunError as exc:
         return _report(RunSummary.failed(plan.pipeline, run_id, str(exc)))
     spark = SparkSession.builder.appName(f"dataops-{plan.pipeline}-{run_id}").getOrCreate()
+    scrub_spark_logs(spark)  # the driver pod's log: no data values from failing tasks
     lineage = pipeline_emitter(plan, os.environ.get("DATAOPS_LINEAGE_TRANSPORT", "console"))
     if plan.mode == "Streaming":
         summary = _run_streaming(spark, plan, run_id, keys, lineage)

@@ -37,10 +37,12 @@ from dataops.plan.runplan import RunPlan
 from dataops.plan.topics import DLQ_SUFFIX
 from dataops.policy.masking import ColumnMasking, UnresolvedDerivation, plan_columns
 from dataops.quality.gate import SuiteGateRunner
+from dataops.runtime.error_text import failure_line, scrub_values
 from dataops.runtime.errors import QualityGateFailed, RunError, SourceError, StepError
 from dataops.runtime.failpoints import failpoint
 from dataops.runtime.hadoop import hadoop_fs
 from dataops.runtime.io import read_source
+from dataops.runtime.malformed import MalformedCounts
 from dataops.runtime.masking import Keys, MaskingError, apply_masking, check_merge_keys, resolve_keys
 from dataops.runtime.steps import ensure_queries_only
 from dataops.runtime.stream_dead_letters import DeadLetterLedger
@@ -162,6 +164,12 @@ def status_report(
     return report
 
 
+def _query_failure(error: object) -> str:
+    """The first line of a stopped query's exception, its values scrubbed."""
+    text = str(getattr(error, "desc", None) or error).strip()
+    return scrub_values(text.splitlines()[0] if text else type(error).__name__)
+
+
 KAFKA_BATCH_SCHEMA = "key binary, value binary, topic string, partition int, offset long"
 
 
@@ -243,7 +251,9 @@ class StreamingRun:
     def _register_static_sources(self) -> None:
         for source in self.sources:
             if source is not self.source:
-                read_source(self.spark, source, keep_cached=False).createOrReplaceTempView(source.name)
+                read_source(
+                    self.spark, source, MalformedCounts(rules=list(self.plan.masking)), keep_cached=False
+                ).createOrReplaceTempView(source.name)
 
     def _register_batch(self, session: SparkSession, batch: DataFrame) -> None:
         """The parsed rows of a batch as the source's view, the SQL steps on top of it."""
@@ -252,7 +262,7 @@ class StreamingRun:
             try:
                 session.sql(step.sql).createOrReplaceTempView(step.name)
             except PySparkException as exc:
-                raise StepError(step.name, str(exc).splitlines()[0]) from exc
+                raise StepError(step.name, failure_line(exc)) from exc
 
     def plan_masking(self) -> dict[str, dict[str, ColumnMasking]]:
         """Each sink's column masking, decided on an empty batch before the query starts (an
@@ -329,15 +339,17 @@ class StreamingRun:
             self.ledger = DeadLetterLedger(session, self.checkpoint, self.bootstrap, self.dead_letter_topic)
         return self.ledger
 
-    def _query_error(self, text: str) -> str:
-        """One line for the query's failure; Kafka data loss (onDataLoss: Fail) said plainly."""
+    def _query_error(self, error: object) -> str:
+        """One line for the query's failure, values scrubbed; Kafka data loss (onDataLoss: Fail)
+        said plainly."""
+        text = str(getattr(error, "desc", None) or error)
         if "KAFKA_DATA_LOSS" in text or "data may have been lost" in text.lower():
             return (
                 f"offsets of topic {self.kafka.topic} were deleted before they were read "
                 "(retention or deleteRecords while the job was behind or stopped); onDataLoss: Fail stops "
                 "the job: set spec.streaming.onDataLoss: Continue to skip them (they are counted)"
             )
-        return text.splitlines()[0] if text else "the streaming query failed"
+        return failure_line(error) if isinstance(error, PySparkException) else _query_failure(error)
 
     def _process(self, batch: DataFrame, batch_id: int) -> None:
         """One micro-batch: Kafka is read and every record parsed once (cached for the writes)."""
@@ -442,14 +454,12 @@ class StreamingRun:
                     query.stop()
             error = query.exception()
             if error is not None:
-                raise RunError(
-                    self.source.name, self._query_error(str(error.desc if hasattr(error, "desc") else error))
-                )
+                raise RunError(self.source.name, self._query_error(error))
             summary.outcome = "Succeeded"
         except RunError as exc:
             summary.outcome, summary.error = "Failed", self.gate_failure or str(exc)
         except PySparkException as exc:
-            summary.outcome, summary.error = "Failed", self.gate_failure or self._query_error(str(exc))
+            summary.outcome, summary.error = "Failed", self.gate_failure or self._query_error(exc)
         summary.finished = datetime.now(UTC)
         summary.rows_read = {self.source.name: self.counters.rows_in}
         summary.rows_written = {k.name: self.counters.written.get(k.name) for k in self.sinks}

@@ -31,6 +31,7 @@ from dataops.quality.gate import validate_suite
 from dataops.quality.report import render_html
 from dataops.quality.results import SuiteOutcome
 from dataops.quality.summarize import compact_json, error_result, to_result
+from dataops.runtime.error_text import failure_line
 from dataops.runtime.hadoop import hadoop_fs
 
 RESULTS_FOLDER = "_dataops_quality"  # Spark readers skip folders starting with an underscore
@@ -84,8 +85,7 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
 
 
 def _message(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return failure_line(exc)
 
 
 def run_validation(
