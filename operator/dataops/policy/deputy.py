@@ -43,6 +43,8 @@ SPARK_CONF_DENYLIST = (
     r"|spark\.kubernetes\.((driver|executor)\.)?container\.image(\..*)?"
     r"|spark\.kubernetes\.(driver|executor)\.(secrets|secretkeyref)\..*"
     r"|spark\.kubernetes\.(driver|executor)\.volumes\.(hostpath|nfs)\..*"
+    r"|spark\.kubernetes\.(driver|executor)\.pod\.excludedfeaturesteps"
+    r"|spark\.kubernetes\.hadoop\.configmapname"
     r"|spark\.kubernetes\.driverenv\..*"
     r"|spark\.executorenv\..*"
     r"|spark\.kubernetes\.kerberos\..*"
