@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from openlineage.client.event_v2 import RunState
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -35,7 +36,7 @@ from dataops.runtime.masking import (
     hmac_sha256_hex,
     resolve_keys,
 )
-from dataops.runtime.spark_job import execute_plan
+from dataops.runtime.spark_job import execute_plan, pipeline_emitter
 from dataops.runtime.streaming import StreamingRun, StreamingSettings
 from dataops.runtime.summary import RunSummary
 
@@ -605,6 +606,17 @@ def test_streaming_batches_are_masked(spark: SparkSession, tmp_path: Path) -> No
     )
     shaped = spark.read.json(str(tmp_path / "shaped")).collect()
     assert {r.note for r in shaped} == {CONTROL} and _leaks(json.dumps([r.asDict() for r in shaped])) == []
+    # The streaming job's lineage says which sink columns are masked and why (no values).
+    events = tmp_path / "events.jsonl"
+    run.lineage = pipeline_emitter(plan, f"file:{events}")
+    run._emit(RunState.COMPLETE)
+    (event,) = [json.loads(line) for line in events.read_text().splitlines()]
+    outputs = {o["name"].rsplit("/", 1)[-1]: o["facets"] for o in event["outputs"]}
+    who = outputs["shaped"]["columnLineage"]["fields"]["who"]
+    assert who["transformationType"] == "MASKED"
+    tags = {(t["key"], t["field"], t["value"]) for t in outputs["raw"]["tags"]["tags"]}
+    assert ("pii", "email", "email") in tags or any(k == "pii" and f == "email" for k, f, _ in tags)
+    assert _leaks(events.read_text()) == []
 
 
 def test_streaming_refuses_untraceable_columns(spark: SparkSession, tmp_path: Path) -> None:

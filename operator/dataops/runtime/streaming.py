@@ -230,7 +230,17 @@ class StreamingRun:
             for s in self.sources
             if s.connector is None
         ]
-        return inputs, [DatasetInfo(*sink_identity(k)) for k in self.sinks]
+        outputs = []
+        for sink in self.sinks:
+            info = DatasetInfo(*sink_identity(sink))
+            # which columns a DataPolicy masks and why (known once the query starts): the column
+            # lineage facet's masking transformations and the tags facet, no values
+            info.masking = {
+                column: (d.rule.method.value, d.rule.classification, d.reason())
+                for column, d in self.masking.get(sink.name, {}).items()
+            }
+            outputs.append(info)
+        return inputs, outputs
 
     def _emit(self, state: RunState, error: str | None = None) -> None:
         if self.lineage is None:
