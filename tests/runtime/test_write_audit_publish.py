@@ -4,6 +4,7 @@ staged rows as quarantine."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ def _run(
     sql: str = SELECT_ALL,
     extra_sinks: tuple[dict[str, Any], ...] = (),
     staging_path: Path | None = None,
+    progress: Callable[[str], None] | None = None,
     **sink: Any,
 ) -> RunSummary:
     spec: dict[str, Any] = {
@@ -73,7 +75,12 @@ def _run(
     plan = build_run_plan(name="wap", namespace="test", spec=pipeline.spec)
     lineage = LineageEmitter(make_transport("none"), job_namespace="test", job_name="wap")
     return execute_plan(
-        spark, plan, run_id=run_id, lineage=lineage, gate_runner=SuiteGateRunner({"amounts": suite})
+        spark,
+        plan,
+        run_id=run_id,
+        lineage=lineage,
+        gate_runner=SuiteGateRunner({"amounts": suite}),
+        **({"progress": progress} if progress is not None else {}),
     )
 
 
@@ -204,6 +211,36 @@ def test_a_gate_on_a_source_checks_that_view(spark: SparkSession, tmp_path: Path
     assert "250.0" in summary.warnings[0]
     assert _amounts(spark, tmp_path / "lake", "parquet") == [1.0, 3.0]
     assert not (tmp_path / "lake.__staging").exists()
+
+
+def test_a_failing_input_gate_stops_the_run_before_anything_is_staged(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A gate on a source runs as soon as the source exists: its failure costs no sink staging, and
+    there is no quarantine to keep (nothing derived from the bad input was written anywhere)."""
+    progress: list[str] = []
+    summary = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [1.0, 250.0, 3.0]),
+        run_id="r1",
+        sql="SELECT order_id, amount FROM orders WHERE amount <= 100",
+        gates=[
+            {"suiteRef": {"name": "amounts"}, "dataset": "clean"},  # on the sink data: never reached
+            {"suiteRef": {"name": "amounts"}, "dataset": "orders"},  # the raw source: fails, blocks
+        ],
+        format="parquet",
+        progress=progress.append,
+    )
+    assert summary.outcome == "Failed" and summary.error is not None
+    assert summary.error.startswith("quality gate 'amounts on orders': 1 expectation(s) failed"), (
+        summary.error
+    )
+    assert "quarantine" not in summary.error and summary.quarantine == {}
+    assert not (tmp_path / "lake.__staging").exists() and not (tmp_path / "lake").exists()
+    gates_run = [p for p in progress if p.startswith("quality gate")]
+    assert gates_run == ["quality gate amounts on orders"], progress
+    assert not any(p.startswith("staging") for p in progress), progress
 
 
 def test_the_driver_pod_runs_the_gates_of_its_plan_and_keeps_the_quarantine_in_its_message() -> None:

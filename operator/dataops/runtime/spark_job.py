@@ -186,11 +186,18 @@ def execute_plan(
         def output_of(sink: Sink) -> DataFrame:
             return apply_masking(spark.table(sink.from_), masking[sink.name], keys, sink=sink.name)
 
+        # Gates on a source or step no sink publishes run first: a failing input costs no staging.
+        early, late = _gates_by_stage(gates, sinks)
+        for gate in early:
+            protected = _gate_protection(spark, plan, gate, sinks, {}, inputs)
+            _check_gate(
+                spark, gate, sinks, {}, gate_runner, summary, outputs, progress, protected, gate_checks
+            )
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
             _sweep_staging(spark, plan, sinks, run_id=run_id, summary=summary, progress=progress)
             _stage_sinks(plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress)
-        for gate in gates:
+        for gate in late:
             protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
             _check_gate(
                 spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected, gate_checks
@@ -351,6 +358,16 @@ def _gate_targets(
     return targets
 
 
+def _gates_by_stage(
+    gates: list[QualityGate], sinks: list[Sink]
+) -> tuple[list[QualityGate], list[QualityGate]]:
+    """(gates on a source or step no sink publishes: they run as soon as the views exist, before
+    any sink is staged; gates on the data sinks publish: they check the staged output)."""
+    published = {k.from_ for k in sinks}
+    early = [g for g in gates if g.dataset and g.dataset not in published]
+    return early, [g for g in gates if g not in early]
+
+
 def _check_gate(
     spark: SparkSession,
     gate: QualityGate,
@@ -387,6 +404,8 @@ def _check_gate(
             for location in staging.values():
                 with contextlib.suppress(PySparkException, Py4JError, OSError):
                     mark_quarantine(spark, location)
+            if not staging:  # an input gate: it ran before anything was staged
+                raise
             kept = ", ".join(f"{name}: {where}" for name, where in staging.items())
             raise QualityGateFailed(
                 exc.where, f"{exc.message}; staged data kept as quarantine ({kept})"
