@@ -118,3 +118,41 @@ def test_lost_offsets_counts_only_what_the_topic_no_longer_holds(
     from dataops.runtime.stream_loss import lost_offsets
 
     assert lost_offsets(next_offsets, ranges, lows) == (lost, after)
+
+
+@pytest.mark.parametrize(
+    ("terminated", "message"),
+    [
+        ({"exitCode": 0, "message": '{"outcome": "Succeeded"}'}, '{"outcome": "Succeeded"}'),
+        ({"exitCode": 1, "reason": "Error"}, "Error (exit code 1)"),
+        ({"exitCode": 137, "reason": "OOMKilled"}, "OOMKilled (exit code 137)"),
+        ({"exitCode": 2, "reason": "Error", "message": "error: step 'x': boom"}, "error: step 'x': boom"),
+        ({"exitCode": 0, "reason": "Completed"}, "Completed"),
+    ],
+)
+def test_driver_and_validation_pods_read_termination_messages_alike(
+    terminated: dict[str, object], message: str
+) -> None:
+    """One reading of a terminated container for drivers (scheduling) and validation pods."""
+    from dataops.plan.pods import container_termination
+    from dataops.plan.scheduling import driver_state_from_pod
+    from dataops.plan.validation import validator_state_from_pod
+
+    status = {
+        "phase": "Failed",
+        "containerStatuses": [
+            {"state": {"terminated": {**terminated, "finishedAt": "2026-11-26T10:00:00Z"}}}
+        ],
+    }
+    found = container_termination(status)
+    assert found is not None and found.message == message and found.finished == "2026-11-26T10:00:00Z"
+    labels = {
+        "dataops.dev/run-id": "r-1",
+        "dataops.dev/attempt": "1",
+        "app.kubernetes.io/managed-by": "dataops-operator",
+    }
+    pod = {"metadata": {"name": "p", "labels": labels}, "status": status}
+    validator = validator_state_from_pod(pod)
+    assert validator is not None and validator.message == message
+    driver = driver_state_from_pod(pod)
+    assert driver is not None and driver.message == message

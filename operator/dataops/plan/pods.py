@@ -13,6 +13,7 @@ the API server at the address the operator is configured with: the Kubernetes cl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -113,3 +114,24 @@ def executor_volume_properties(volumes: list[PodVolume]) -> dict[str, str]:
             f"{prefix}.options.claimName": v.claim_name,
         }
     return props
+
+
+@dataclass(frozen=True)
+class Termination:
+    message: str  # the termination message; for a failed exit without one, its reason and code
+    finished: str | None  # finishedAt, as the API server wrote it
+
+
+def container_termination(pod_status: dict[str, Any]) -> Termination | None:
+    """The terminated container of a pod (the last one listed): the one reading of termination
+    messages, for driver and validation pods alike."""
+    found = None
+    for container in pod_status.get("containerStatuses") or []:
+        terminated = (container.get("state") or {}).get("terminated")
+        if not terminated:
+            continue
+        message = terminated.get("message") or ""
+        if not message and terminated.get("exitCode") not in (None, 0):
+            message = f"{terminated.get('reason', 'Error')} (exit code {terminated.get('exitCode')})"
+        found = Termination(message or terminated.get("reason") or "", terminated.get("finishedAt"))
+    return found

@@ -37,6 +37,7 @@ from dataops.api.v1alpha1.datapipeline import (
     UnclassifiedColumn,
 )
 from dataops.api.v1alpha1.meta import parse_time
+from dataops.plan.pods import container_termination
 from dataops.status.events import EventSpec
 
 _Reported = TypeVar("_Reported", bound=BaseModel)
@@ -623,14 +624,9 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
     assert isinstance(status, dict)
     phase = str(status.get("phase") or "Pending")
     started = status.get("startTime")
-    message, finished = "", None
-    for cs in status.get("containerStatuses") or []:
-        terminated = (cs.get("state") or {}).get("terminated")
-        if terminated:
-            message = terminated.get("message") or terminated.get("reason") or ""
-            if terminated.get("exitCode") not in (None, 0) and not terminated.get("message"):
-                message = f"{terminated.get('reason', 'Error')} (exit code {terminated.get('exitCode')})"
-            finished = terminated.get("finishedAt")
+    termination = container_termination(status)
+    message = termination.message if termination else ""
+    finished = termination.finished if termination else None
     if phase == "Failed" and not message:
         message = str(status.get("message") or status.get("reason") or "")
     terminating = bool(meta.get("deletionTimestamp"))

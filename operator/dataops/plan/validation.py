@@ -30,6 +30,7 @@ from dataops.plan.pods import (
     claim_mounts,
     claim_volumes,
     container_security_context,
+    container_termination,
     cpu_request,
     pod_security_context,
     tmp_mount,
@@ -204,14 +205,9 @@ def validator_state_from_pod(pod: dict[str, Any]) -> ValidatorState | None:
     if not run_id:
         return None
     status = pod.get("status") or {}
-    message, finished = "", None
-    for cs in status.get("containerStatuses") or []:
-        terminated = (cs.get("state") or {}).get("terminated")
-        if terminated:
-            message = terminated.get("message") or ""
-            if terminated.get("exitCode") not in (None, 0) and not message:
-                message = f"{terminated.get('reason', 'Error')} (exit code {terminated.get('exitCode')})"
-            finished = parse_time(terminated.get("finishedAt"))
+    termination = container_termination(status)
+    message = termination.message if termination else ""
+    finished = parse_time(termination.finished) if termination else None
     phase = str(status.get("phase") or "Pending")
     if phase == "Failed" and not message:
         message = str(status.get("message") or status.get("reason") or "the validation pod failed")
