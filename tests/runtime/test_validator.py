@@ -183,3 +183,47 @@ def test_termination_message_fits_and_round_trips(spark: SparkSession, tmp_path:
     assert len(text.encode()) <= 3900
     parsed = ValidationResult.model_validate_json(text)
     assert parsed.run_id == "v00000030" and parsed.failed == 40 and not parsed.success
+
+
+def test_classified_columns_keep_their_values_out_of_a_standalone_validation(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The namespace's DataPolicies classify `status` (planted values) and `amount`: the stored
+    result, the HTML report, the status the operator records and the lineage event show counts but
+    no value of either; the same run without the classification shows them (the control)."""
+    from dataops.api.v1alpha1.datapolicy import PiiColumn
+    from dataops.plan.validation import ValidationPlan
+
+    rows = _orders(200, bad=7)
+    rows = [(i, a, "planted.secret@leak.test" if s == "weird" else s, t) for i, a, s, t in rows]
+    path = _write(spark, tmp_path / "orders", rows, SCHEMA)
+    suite = _suite(path)
+    pii = [
+        PiiColumn.model_validate({"column": "STATUS", "classification": "email"}),  # names are case-blind
+        PiiColumn.model_validate({"column": "amo.*", "pattern": True, "classification": "other"}),
+    ]
+
+    def run(plan: ValidationPlan, run_id: str) -> tuple[str, str, str]:
+        lineage = LineageEmitter(NoopTransport(NoopConfig()), job_namespace="sales", job_name="q")
+        done = run_validation(spark, plan, run_id=run_id, lineage=lineage, now=NOW)
+        stored = Path(path, f"_dataops_quality/{run_id}/result.json").read_text()
+        html = Path(path, f"_dataops_quality/{run_id}/report.html").read_text()
+        status = json.dumps(done.result.to_json()) + compact_json(done.result)
+        return stored + status, html, json.dumps(lineage.events)
+
+    protected = build_validation_plan(
+        name="orders-quality", namespace="sales", spec=suite, status=None, pii_columns=pii
+    )
+    stored, html, events = run(protected, "v00000011")
+    for text in (stored, html, events):
+        assert "planted.secret@leak.test" not in text
+    result = json.loads(stored[: stored.index("}{") + 1] if "}{" in stored else stored)
+    assert result["failed"] == 1 and "7 unexpected" in json.dumps(result)  # the verdict stays
+    metrics = json.loads(events)[-1]["inputs"][0]["inputFacets"]["dataQualityMetrics"]["columnMetrics"]
+    amount = metrics["amount"]  # no min, max, sum or quantile of a classified column
+    assert not {"min", "max", "sum"} & set(amount) and not amount.get("quantiles"), amount
+    assert amount["count"] == 200 and {"min", "max"} <= set(metrics["order_id"])
+
+    plain = build_validation_plan(name="orders-quality", namespace="sales", spec=suite, status=None)
+    stored, html, events = run(plain, "v00000012")
+    assert "planted.secret@leak.test" in stored and "planted.secret@leak.test" in html

@@ -238,3 +238,51 @@ def test_anomaly_checks_without_history_pass_and_say_so() -> None:
     previous = DatasetMetrics(row_count=10, schema_hash="b", columns=["id:long", "name:string"])
     drift = anomaly.evaluate(spec.anomalies, current, [previous], now=NOW)
     assert drift[0].success and not drift[1].success and "-name:string" in str(drift[1].observed_value)
+
+
+def test_the_validation_plan_carries_the_namespaces_classified_columns() -> None:
+    """A suite is not selected by DataPolicies: the piiColumns of every policy of its namespace go
+    into the validation plan (entries that parse; other namespaces' policies do not count)."""
+    import json as json_
+
+    from dataops.kube.client import CONFIG_MAP, DATA_QUALITY_SUITE
+    from dataops.reconcile.suite import reconcile_suite
+    from tests.unit.fake_kube import FakeKube
+
+    kube = FakeKube()
+
+    def policy(namespace: str, name: str, pii: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "apiVersion": "dataops.dev/v1alpha1",
+            "kind": "DataPolicy",
+            "metadata": {"name": name, "namespace": namespace, "uid": f"p-{name}"},
+            "spec": {"pipelineSelector": {"matchLabels": {"team": "x"}}, "piiColumns": pii},
+        }
+
+    kube.put(policy("sales", "crm", [{"column": "email", "classification": "email", "masking": "redact"}]))
+    kube.put(policy("sales", "broken", [{"column": "phone", "classification": "phone"}, {"column": 7}]))
+    kube.put(policy("other", "elsewhere", [{"column": "ssn", "classification": "national_id"}]))
+    kube.put(
+        {
+            "apiVersion": "dataops.dev/v1alpha1",
+            "kind": "DataQualitySuite",
+            "metadata": {
+                "name": "q",
+                "namespace": "sales",
+                "uid": "u-1",
+                "generation": 1,
+                "creationTimestamp": "2026-11-25T09:00:00Z",
+                "annotations": {"dataops.dev/run-now": "1"},
+            },
+            "spec": {
+                "dataset": {"path": "/data/users"},
+                "expectations": [{"type": "expect_column_values_to_not_be_null", "column": "email"}],
+            },
+        }
+    )
+    live = kube.get(DATA_QUALITY_SUITE, "sales", "q")
+    assert live is not None
+    reconcile_suite(kube, live, now=NOW)  # type: ignore[arg-type]
+    (config_map,) = [c for c in kube.list(CONFIG_MAP, "sales")]
+    plan = json_.loads(next(iter(config_map["data"].values())))
+    assert sorted(c["column"] for c in plan["pii_columns"]) == ["email", "phone"]

@@ -9,12 +9,14 @@ deterministic and the active run is recorded in status before its pod exists.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.api.v1alpha1.dataqualitysuite import (
     ActiveValidation,
     DataQualitySuiteSpec,
@@ -57,16 +59,27 @@ class ValidationPlan(BaseModel):
     namespace: str
     spec: dict[str, Any]
     history: list[dict[str, Any]]
+    # piiColumns of the namespace's DataPolicies: the values of the columns they classify stay out
+    # of results, reports, status and lineage (a suite is not selected by policies, so all count)
+    pii_columns: list[dict[str, Any]] = []
 
     def suite_spec(self) -> DataQualitySuiteSpec:
         return DataQualitySuiteSpec.model_validate(self.spec)
+
+    def classified(self) -> list[PiiColumn]:
+        return [PiiColumn.model_validate(c) for c in self.pii_columns]
 
     def history_metrics(self) -> list[DatasetMetrics]:
         return [DatasetMetrics.model_validate(h) for h in self.history]
 
 
 def build_validation_plan(
-    *, name: str, namespace: str, spec: DataQualitySuiteSpec, status: DataQualitySuiteStatus | None
+    *,
+    name: str,
+    namespace: str,
+    spec: DataQualitySuiteSpec,
+    status: DataQualitySuiteStatus | None,
+    pii_columns: Sequence[PiiColumn] = (),
 ) -> ValidationPlan:
     history: list[DatasetMetrics] = []
     if status is not None:
@@ -82,6 +95,7 @@ def build_validation_plan(
         namespace=namespace,
         spec=spec.to_json(),
         history=[m.to_json() for m in history],
+        pii_columns=[c.to_json() for c in pii_columns],
     )
 
 

@@ -37,3 +37,14 @@ def unclassified(columns: Iterable[str], entries: Iterable[PiiColumn]) -> list[s
     """The columns no entry classifies, in order."""
     known = list(entries)
     return [c for c in columns if classifying_entry(c, known) is None]
+
+
+def classified_columns(columns: Iterable[str], entries: Iterable[PiiColumn]) -> dict[str, str]:
+    """The columns some entry classifies, with their classification."""
+    rules = list(entries)
+    found = {}
+    for column in columns:
+        entry = classifying_entry(column, rules)
+        if entry is not None:
+            found[column] = entry.classification.value
+    return found

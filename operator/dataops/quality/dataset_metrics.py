@@ -5,6 +5,7 @@ columns and the distribution of shift-checked columns (for anomaly checks agains
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,25 @@ class ColumnMetrics:
 class MeasuredDataset:
     metrics: DatasetMetrics
     columns: dict[str, ColumnMetrics]
+
+
+def hide_values(measured: MeasuredDataset, protected: Mapping[str, str]) -> MeasuredDataset:
+    """``measured`` without any value of a classified column: counts stay; sums, minima, maxima,
+    quantiles, newest times and distributions of those columns go (they are values, or reveal them)."""
+    hidden = {c.lower() for c in protected}
+    columns = {
+        name: ColumnMetrics(count=m.count, null_count=m.null_count) if name.lower() in hidden else m
+        for name, m in measured.columns.items()
+    }
+    metrics = measured.metrics.model_copy(
+        update={
+            "newest": {k: v for k, v in measured.metrics.newest.items() if k.lower() not in hidden},
+            "distributions": {
+                k: v for k, v in measured.metrics.distributions.items() if k.lower() not in hidden
+            },
+        }
+    )
+    return MeasuredDataset(metrics=metrics, columns=columns)
 
 
 def schema_of(df: DataFrame) -> list[str]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.api.v1alpha1.dataqualitysuite import (
     DataQualitySuiteSpec,
     DataQualitySuiteStatus,
@@ -14,7 +16,7 @@ from dataops.api.v1alpha1.dataqualitysuite import (
 )
 from dataops.api.v1alpha1.meta import parse_time
 from dataops.kube import events
-from dataops.kube.client import DATA_QUALITY_SUITE, POD, KubeClient, KubeError
+from dataops.kube.client import DATA_POLICY, DATA_QUALITY_SUITE, POD, KubeClient, KubeError
 from dataops.metrics import QUALITY_FAILED_EXPECTATIONS, QUALITY_VALIDATION_SECONDS, QUALITY_VALIDATIONS
 from dataops.plan.children import Owner
 from dataops.plan.validation import (
@@ -44,6 +46,18 @@ def _observe(
     return validator_state_from_pod(pod) if pod is not None else None
 
 
+def namespace_pii_columns(client: KubeClient, namespace: str) -> list[PiiColumn]:
+    """The piiColumns of every DataPolicy of the namespace (a suite is not selected by policies: a
+    column classified anywhere in the namespace keeps its values out of the suite's results). Entries
+    of a policy whose spec does not validate count too, each one that parses on its own."""
+    found: list[PiiColumn] = []
+    for body in client.list(DATA_POLICY, namespace):
+        for entry in (body.get("spec") or {}).get("piiColumns") or []:
+            with contextlib.suppress(ValidationError):
+                found.append(PiiColumn.model_validate(entry))
+    return found
+
+
 def _count(result: ValidationResult) -> None:
     outcome = "error" if result.error else ("passed" if result.success else "failed")
     QUALITY_VALIDATIONS.labels(outcome).inc()
@@ -64,7 +78,13 @@ def _launch(
     """Create the run's ConfigMap and pod: (objects written, the API server's refusal or None). A
     refusal (:attr:`KubeError.refused`) ends the run instead of failing the reconcile again and again."""
     assert decision.launch is not None
-    plan = build_validation_plan(name=owner.name, namespace=owner.namespace, spec=spec, status=status)
+    plan = build_validation_plan(
+        name=owner.name,
+        namespace=owner.namespace,
+        spec=spec,
+        status=status,
+        pii_columns=namespace_pii_columns(client, owner.namespace),
+    )
     objects = [
         ("validation ConfigMap", build_plan_config_map(owner, plan)),
         (

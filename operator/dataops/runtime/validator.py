@@ -25,11 +25,12 @@ from dataops.api.v1alpha1.dataqualitysuite import DatasetRef, ValidationResult
 from dataops.lineage.datasets import path_identity
 from dataops.lineage.events import DatasetInfo, LineageEmitter, job_namespace, make_transport
 from dataops.plan.validation import ValidationPlan
+from dataops.policy.classified import classified_columns
 from dataops.quality import anomaly
-from dataops.quality.dataset_metrics import measure
+from dataops.quality.dataset_metrics import hide_values, measure
 from dataops.quality.gate import validate_suite
 from dataops.quality.report import render_html
-from dataops.quality.results import SuiteOutcome
+from dataops.quality.results import SuiteOutcome, protect_outcome
 from dataops.quality.summarize import compact_json, error_result, to_result
 from dataops.runtime.error_text import failure_line
 from dataops.runtime.hadoop import hadoop_fs
@@ -111,12 +112,16 @@ def run_validation(
         info.fields = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
         outcome = validate_suite(df, spec)
         measured = measure(df, spec)
+        protected = classified_columns(df.columns, plan.classified())
     except (PySparkException, OSError) as exc:
         result = error_result(run_id=run_id, time=when, error=f"dataset {info.name}: {_message(exc)}")
         if lineage is not None:
             lineage.emit(RunState.FAIL, run_id=run_id, inputs=[info], outputs=[], error=result.error)
         return ValidationRun(result, None, None)
     outcome.results += anomaly.evaluate(spec.anomalies, measured.metrics, plan.history_metrics(), now=when)
+    if protected:  # no value of a classified column in results, report, status or lineage
+        outcome = SuiteOutcome([protect_outcome(o, protected) for o in outcome.results])
+        measured = hide_values(measured, protected)
     root = results_root(spark, plan)
     report_path = f"{root}/{run_id}/report.html" if root else None
     result = to_result(
