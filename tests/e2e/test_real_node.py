@@ -519,6 +519,88 @@ def test_operator_pods_were_never_restarted(real_cluster: RealCluster, helm_oper
     assert set(restarts.values()) == {0}, restarts
 
 
+# -- 6b. governance on the cluster: a DataPolicy masks classified columns in the driver pod ---------
+
+
+def test_policy_masks_classified_columns_in_a_run_on_the_real_node(
+    real_cluster: RealCluster, e2e_namespace: str, data_volume: DataVolume, spark: SparkSession
+) -> None:
+    """A DataPolicy classifies `email` (keyed hash, the key from a Secret the driver pod gets by
+    reference) and `name` (redacted). The run on the real node writes neither in clear: not in the
+    sink's files, the pipeline's status, the driver's log or the namespace's Events."""
+    import hashlib
+    import hmac
+
+    _stage_input(data_volume)
+    with (EXAMPLES / "data" / "customers.csv").open() as fh:
+        people = list(csv.DictReader(fh))
+    key = "e2e-masking-key-0123456789"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "mask-key"},
+        "stringData": {"key": key},
+    }
+    policy = {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataPolicy",
+        "metadata": {"name": "crm-pii"},
+        "spec": {
+            "pipelineSelector": {"matchLabels": {"team": "crm"}},
+            "enforcement": "Audit",
+            "piiColumns": [
+                {"column": "email", "classification": "email", "masking": "hash"},
+                {"column": "name", "classification": "name", "masking": "redact"},
+            ],
+            "maskingKey": {"secretName": "mask-key", "key": "key"},
+        },
+    }
+    sinks = [
+        {
+            "name": "buyers",
+            "from": "buyers",
+            "format": "parquet",
+            "mode": "overwrite",
+            "path": data_volume.pod_path("out", "buyers"),
+        }
+    ]
+    doc = _pipeline("buyers", data_volume, sinks=sinks)
+    doc["metadata"]["labels"] = {"team": "crm"}
+    doc["spec"]["transforms"].append(
+        {
+            "name": "buyers",
+            "sql": "SELECT c.name, c.email, upper(c.email) AS contact, c.country, o.amount "
+            "FROM completed_orders o JOIN customers c ON o.customer_id = c.customer_id",
+        }
+    )
+    real_cluster.apply(e2e_namespace, secret, policy)
+    real_cluster.apply(e2e_namespace, doc)
+    wait_for(lambda: _is_true(real_cluster, e2e_namespace, "buyers", "Ready"), timeout=60, what="Ready")
+    _run_now(real_cluster, e2e_namespace, "buyers")
+    body = _finished_run(real_cluster, e2e_namespace, "buyers")
+    assert body["status"]["lastRun"]["outcome"] == "Succeeded", body["status"]["lastRun"]
+    rows = spark.read.parquet(str(data_volume.host_path / "out" / "buyers")).collect()
+    assert rows
+    by_hash = {hmac.new(key.encode(), p["email"].encode(), hashlib.sha256).hexdigest() for p in people}
+    assert {r["email"] for r in rows} <= by_hash  # joins on the masked key still work
+    planted = [p["email"] for p in people] + [p["email"].upper() for p in people]
+    planted += [p["name"] for p in people]
+    clear = set(planted)
+    assert not [v for r in rows for v in r.asDict().values() if v in clear]  # every value, decoded
+    files = b"".join(f.read_bytes() for f in (data_volume.host_path / "out").rglob("*") if f.is_file())
+    driver_logs = real_cluster.kubectl(
+        "-n", e2e_namespace, "logs", "-l", "spark-role=driver", "--tail=-1", check=False
+    ).stdout
+    events = real_cluster.kubectl("-n", e2e_namespace, "get", "events", "-o", "json").stdout
+    status = json.dumps(body["status"])
+    for where, text in (("files", files.decode("latin-1")), ("driver log", driver_logs)):
+        assert not [v for v in planted if v in text], where
+    for where, text in (("status", status), ("events", events)):
+        assert not [v for v in planted if v in text], where
+    masked = body["status"]["lastRun"].get("masked") or []
+    assert {c for m in masked for c in m.get("columns", {})} >= {"email", "name", "contact"}, masked
+
+
 # -- 7. the chart's upgrade and uninstall on the real node (last: they replace the operator) -------
 
 

@@ -261,7 +261,7 @@ def test_the_validation_plan_carries_the_namespaces_classified_columns() -> None
 
     kube.put(policy("sales", "crm", [{"column": "email", "classification": "email", "masking": "redact"}]))
     kube.put(policy("sales", "broken", [{"column": "phone", "classification": "phone"}, {"column": 7}]))
-    kube.put(policy("other", "elsewhere", [{"column": "ssn", "classification": "national_id"}]))
+    kube.put(policy("other", "elsewhere", [{"column": "ssn", "classification": "nationalId"}]))
     kube.put(
         {
             "apiVersion": "dataops.dev/v1alpha1",
