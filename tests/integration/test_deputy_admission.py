@@ -4,6 +4,8 @@ and installed on the real API server, judged for users impersonated with RBAC th
 from __future__ import annotations
 
 import json
+import random
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.devcluster.controlplane import ControlPlane, bin_dir
 from dataops.policy.deputy import (
     Allowlists,
+    glob_match,
     parse_patterns,
     pipeline_forbidden,
     spark_conf_problem,
@@ -572,3 +575,37 @@ def test_allowlists_within_cel_cost_at_the_models_maximum(control_plane: Control
         big2 = _pipeline(name="big2", sources=sources, spark={"image": "ghcr.io/team39/a:1"})
         message = _denied(cp, ns, big2)
         assert "spec.sources[31].kafka.bootstrapServers" in message and "evil:9092" in message
+
+
+def _rendered_image_regex(patterns: list[str]) -> re.Pattern[str]:
+    docs = render(
+        "--set-json", "allowed.images=" + json.dumps(patterns), show_only="templates/deputy-admission.yaml"
+    )
+    expression = next(
+        v["expression"]
+        for d in docs
+        if d["kind"] == "ValidatingAdmissionPolicy"
+        for v in d["spec"]["validations"]
+        if 'object.spec.spark.image.matches("' in v["expression"]
+    )
+    literal = expression.split('object.spec.spark.image.matches("', 1)[1]
+    regex, _ = json.JSONDecoder().raw_decode('"' + literal)
+    return re.compile(regex)
+
+
+def test_rendered_glob_regex_equals_the_operators_glob() -> None:
+    """Random globs over an alphabet of glob, regex and path characters: the regex the chart renders
+    (what CEL's RE2 runs; these constructs mean the same in Python's re) matches exactly the values
+    deputy's glob_match does, several patterns per list."""
+    rng = random.Random(19)
+    alphabet = ["a", "b", "/", "*", "**", "?", ".", "\\", "[", "]", "(", "|", "$", "+", "{1}", " ", ","]
+    value_alphabet = ["a", "b", "/", "*", "?", ".", "\\", "[", "]", "(", "|", "$", "+", "{", "1", "}", "\n"]
+    for _ in range(8):
+        patterns = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(4)]
+        allowed = parse_patterns(",".join(patterns))
+        if not allowed:
+            continue
+        regex = _rendered_image_regex(patterns)
+        for _ in range(400):
+            value = "".join(rng.choice(value_alphabet) for _ in range(rng.randint(0, 8)))
+            assert (regex.fullmatch(value) is not None) is glob_match(value, allowed), (patterns, value)
