@@ -609,3 +609,22 @@ def test_rendered_glob_regex_equals_the_operators_glob() -> None:
         for _ in range(400):
             value = "".join(rng.choice(value_alphabet) for _ in range(rng.randint(0, 8)))
             assert (regex.fullmatch(value) is not None) is glob_match(value, allowed), (patterns, value)
+
+
+def test_narrowed_allowlist_blocks_spec_edits_not_annotations(control_plane: ControlPlane, ns: str) -> None:
+    """An image allowed when the pipeline was created and dropped from allowed.images since: run-now
+    annotations still pass (the operator refuses it at reconcile), a spec edit is checked again."""
+    cp = control_plane
+    doc = _pipeline(name="keep", spark={"image": "ghcr.io/acme/x:1"})
+    with _policies_with(cp, ns, {"images": ["ghcr.io/acme/*"]}):
+        result = _create(cp, ns, doc)
+        assert result.returncode == 0, result.stderr
+    annotate = cp.kubectl(
+        "-n", ns, "annotate", "dp", "keep", "dataops.dev/run-now=1", f"--as={AUTHOR}", check=False
+    )
+    assert annotate.returncode == 0, annotate.stderr
+    edit = cp.kubectl(
+        "-n", ns, "patch", "dp", "keep", "--type=merge", "-p", '{"spec":{"suspend":true}}',
+        f"--as={AUTHOR}", check=False,
+    )  # fmt: skip
+    assert edit.returncode != 0 and "spec.spark.image" in edit.stderr
