@@ -4,16 +4,28 @@ and installed on the real API server, judged for users impersonated with RBAC th
 from __future__ import annotations
 
 import json
+import random
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import yaml
 
+from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
 from dataops.devcluster.controlplane import ControlPlane, bin_dir
-from dataops.policy.deputy import spark_conf_problem
+from dataops.policy.deputy import (
+    Allowlists,
+    glob_match,
+    parse_patterns,
+    pipeline_forbidden,
+    spark_conf_problem,
+    suite_forbidden,
+)
 from tests.conftest import ROOT
 from tests.integration.conftest import wait_for
 
@@ -286,3 +298,333 @@ def test_validator_service_account_needs_token_rights(control_plane: ControlPlan
     wait_for(lambda: _create(cp, ns, suite).returncode == 0, timeout=10, what="allowed")
     plain = {**suite, "metadata": {"name": "plain"}, "spec": {**suite["spec"], "validator": {}}}
     assert _create(cp, ns, plain).returncode == 0
+
+
+# -- allowlists (images, Kafka Connect URLs, Kafka bootstrap servers) -----------------------------
+
+RUNTIME = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
+VALIDATOR = "ghcr.io/dataops-operator/validator:0.1.0"
+
+
+def _apply_policies(cp: ControlPlane, docs: list[dict[str, Any]]) -> None:
+    text = "\n---\n".join(json.dumps(d) for d in docs)
+    cp.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=text)
+
+
+def _dry_run(cp: ControlPlane, ns: str, doc: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    return cp.kubectl("-n", ns, "apply", "--dry-run=server", "-f", "-", input=json.dumps(doc), check=False)
+
+
+def _suite(name: str = "s", **validator: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataQualitySuite",
+        "metadata": {"name": name},
+        "spec": {
+            "expectations": [{"type": "expect_column_to_exist", "column": "id"}],
+            "validator": validator,
+        },
+    }
+
+
+def _kafka_source(name: str, bootstrap: str) -> dict[str, Any]:
+    return {"name": name, "kafka": {"topic": "orders", "bootstrapServers": bootstrap}}
+
+
+def _connect_source(name: str, url: str) -> dict[str, Any]:
+    return {"name": name, "connector": {"connectorClass": "io.x.Source", "connectUrl": url, "topics": ["t"]}}
+
+
+@contextmanager
+def _policies_with(cp: ControlPlane, ns: str, values: dict[str, Any]) -> Iterator[Allowlists]:
+    """The chart's policies rendered with these values (plus a sentinel image), enforced; the operator's
+    Allowlists for the same values (as deployment.yaml hands them over); defaults restored after."""
+    sentinel = f"sentinel.example/{uuid.uuid4().hex[:8]}"
+    images = [*values.get("images", []), sentinel]
+    args: list[str] = []
+    for key in ("connectUrl", "kafkaBootstrap"):
+        if key in values:
+            args += ["--set-string", f"{key}={values[key]}".replace(",", "\\,")]
+    allowed = {
+        "images": images,
+        "connectUrls": values.get("connectUrls", []),
+        "kafkaBootstrap": values.get("allowedKafkaBootstrap", []),
+    }
+    args += ["--set-json", "allowed=" + json.dumps(allowed)]
+    _apply_policies(cp, render(*args, show_only="templates/deputy-admission.yaml"))
+    probe_p = _pipeline(name="probe", spark={"image": sentinel})
+    probe_s = _suite(name="probe", image=sentinel)
+    wait_for(
+        lambda: _dry_run(cp, ns, probe_p).returncode == 0 and _dry_run(cp, ns, probe_s).returncode == 0,
+        timeout=30,
+        what="policies with these allowlists enforced",
+    )
+    try:
+        yield Allowlists(
+            images=parse_patterns(",".join(images)),
+            connect_urls=parse_patterns(",".join(values.get("connectUrls", []))),
+            kafka_bootstrap=parse_patterns(",".join(values.get("allowedKafkaBootstrap", []))),
+            default_images=(RUNTIME, VALIDATOR),
+            default_connect_url=values.get("connectUrl") or None,
+            default_kafka_bootstrap=values.get("kafkaBootstrap") or None,
+        )
+    finally:
+        _apply_policies(cp, render(show_only="templates/deputy-admission.yaml"))
+        wait_for(lambda: _dry_run(cp, ns, probe_p).returncode != 0, timeout=30, what="defaults restored")
+
+
+IMAGES = [
+    RUNTIME,
+    VALIDATOR,
+    "ghcr.io/acme/spark-3:1.0",
+    "ghcr.io/acme/spark-3/evil:1.0",  # * stops at /
+    "ghcr.io/acme/spark-:x",
+    "GHCR.IO/acme/spark-3:1.0",  # images are case-sensitive
+    "registry.acme.dev/data/a/b/c:1",  # ** crosses /
+    "registry.acme.dev/data",
+    "registry.acme.dev/data/",
+    "registry.acme.dev/data/../x:1",
+    "registry.acme.dev/data//x:1",
+    "registry.acme.dev/data/x:1 ",
+    "lit[x].io/a:1",  # brackets literal in the pattern, but not an image
+    "q.io/ab",
+    "q.io/a/b",  # ? stops at /
+    "q.io/abc",
+    "back\\slash.io/x",
+    "-ghcr.io/acme/spark-3:1.0",
+    "docker.io/library/busybox",
+    "ghcr.io/dataops-operator/spark-runtime:0.1.0x",
+    "meta.io/a",
+    "meta.io/aa",
+]
+IMAGE_GLOBS = [
+    "ghcr.io/acme/spark-*:*",
+    "registry.acme.dev/data/**",
+    " q.io/a?, lit[x].io/* ",  # one values entry holding two comma-separated globs
+    "back\\slash.io/*",
+    "meta.io/(a|**)+$",  # regex metacharacters are literal
+]
+
+CONNECT_URLS = [
+    "http://connect.kafka.svc:8083",
+    "http://CONNECT.kafka.svc:8083/",  # host case and trailing slash normalised
+    "HTTP://connect.kafka.svc:8083",
+    "http://connect.kafka.svc:8083//",
+    "http://connect.kafka.svc:80830",
+    "http://connect.kafka.svc",
+    "https://connect.kafka.svc:8083",
+    "http://connect.kafka.svc:8083/api",
+    "http://connect.kafka.svc:8083/api/./x",
+    "http://connect.kafka.svc:8083/a//b",
+    "http://connect.kafka.svc:8083@evil:80",
+    "http://evil/x?http://connect.kafka.svc:8083",
+    "http://c-1.team:8083/",
+    "http://c-1.team:8083/v1/connectors",
+    "http://c-1.team/x:8083",
+    "http://c-1xteam:8083",  # . is literal
+    "http://c-1.team.evil:8083",
+    "http://c-9.team:99999",
+    "http://c-9.team:65536",
+    "http://[fd00::1]:8084",
+    "http://[FD00::1]:8084/",
+    "http://[fd00::2]:8084",
+    "http://[fd00:::1]:8084",
+    "http://[1.2.3.4]:8084",
+    "http://a]b:8084",
+    "http://[::1]junk:8084",  # urllib accepts it, admission is stricter
+    "http://c-2.team:",  # urllib accepts an empty port, admission is stricter
+    "https://ANY.example.com/base/",
+    "https://any.example.com/base/deeper",
+]
+URL_GLOBS = ["http://c-*.team:*/**", "http://[fd00::1]:8084/", "HTTPS://*.EXAMPLE.com/base//"]
+# Admission refuses these although the operator would accept them (documented as stricter).
+STRICTER_URLS = {"http://[::1]junk:8084", "http://c-2.team:"}
+
+BOOTSTRAPS = [
+    "b-1.kafka:9092",
+    "B-1.KAFKA:9092",
+    " b-1.kafka:9092 , b-2.kafka:9093",
+    "b-1.kafka:9092,evil:9092",
+    "b-3.kafka:9092",
+    "x.other:19092",
+    "x.other:19093",
+    "a/b.other:19092",
+    "x.globbed:1,y.globbed:22222",
+    "[fd00::1]:9092",
+    "[fd00::9]:9092",
+    "b-1.kafka",
+    "",
+    "b-1.kafka:9092,",
+    "b-1.kafka:123456",
+    "b_1.kafka:9092",
+]
+BOOTSTRAP_GLOBS = ["*.other:19092", "*.GLOBBED:*", "[fd00::1]:9092"]
+
+
+def _verdicts(result: subprocess.CompletedProcess[str], field: str) -> bool:
+    if result.returncode == 0:
+        return False
+    assert field in result.stderr, result.stderr  # refused for this field, with a message naming it
+    return True
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({}, id="defaults-only"),
+        pytest.param(
+            {
+                "images": IMAGE_GLOBS,
+                "connectUrl": "http://Connect.Kafka.svc:8083/",
+                "connectUrls": URL_GLOBS,
+                "kafkaBootstrap": "b-1.kafka:9092, B-2.kafka:9093",
+                "allowedKafkaBootstrap": BOOTSTRAP_GLOBS,
+            },
+            id="allowlists",
+        ),
+        pytest.param(
+            {"images": ["**"], "connectUrls": ["**"], "allowedKafkaBootstrap": ["*"]},
+            id="everything-valid",
+        ),
+    ],
+)
+def test_allowlists_give_the_operators_verdict(
+    control_plane: ControlPlane, ns: str, values: dict[str, Any]
+) -> None:
+    """Differential: for each value, the API server's dry-run verdict equals pipeline_forbidden /
+    suite_forbidden for that field, except where admission is documented as stricter."""
+    cp = control_plane
+    with _policies_with(cp, ns, values) as allow:
+        for i, image in enumerate(IMAGES):
+            doc = _pipeline(name=f"i{i}", spark={"image": image})
+            spec = DataPipelineSpec.model_validate(doc["spec"])
+            operator_refuses = any(f.path == "spec.spark.image" for f in pipeline_forbidden(spec, allow))
+            assert _verdicts(_dry_run(cp, ns, doc), "spec.spark.image") is operator_refuses, image
+            suite = _suite(name=f"i{i}", image=image)
+            suite_spec = DataQualitySuiteSpec.model_validate(suite["spec"])
+            operator_refuses = bool(suite_forbidden(suite_spec, ns, allow))
+            assert _verdicts(_dry_run(cp, ns, suite), "spec.validator.image") is operator_refuses, image
+        for i, url in enumerate(CONNECT_URLS):
+            sources = [{"name": "orders", "file": {"path": "/d"}}, _connect_source("cdc", url)]
+            doc = _pipeline(name=f"u{i}", sources=sources)
+            if not url.startswith(("http://", "https://")):  # the CRD's own pattern refuses these
+                assert _dry_run(cp, ns, doc).returncode != 0
+                continue
+            spec = DataPipelineSpec.model_validate(doc["spec"])
+            operator_refuses = any("connectUrl" in f.path for f in pipeline_forbidden(spec, allow))
+            admission_refuses = _verdicts(_dry_run(cp, ns, doc), "spec.sources[1].connector.connectUrl")
+            if url in STRICTER_URLS:
+                assert admission_refuses, url
+            else:
+                assert admission_refuses is operator_refuses, url
+        for i, bootstrap in enumerate(BOOTSTRAPS):
+            doc = _pipeline(name=f"b{i}", sources=[_kafka_source("orders", bootstrap)])
+            spec = DataPipelineSpec.model_validate(doc["spec"])
+            operator_refuses = any("bootstrapServers" in f.path for f in pipeline_forbidden(spec, allow))
+            admitted = _verdicts(_dry_run(cp, ns, doc), "spec.sources[0].kafka.bootstrapServers")
+            assert admitted is operator_refuses, repr(bootstrap)
+
+
+def test_allowlist_messages_name_the_field_and_value(control_plane: ControlPlane, ns: str) -> None:
+    cp = control_plane
+    with _policies_with(cp, ns, {"allowedKafkaBootstrap": ["*.kafka:9092"]}):
+        file_source = {"name": "orders", "file": {"path": "/d"}}
+        message = _denied(cp, ns, _pipeline(spark={"image": "evil.example/x:1"}))
+        assert "spec.spark.image: image 'evil.example/x:1' is not allowed" in message
+        sources = [file_source, _kafka_source("k", "a.kafka:9092,evil.example:9092")]
+        message = _denied(cp, ns, _pipeline(sources=sources))
+        assert "spec.sources[1].kafka.bootstrapServers: bootstrap server(s) evil.example:9092 not" in message
+        assert "a.kafka" not in message
+        sources = [
+            file_source,
+            _connect_source("c", "http://evil.example:8083"),
+            _connect_source("d", "http://e:1"),
+        ]
+        message = _denied(cp, ns, _pipeline(sources=sources))
+        assert "spec.sources[1].connector.connectUrl: Kafka Connect URL 'http://evil.example:8083'" in message
+        assert "(and 1 more source(s))" in message
+        message = _denied(cp, ns, _pipeline(sources=[file_source, _connect_source("d", "http://a/../b")]))
+        assert "spec.sources[1].connector.connectUrl" in message and "not a plain http(s)" in message
+        bad = _denied(cp, ns, _pipeline(name="q", spark={"image": "a/../b"}))
+        assert "is not a valid image reference" in bad
+        suite = _denied(cp, ns, _suite(image="evil.example/v:1"))
+        assert "spec.validator.image: image 'evil.example/v:1' is not allowed" in suite
+
+
+def test_allowlists_within_cel_cost_at_the_models_maximum(control_plane: ControlPlane, ns: str) -> None:
+    """32 sources (the model's maximum), 31 of them Kafka with a 1024-character bootstrap list, one
+    connector with 16 Secrets the author may get (17 authorizer checks), 40 allowlist globs: admitted,
+    and one bad entry at the end of the last list is still found."""
+    cp = control_plane
+    entries = ",".join(f"b{i:03d}.kafka.svc:9092" for i in range(60))[:1000]
+    entries = entries[: entries.rfind(",")]
+    globs = [f"*.team{i}.example:*" for i in range(39)] + ["*.kafka.svc:9092"]
+    url_globs = [f"http://connect-{i}.example:*/**" for i in range(40)]
+    image_globs = [f"ghcr.io/team{i}/**" for i in range(40)]
+    names = [f"s{i}" for i in range(16)]
+    _grant_secret(cp, ns, *names)
+    connector = _connector_source(*names)
+    connector["connector"]["connectUrl"] = "http://connect-39.example:8083/a/b"
+    sources = [connector] + [_kafka_source("orders" if i == 0 else f"k{i}", entries) for i in range(31)]
+    values = {"images": image_globs, "connectUrls": url_globs, "allowedKafkaBootstrap": globs}
+    with _policies_with(cp, ns, values):
+        doc = _pipeline(name="big", sources=sources, spark={"image": "ghcr.io/team39/a/b:1"})
+        result = _create(cp, ns, doc)
+        assert result.returncode == 0, result.stderr
+        sources[-1] = _kafka_source("k30", entries + ",evil:9092")
+        big2 = _pipeline(name="big2", sources=sources, spark={"image": "ghcr.io/team39/a:1"})
+        message = _denied(cp, ns, big2)
+        assert "spec.sources[31].kafka.bootstrapServers" in message and "evil:9092" in message
+
+
+def _rendered_image_regex(patterns: list[str]) -> re.Pattern[str]:
+    docs = render(
+        "--set-json", "allowed.images=" + json.dumps(patterns), show_only="templates/deputy-admission.yaml"
+    )
+    expression = next(
+        v["expression"]
+        for d in docs
+        if d["kind"] == "ValidatingAdmissionPolicy"
+        for v in d["spec"]["validations"]
+        if 'object.spec.spark.image.matches("' in v["expression"]
+    )
+    literal = expression.split('object.spec.spark.image.matches("', 1)[1]
+    regex, _ = json.JSONDecoder().raw_decode('"' + literal)
+    return re.compile(regex)
+
+
+def test_rendered_glob_regex_equals_the_operators_glob() -> None:
+    """Random globs over an alphabet of glob, regex and path characters: the regex the chart renders
+    (what CEL's RE2 runs; these constructs mean the same in Python's re) matches exactly the values
+    deputy's glob_match does, several patterns per list."""
+    rng = random.Random(19)
+    alphabet = ["a", "b", "/", "*", "**", "?", ".", "\\", "[", "]", "(", "|", "$", "+", "{1}", " ", ","]
+    value_alphabet = ["a", "b", "/", "*", "?", ".", "\\", "[", "]", "(", "|", "$", "+", "{", "1", "}", "\n"]
+    for _ in range(8):
+        patterns = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6))) for _ in range(4)]
+        allowed = parse_patterns(",".join(patterns))
+        if not allowed:
+            continue
+        regex = _rendered_image_regex(patterns)
+        for _ in range(400):
+            value = "".join(rng.choice(value_alphabet) for _ in range(rng.randint(0, 8)))
+            assert (regex.fullmatch(value) is not None) is glob_match(value, allowed), (patterns, value)
+
+
+def test_narrowed_allowlist_blocks_spec_edits_not_annotations(control_plane: ControlPlane, ns: str) -> None:
+    """An image allowed when the pipeline was created and dropped from allowed.images since: run-now
+    annotations still pass (the operator refuses it at reconcile), a spec edit is checked again."""
+    cp = control_plane
+    doc = _pipeline(name="keep", spark={"image": "ghcr.io/acme/x:1"})
+    with _policies_with(cp, ns, {"images": ["ghcr.io/acme/*"]}):
+        result = _create(cp, ns, doc)
+        assert result.returncode == 0, result.stderr
+    annotate = cp.kubectl(
+        "-n", ns, "annotate", "dp", "keep", "dataops.dev/run-now=1", f"--as={AUTHOR}", check=False
+    )
+    assert annotate.returncode == 0, annotate.stderr
+    edit = cp.kubectl(
+        "-n", ns, "patch", "dp", "keep", "--type=merge", "-p", '{"spec":{"suspend":true}}',
+        f"--as={AUTHOR}", check=False,
+    )  # fmt: skip
+    assert edit.returncode != 0 and "spec.spark.image" in edit.stderr

@@ -16,6 +16,7 @@ from dataops.policy.deputy import (
     connect_url_problem,
     glob_match,
     image_problem,
+    normalize_url,
     parse_patterns,
     pipeline_forbidden,
     service_account_problem,
@@ -349,3 +350,10 @@ def test_redaction_settings_cannot_be_overridden() -> None:
 
     for key in ("spark.redaction.regex", "spark.sql.redaction.string.regex", "SPARK.REDACTION.REGEX"):
         assert re.fullmatch(SPARK_CONF_DENYLIST, key.lower()), key
+
+
+@pytest.mark.parametrize("url", ["http://a]b", "http://[abc]:80", "http://[1.2.3.4]", "http://a[b]c"])
+def test_urls_urllib_cannot_split_are_refused_not_raised(url: str) -> None:
+    assert normalize_url(url) is None
+    problem = connect_url_problem(url, Allowlists(connect_urls=("**",)))
+    assert problem is not None and "not a plain" in problem

@@ -167,12 +167,12 @@ def normalize_url(url: str) -> str | None:
     anything a client could read differently (userinfo, query, fragment, escapes, dot segments)."""
     if _URL_CHARS.fullmatch(url) is None:
         return None
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        return None
     try:
+        parts = urllib.parse.urlsplit(url)  # raises on unbalanced or non-IP brackets
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         return None
     path = parts.path.rstrip("/")
     if any(seg in (".", "..") for seg in path.split("/")) or "//" in path:
