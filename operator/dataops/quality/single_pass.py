@@ -19,7 +19,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapolicy import PiiClassification
-from dataops.api.v1alpha1.dataqualitysuite import Expectation
+from dataops.api.v1alpha1.dataqualitysuite import Expectation, is_number
 from dataops.quality.pii import looks_like_pii
 from dataops.quality.results import ExpectationOutcome
 
@@ -40,8 +40,9 @@ def _between(value: Column, e: Expectation) -> Column:
 # Column-map expectations: the predicate of an *unexpected* (non-null) value.
 _MAP: dict[str, Callable[[Column, Expectation], Column]] = {
     "expect_column_values_to_be_between": lambda c, e: ~_between(c, e),
-    "expect_column_values_to_be_in_set": lambda c, e: ~c.isin(list(e.value_set or [])),
-    "expect_column_values_to_not_be_in_set": lambda c, e: c.isin(list(e.value_set or [])),
+    # a null member matches no (non-null) value; left in, `isin` would answer null for every value
+    "expect_column_values_to_be_in_set": lambda c, e: ~c.isin([v for v in e.value_set or [] if v is not None]),
+    "expect_column_values_to_not_be_in_set": lambda c, e: c.isin([v for v in e.value_set or [] if v is not None]),
     "expect_column_values_to_match_regex": lambda c, e: ~c.rlike(e.regex or ""),
     "expect_column_values_to_not_match_regex": lambda c, e: c.rlike(e.regex or ""),
     "expect_column_value_lengths_to_be_between": lambda c, e: ~_between(F.length(c), e),
@@ -65,7 +66,10 @@ SUPPORTED = set(_MAP) | set(_AGG) | _NULLS | _TABLE | _UNIQUE
 
 
 def supports(e: Expectation) -> bool:
-    return str(e.type.value) in SUPPORTED and e.row_condition is None
+    """Compiled here: a supported type without a row condition, with numeric bounds (dates, times and
+    suite parameters are compared by Great Expectations)."""
+    numeric_bounds = all(b is None or is_number(b) for b in (e.min_value, e.max_value))
+    return str(e.type.value) in SUPPORTED and e.row_condition is None and numeric_bounds
 
 
 @dataclass

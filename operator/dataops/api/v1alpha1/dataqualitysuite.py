@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic.alias_generators import to_snake
 
 from dataops.api.v1alpha1.base import CelRule, KubeModel, list_map, unique_names
@@ -17,6 +17,10 @@ from dataops.api.v1alpha1.datapipeline import FileFormat, PodResources, PodVolum
 from dataops.api.v1alpha1.expectations import (
     ARGUMENTS,
     EXPECTATIONS,
+    MULTICOLUMN_IGNORE_ROW_IF,
+    MULTICOLUMN_TYPES,
+    PAIR_IGNORE_ROW_IF,
+    PAIR_TYPES,
     types_accepting,
     types_needing_bound,
     types_requiring,
@@ -28,6 +32,40 @@ ExpectationType = StrEnum(  # type: ignore[misc]
 )
 
 ColumnName = Annotated[str, Field(min_length=1, max_length=128)]
+
+# A JSON scalar kept exactly as written (true stays a boolean, 2.0 a float, null a null): any JSON
+# value at the schema level, narrowed to scalars by the rules below (CEL at the API server).
+JsonScalar = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True})]
+# A bound: a number, a date or time (ISO 8601 text, compared as Great Expectations does) or a suite
+# parameter {"$PARAMETER": "now() - timedelta(days=1)"} evaluated when the suite runs.
+Bound = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True})]
+PARAMETER = "$PARAMETER"
+_CEL_SCALAR = "!(type({0}) in [map, list])"
+_CEL_NUMBER = "type({0}) in [int, double]"
+
+
+def is_scalar(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def is_parameter(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == [PARAMETER] and isinstance(value[PARAMETER], str)
+
+
+def _valid_bound(value: Any) -> bool:
+    return value is None or is_number(value) or isinstance(value, str) or is_parameter(value)
+
+
+def _cel_bound(field: str) -> str:
+    v = f"self.{field}"
+    return (
+        f"!has({v}) || type({v}) in [int, double, string] || (type({v}) == map && size({v}) == 1"
+        f" && '{PARAMETER}' in {v} && type({v}['{PARAMETER}']) == string)"
+    )
 
 
 def _cel_list(names: list[str]) -> str:
@@ -100,9 +138,29 @@ class DetectableClassification(StrEnum):
     NATIONAL_ID = "nationalId"
 
 
+class IgnoreRowIf(StrEnum):
+    """Which rows a column-pair or multi-column expectation skips, by the values that are missing."""
+
+    BOTH_VALUES_ARE_MISSING = "both_values_are_missing"
+    EITHER_VALUE_IS_MISSING = "either_value_is_missing"
+    NEITHER = "neither"
+    ALL_VALUES_ARE_MISSING = "all_values_are_missing"
+    ANY_VALUE_IS_MISSING = "any_value_is_missing"
+    NEVER = "never"
+
+
+class MatchOn(StrEnum):
+    ANY = "any"
+    ALL = "all"
+
+
+# An open end of a quantile's range is null (no bound on that side), as in Great Expectations.
+OptionalLimit = Annotated[float | None, WithJsonSchema({"type": "number", "nullable": True})]
+
+
 class QuantileRanges(KubeModel):
     quantiles: list[Annotated[float, Field(ge=0, le=1)]] = Field(min_length=1, max_length=32)
-    value_ranges: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(
+    value_ranges: list[Annotated[list[OptionalLimit], Field(min_length=2, max_length=2)]] = Field(
         min_length=1, max_length=32
     )
 
@@ -125,18 +183,59 @@ class Expectation(KubeModel):
     column_set: list[ColumnName] | None = Field(default=None, min_length=1, max_length=512)
     column_a: ColumnName | None = Field(default=None, alias="columnA")
     column_b: ColumnName | None = Field(default=None, alias="columnB")
-    value_set: list[int | str] | None = Field(default=None, min_length=1, max_length=1000)
+    value_set: list[JsonScalar] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Values of any JSON scalar type (strings, numbers, booleans, null), kept as written.",
+    )
     regex: str | None = Field(default=None, min_length=1, max_length=1024)
     type_name: str | None = Field(default=None, max_length=64)
     value: int | None = Field(default=None, ge=0)
     sum_total: float | None = None
     quantile_ranges: QuantileRanges | None = None
-    min_value: float | None = None
-    max_value: float | None = None
+    min_value: Bound = Field(
+        default=None,
+        description="A number, an ISO 8601 date or time, or {\"$PARAMETER\": \"now() - timedelta(days=7)\"}.",
+    )
+    max_value: Bound = Field(default=None, description="As minValue.")
     strict_min: bool | None = None
     strict_max: bool | None = None
     exact_match: bool | None = None
     or_equal: bool | None = None
+    column_index: int | None = Field(
+        default=None, ge=0, description="expect_column_to_exist: the column's position (0 is the first)."
+    )
+    strictly: bool | None = Field(default=None, description="increasing/decreasing: no two equal values.")
+    regex_list: list[Annotated[str, Field(min_length=1, max_length=1024)]] | None = Field(
+        default=None, min_length=1, max_length=64
+    )
+    match_on: MatchOn | None = Field(
+        default=None, description="match_regex_list: a value matches any (default) or all of the regexes."
+    )
+    strftime_format: str | None = Field(default=None, min_length=1, max_length=256)
+    json_schema: Annotated[
+        dict[str, Any] | None,
+        WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+    ] = Field(default=None, description="A JSON Schema every value (JSON text) must satisfy.")
+    type_list: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=64
+    )
+    threshold: float | None = Field(default=None, description="z-scores: the largest z-score allowed.")
+    double_sided: bool | None = Field(
+        default=None, description="z-scores: compare |z| (true) or z (false) with the threshold."
+    )
+    value_pairs_set: list[Annotated[list[JsonScalar], Field(min_length=2, max_length=2)]] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Allowed [columnA value, columnB value] pairs."
+    )
+    ignore_row_if: IgnoreRowIf | None = Field(
+        default=None,
+        description="Column pairs: both_values_are_missing (default), either_value_is_missing or neither; "
+        "column lists: all_values_are_missing (default), any_value_is_missing or never.",
+    )
+    ties_okay: bool | None = Field(
+        default=None, description="most_common_value: a tie between values in the set and out of it passes."
+    )
     classifications: list[DetectableClassification] | None = Field(
         default=None,
         min_length=1,
@@ -154,10 +253,60 @@ class Expectation(KubeModel):
     cel_rules = (
         *_argument_rules(),
         CelRule(
-            rule="!has(self.minValue) || !has(self.maxValue) || self.minValue <= self.maxValue",
-            message="minValue must not exceed maxValue",
-            check=lambda e: e.min_value is None or e.max_value is None or e.min_value <= e.max_value,
+            rule=_cel_bound("minValue"),
+            message=f"minValue must be a number, a date or time, or {{\"{PARAMETER}\": expression}}",
+            check=lambda e: _valid_bound(e.min_value),
             field_path=".minValue",
+        ),
+        CelRule(
+            rule=_cel_bound("maxValue"),
+            message=f"maxValue must be a number, a date or time, or {{\"{PARAMETER}\": expression}}",
+            check=lambda e: _valid_bound(e.max_value),
+            field_path=".maxValue",
+        ),
+        CelRule(
+            rule="!has(self.minValue) || !has(self.maxValue) || !("
+            + _CEL_NUMBER.format("self.minValue")
+            + ") || !("
+            + _CEL_NUMBER.format("self.maxValue")
+            + ") || double(self.minValue) <= double(self.maxValue)",
+            message="minValue must not exceed maxValue",
+            check=lambda e: not (is_number(e.min_value) and is_number(e.max_value))
+            or e.min_value <= e.max_value,
+            field_path=".minValue",
+        ),
+        CelRule(
+            rule="!has(self.valueSet) || self.valueSet.all(v, " + _CEL_SCALAR.format("v") + ")",
+            message="valueSet items must be strings, numbers, booleans or null",
+            check=lambda e: e.value_set is None or all(is_scalar(v) for v in e.value_set),
+            field_path=".valueSet",
+        ),
+        CelRule(
+            rule="!has(self.valuePairsSet) || self.valuePairsSet.all(p, p.all(v, "
+            + _CEL_SCALAR.format("v")
+            + "))",
+            message="valuePairsSet items must be pairs of strings, numbers, booleans or null",
+            check=lambda e: e.value_pairs_set is None
+            or all(is_scalar(v) for pair in e.value_pairs_set for v in pair),
+            field_path=".valuePairsSet",
+        ),
+        CelRule(
+            rule=f"!has(self.ignoreRowIf) || !(self.type in {_cel_list(list(PAIR_TYPES))})"
+            f" || self.ignoreRowIf in {_cel_list(list(PAIR_IGNORE_ROW_IF))}",
+            message="ignoreRowIf of a column pair must be one of " + ", ".join(PAIR_IGNORE_ROW_IF),
+            check=lambda e: e.ignore_row_if is None
+            or str(e.type) not in PAIR_TYPES
+            or str(e.ignore_row_if) in PAIR_IGNORE_ROW_IF,
+            field_path=".ignoreRowIf",
+        ),
+        CelRule(
+            rule=f"!has(self.ignoreRowIf) || !(self.type in {_cel_list(list(MULTICOLUMN_TYPES))})"
+            f" || self.ignoreRowIf in {_cel_list(list(MULTICOLUMN_IGNORE_ROW_IF))}",
+            message="ignoreRowIf of a column list must be one of " + ", ".join(MULTICOLUMN_IGNORE_ROW_IF),
+            check=lambda e: e.ignore_row_if is None
+            or str(e.type) not in MULTICOLUMN_TYPES
+            or str(e.ignore_row_if) in MULTICOLUMN_IGNORE_ROW_IF,
+            field_path=".ignoreRowIf",
         ),
     )
 
@@ -170,7 +319,11 @@ class Expectation(KubeModel):
             value = getattr(self, attr)
             if value is None:
                 continue
-            out[names.get(attr, attr)] = value.to_json() if isinstance(value, KubeModel) else value
+            if isinstance(value, KubeModel):
+                value = value.to_json()
+            elif isinstance(value, StrEnum):
+                value = value.value
+            out[names.get(attr, attr)] = value
         if "quantile_ranges" in out:
             out["quantile_ranges"] = {
                 "quantiles": out["quantile_ranges"]["quantiles"],

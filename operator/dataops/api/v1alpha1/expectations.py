@@ -17,9 +17,12 @@ class ExpectationKind:
 
 
 _BOUNDS = ("minValue", "maxValue", "strictMin", "strictMax")
+# Column pairs skip rows by how many of the two values are missing, column lists by how many of theirs.
+PAIR_IGNORE_ROW_IF = ("both_values_are_missing", "either_value_is_missing", "neither")
+MULTICOLUMN_IGNORE_ROW_IF = ("all_values_are_missing", "any_value_is_missing", "never")
 
 EXPECTATIONS: dict[str, ExpectationKind] = {
-    "expect_column_to_exist": ExpectationKind(("column",)),
+    "expect_column_to_exist": ExpectationKind(("column",), ("columnIndex",)),
     "expect_column_values_to_not_be_null": ExpectationKind(("column",)),
     "expect_column_values_to_be_null": ExpectationKind(("column",)),
     "expect_column_values_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
@@ -28,6 +31,16 @@ EXPECTATIONS: dict[str, ExpectationKind] = {
     "expect_column_values_to_match_regex": ExpectationKind(("column", "regex")),
     "expect_column_values_to_not_match_regex": ExpectationKind(("column", "regex")),
     "expect_column_values_to_be_unique": ExpectationKind(("column",)),
+    "expect_column_values_to_be_increasing": ExpectationKind(("column",), ("strictly",)),
+    "expect_column_values_to_be_decreasing": ExpectationKind(("column",), ("strictly",)),
+    "expect_column_values_to_match_regex_list": ExpectationKind(("column", "regexList"), ("matchOn",)),
+    "expect_column_values_to_not_match_regex_list": ExpectationKind(("column", "regexList")),
+    "expect_column_values_to_match_strftime_format": ExpectationKind(("column", "strftimeFormat")),
+    "expect_column_values_to_be_dateutil_parseable": ExpectationKind(("column",)),
+    "expect_column_values_to_be_json_parseable": ExpectationKind(("column",)),
+    "expect_column_values_to_match_json_schema": ExpectationKind(("column", "jsonSchema")),
+    "expect_column_values_to_be_in_type_list": ExpectationKind(("column",), ("typeList",)),
+    "expect_column_value_z_scores_to_be_less_than": ExpectationKind(("column", "threshold", "doubleSided")),
     "expect_column_values_to_be_of_type": ExpectationKind(("column", "typeName")),
     "expect_column_value_lengths_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
     "expect_column_value_lengths_to_equal": ExpectationKind(("column", "value")),
@@ -51,12 +64,17 @@ EXPECTATIONS: dict[str, ExpectationKind] = {
     "expect_column_distinct_values_to_be_in_set": ExpectationKind(("column", "valueSet")),
     "expect_column_distinct_values_to_contain_set": ExpectationKind(("column", "valueSet")),
     "expect_column_distinct_values_to_equal_set": ExpectationKind(("column", "valueSet")),
-    "expect_column_most_common_value_to_be_in_set": ExpectationKind(("column", "valueSet")),
-    "expect_compound_columns_to_be_unique": ExpectationKind(("columnList",)),
-    "expect_select_column_values_to_be_unique_within_record": ExpectationKind(("columnList",)),
-    "expect_column_pair_values_to_be_equal": ExpectationKind(("columnA", "columnB")),
-    "expect_column_pair_values_a_to_be_greater_than_b": ExpectationKind(("columnA", "columnB"), ("orEqual",)),
-    "expect_multicolumn_sum_to_equal": ExpectationKind(("columnList", "sumTotal")),
+    "expect_column_most_common_value_to_be_in_set": ExpectationKind(("column", "valueSet"), ("tiesOkay",)),
+    "expect_compound_columns_to_be_unique": ExpectationKind(("columnList",), ("ignoreRowIf",)),
+    "expect_select_column_values_to_be_unique_within_record": ExpectationKind(("columnList",), ("ignoreRowIf",)),
+    "expect_column_pair_values_to_be_equal": ExpectationKind(("columnA", "columnB"), ("ignoreRowIf",)),
+    "expect_column_pair_values_a_to_be_greater_than_b": ExpectationKind(
+        ("columnA", "columnB"), ("orEqual", "ignoreRowIf")
+    ),
+    "expect_column_pair_values_to_be_in_set": ExpectationKind(
+        ("columnA", "columnB", "valuePairsSet"), ("ignoreRowIf",)
+    ),
+    "expect_multicolumn_sum_to_equal": ExpectationKind(("columnList", "sumTotal"), ("ignoreRowIf",)),
     # dataops' own: values that look like personal data (quality/pii.py) are unexpected
     "expect_column_values_to_not_contain_pii": ExpectationKind(("column",), ("classifications",)),
 }
@@ -80,9 +98,27 @@ ARGUMENTS: tuple[str, ...] = (
     "exactMatch",
     "orEqual",
     "classifications",
+    "columnIndex",
+    "strictly",
+    "regexList",
+    "matchOn",
+    "strftimeFormat",
+    "jsonSchema",
+    "typeList",
+    "threshold",
+    "doubleSided",
+    "valuePairsSet",
+    "ignoreRowIf",
+    "tiesOkay",
 )
 # Expectations no Great Expectations class implements: the single-pass engine evaluates them.
 NATIVE_ONLY = frozenset({"expect_column_values_to_not_contain_pii"})
+
+
+PAIR_TYPES = tuple(name for name in EXPECTATIONS if name.startswith("expect_column_pair_values"))
+MULTICOLUMN_TYPES = tuple(
+    name for name, kind in EXPECTATIONS.items() if "columnList" in kind.required and "ignoreRowIf" in kind.optional
+)
 
 
 def types_requiring(argument: str) -> list[str]:
