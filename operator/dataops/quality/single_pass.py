@@ -37,12 +37,16 @@ def _between(value: Column, e: Expectation) -> Column:
     return inside
 
 
+def _members(e: Expectation) -> list[Any]:
+    return [v for v in e.value_set or [] if v is not None]
+
+
 # Column-map expectations: the predicate of an *unexpected* (non-null) value.
 _MAP: dict[str, Callable[[Column, Expectation], Column]] = {
     "expect_column_values_to_be_between": lambda c, e: ~_between(c, e),
     # a null member matches no (non-null) value; left in, `isin` would answer null for every value
-    "expect_column_values_to_be_in_set": lambda c, e: ~c.isin([v for v in e.value_set or [] if v is not None]),
-    "expect_column_values_to_not_be_in_set": lambda c, e: c.isin([v for v in e.value_set or [] if v is not None]),
+    "expect_column_values_to_be_in_set": lambda c, e: ~c.isin(_members(e)),
+    "expect_column_values_to_not_be_in_set": lambda c, e: c.isin(_members(e)),
     "expect_column_values_to_match_regex": lambda c, e: ~c.rlike(e.regex or ""),
     "expect_column_values_to_not_match_regex": lambda c, e: c.rlike(e.regex or ""),
     "expect_column_value_lengths_to_be_between": lambda c, e: ~_between(F.length(c), e),

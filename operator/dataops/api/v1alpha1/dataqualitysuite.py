@@ -196,7 +196,7 @@ class Expectation(KubeModel):
     quantile_ranges: QuantileRanges | None = None
     min_value: Bound = Field(
         default=None,
-        description="A number, an ISO 8601 date or time, or {\"$PARAMETER\": \"now() - timedelta(days=7)\"}.",
+        description='A number, an ISO 8601 date or time, or {"$PARAMETER": "now() - timedelta(days=7)"}.',
     )
     max_value: Bound = Field(default=None, description="As minValue.")
     strict_min: bool | None = None
@@ -226,7 +226,10 @@ class Expectation(KubeModel):
         default=None, description="z-scores: compare |z| (true) or z (false) with the threshold."
     )
     value_pairs_set: list[Annotated[list[JsonScalar], Field(min_length=2, max_length=2)]] | None = Field(
-        default=None, min_length=1, max_length=1000, description="Allowed [columnA value, columnB value] pairs."
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Allowed [columnA value, columnB value] pairs.",
     )
     ignore_row_if: IgnoreRowIf | None = Field(
         default=None,
@@ -254,13 +257,13 @@ class Expectation(KubeModel):
         *_argument_rules(),
         CelRule(
             rule=_cel_bound("minValue"),
-            message=f"minValue must be a number, a date or time, or {{\"{PARAMETER}\": expression}}",
+            message=f'minValue must be a number, a date or time, or {{"{PARAMETER}": expression}}',
             check=lambda e: _valid_bound(e.min_value),
             field_path=".minValue",
         ),
         CelRule(
             rule=_cel_bound("maxValue"),
-            message=f"maxValue must be a number, a date or time, or {{\"{PARAMETER}\": expression}}",
+            message=f'maxValue must be a number, a date or time, or {{"{PARAMETER}": expression}}',
             check=lambda e: _valid_bound(e.max_value),
             field_path=".maxValue",
         ),
@@ -271,8 +274,9 @@ class Expectation(KubeModel):
             + _CEL_NUMBER.format("self.maxValue")
             + ") || double(self.minValue) <= double(self.maxValue)",
             message="minValue must not exceed maxValue",
-            check=lambda e: not (is_number(e.min_value) and is_number(e.max_value))
-            or e.min_value <= e.max_value,
+            check=lambda e: (
+                not (is_number(e.min_value) and is_number(e.max_value)) or e.min_value <= e.max_value
+            ),
             field_path=".minValue",
         ),
         CelRule(
@@ -286,26 +290,31 @@ class Expectation(KubeModel):
             + _CEL_SCALAR.format("v")
             + "))",
             message="valuePairsSet items must be pairs of strings, numbers, booleans or null",
-            check=lambda e: e.value_pairs_set is None
-            or all(is_scalar(v) for pair in e.value_pairs_set for v in pair),
+            check=lambda e: (
+                e.value_pairs_set is None or all(is_scalar(v) for pair in e.value_pairs_set for v in pair)
+            ),
             field_path=".valuePairsSet",
         ),
         CelRule(
             rule=f"!has(self.ignoreRowIf) || !(self.type in {_cel_list(list(PAIR_TYPES))})"
             f" || self.ignoreRowIf in {_cel_list(list(PAIR_IGNORE_ROW_IF))}",
             message="ignoreRowIf of a column pair must be one of " + ", ".join(PAIR_IGNORE_ROW_IF),
-            check=lambda e: e.ignore_row_if is None
-            or str(e.type) not in PAIR_TYPES
-            or str(e.ignore_row_if) in PAIR_IGNORE_ROW_IF,
+            check=lambda e: (
+                e.ignore_row_if is None
+                or str(e.type) not in PAIR_TYPES
+                or str(e.ignore_row_if) in PAIR_IGNORE_ROW_IF
+            ),
             field_path=".ignoreRowIf",
         ),
         CelRule(
             rule=f"!has(self.ignoreRowIf) || !(self.type in {_cel_list(list(MULTICOLUMN_TYPES))})"
             f" || self.ignoreRowIf in {_cel_list(list(MULTICOLUMN_IGNORE_ROW_IF))}",
             message="ignoreRowIf of a column list must be one of " + ", ".join(MULTICOLUMN_IGNORE_ROW_IF),
-            check=lambda e: e.ignore_row_if is None
-            or str(e.type) not in MULTICOLUMN_TYPES
-            or str(e.ignore_row_if) in MULTICOLUMN_IGNORE_ROW_IF,
+            check=lambda e: (
+                e.ignore_row_if is None
+                or str(e.type) not in MULTICOLUMN_TYPES
+                or str(e.ignore_row_if) in MULTICOLUMN_IGNORE_ROW_IF
+            ),
             field_path=".ignoreRowIf",
         ),
     )

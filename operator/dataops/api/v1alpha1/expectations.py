@@ -66,7 +66,9 @@ EXPECTATIONS: dict[str, ExpectationKind] = {
     "expect_column_distinct_values_to_equal_set": ExpectationKind(("column", "valueSet")),
     "expect_column_most_common_value_to_be_in_set": ExpectationKind(("column", "valueSet"), ("tiesOkay",)),
     "expect_compound_columns_to_be_unique": ExpectationKind(("columnList",), ("ignoreRowIf",)),
-    "expect_select_column_values_to_be_unique_within_record": ExpectationKind(("columnList",), ("ignoreRowIf",)),
+    "expect_select_column_values_to_be_unique_within_record": ExpectationKind(
+        ("columnList",), ("ignoreRowIf",)
+    ),
     "expect_column_pair_values_to_be_equal": ExpectationKind(("columnA", "columnB"), ("ignoreRowIf",)),
     "expect_column_pair_values_a_to_be_greater_than_b": ExpectationKind(
         ("columnA", "columnB"), ("orEqual", "ignoreRowIf")
@@ -117,7 +119,9 @@ NATIVE_ONLY = frozenset({"expect_column_values_to_not_contain_pii"})
 
 PAIR_TYPES = tuple(name for name in EXPECTATIONS if name.startswith("expect_column_pair_values"))
 MULTICOLUMN_TYPES = tuple(
-    name for name, kind in EXPECTATIONS.items() if "columnList" in kind.required and "ignoreRowIf" in kind.optional
+    name
+    for name, kind in EXPECTATIONS.items()
+    if "columnList" in kind.required and "ignoreRowIf" in kind.optional
 )
 
 
