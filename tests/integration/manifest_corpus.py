@@ -392,6 +392,10 @@ def _in_set(doc: dict[str, Any], values: list[Any]) -> dict[str, Any]:
     return _with(doc, ("spec", "expectations"), [expectation])
 
 
+def _expectations(doc: dict[str, Any], *expectations: dict[str, Any]) -> dict[str, Any]:
+    return _with(doc, ("spec", "expectations"), list(expectations))
+
+
 def _suite_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
     exp0 = ("spec", "expectations", 0)
     cases = {
@@ -429,6 +433,139 @@ def _suite_rule_cases(doc: dict[str, Any]) -> Iterator[Case]:
                     "quantileRanges": {"quantiles": [True], "valueRanges": [[0, 1]]},
                 }
             ],
+        ),
+        "between-dates": _expectations(
+            doc,
+            {
+                "type": "expect_column_values_to_be_between",
+                "column": "ts",
+                "minValue": "2000-01-01",
+                "maxValue": "2001-01-01T12:00:00",
+            },
+        ),
+        "between-now-parameter": _expectations(
+            doc,
+            {
+                "type": "expect_column_max_to_be_between",
+                "column": "ts",
+                "maxValue": {"$PARAMETER": "now() - timedelta(weeks=1)"},
+            },
+        ),
+        "between-parameter-not-text": _expectations(
+            doc, {"type": "expect_column_values_to_be_between", "column": "ts", "minValue": {"$PARAMETER": 1}}
+        ),
+        "between-bool-bound": _expectations(
+            doc, {"type": "expect_column_values_to_be_between", "column": "a", "minValue": False}
+        ),
+        "between-float-above-int": _expectations(
+            doc, {"type": "expect_column_values_to_be_between", "column": "a", "minValue": 2.5, "maxValue": 2}
+        ),
+        "bound-on-set-type": _expectations(
+            doc, {"type": "expect_column_values_to_be_in_set", "column": "a", "valueSet": [1], "minValue": 1}
+        ),
+        "value-set-mixed-scalars": _in_set(doc, ["a", 1, 2.5, True, None]),
+        "value-set-map-item": _in_set(doc, [{"a": 1}]),
+        "value-set-list-item": _in_set(doc, [[1]]),
+        "quantiles-open-range": _expectations(
+            doc,
+            {
+                "type": "expect_column_quantile_values_to_be_between",
+                "column": "amount",
+                "quantileRanges": {"quantiles": [0.1, 0.9], "valueRanges": [[None, 5], [3, None]]},
+            },
+        ),
+        "regex-list-all": _expectations(
+            doc,
+            {
+                "type": "expect_column_values_to_match_regex_list",
+                "column": "a",
+                "regexList": ["^a", "b$"],
+                "matchOn": "all",
+            },
+        ),
+        "regex-list-bad-match-on": _expectations(
+            doc,
+            {
+                "type": "expect_column_values_to_match_regex_list",
+                "column": "a",
+                "regexList": ["^a"],
+                "matchOn": "some",
+            },
+        ),
+        "not-regex-list-with-match-on": _expectations(
+            doc,
+            {
+                "type": "expect_column_values_to_not_match_regex_list",
+                "column": "a",
+                "regexList": ["^a"],
+                "matchOn": "any",
+            },
+        ),
+        "json-schema": _expectations(
+            doc,
+            {
+                "type": "expect_column_values_to_match_json_schema",
+                "column": "a",
+                "jsonSchema": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]},
+            },
+        ),
+        "json-schema-not-object": _expectations(
+            doc, {"type": "expect_column_values_to_match_json_schema", "column": "a", "jsonSchema": "{}"}
+        ),
+        "pairs-set": _expectations(
+            doc,
+            {
+                "type": "expect_column_pair_values_to_be_in_set",
+                "columnA": "a",
+                "columnB": "b",
+                "valuePairsSet": [["x", 1], [None, 2.5]],
+                "ignoreRowIf": "either_value_is_missing",
+            },
+        ),
+        "pairs-set-triple": _expectations(
+            doc,
+            {
+                "type": "expect_column_pair_values_to_be_in_set",
+                "columnA": "a",
+                "columnB": "b",
+                "valuePairsSet": [["x", 1, 2]],
+            },
+        ),
+        "ignore-row-if-multicolumn-with-pair-value": _expectations(
+            doc,
+            {
+                "type": "expect_multicolumn_sum_to_equal",
+                "columnList": ["a", "b"],
+                "sumTotal": 3,
+                "ignoreRowIf": "neither",
+            },
+        ),
+        "z-scores": _expectations(
+            doc,
+            {
+                "type": "expect_column_value_z_scores_to_be_less_than",
+                "column": "a",
+                "threshold": 3,
+                "doubleSided": True,
+            },
+        ),
+        "increasing-strictly-string": _expectations(
+            doc, {"type": "expect_column_values_to_be_increasing", "column": "a", "strictly": "yes"}
+        ),
+        "column-index-negative": _expectations(
+            doc, {"type": "expect_column_to_exist", "column": "a", "columnIndex": -1}
+        ),
+        "ties-okay": _expectations(
+            doc,
+            {
+                "type": "expect_column_most_common_value_to_be_in_set",
+                "column": "a",
+                "valueSet": ["x"],
+                "tiesOkay": True,
+            },
+        ),
+        "type-list-on-other-type": _expectations(
+            doc, {"type": "expect_column_values_to_be_unique", "column": "a", "typeList": ["StringType"]}
         ),
         "quantiles-length-mismatch": _with(
             doc,

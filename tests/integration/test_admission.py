@@ -127,6 +127,66 @@ SUITE_CASES: list[tuple[str, Mutation, str]] = [
         _both(_set("spec.expectations.2.minValue", _DELETE), _set("spec.expectations.2.maxValue", _DELETE)),
         "spec.expectations[2].minValue",
     ),
+    # free-form arguments (any JSON type): checked by the generated admission policy
+    ("min-above-max", _set("spec.expectations.2.minValue", 20000), "spec.expectations[2].minValue"),
+    ("bound-bool", _set("spec.expectations.2.maxValue", True), "spec.expectations[2].maxValue"),
+    ("bound-list", _set("spec.expectations.4.minValue", [1]), "spec.expectations[4].minValue"),
+    (
+        "bound-other-map",
+        _set("spec.expectations.2.minValue", {"$PARAM": "now()"}),
+        "spec.expectations[2].minValue",
+    ),
+    ("value-set-on-other-type", _set("spec.expectations.1.valueSet", [1]), "spec.expectations[1].valueSet"),
+    (
+        "value-set-missing",
+        _both(
+            _set("spec.expectations.3.type", "expect_column_values_to_be_in_set"),
+            _set("spec.expectations.3.regex", _DELETE),
+        ),
+        "spec.expectations[3].valueSet",
+    ),
+    (
+        "value-set-nested",
+        _both(
+            _set("spec.expectations.0.type", "expect_column_values_to_be_in_set"),
+            _set("spec.expectations.0.valueSet", ["a", {"b": 1}]),
+        ),
+        "spec.expectations[0].valueSet",
+    ),
+    (
+        "pairs-set-nested",
+        _set(
+            "spec.expectations.0",
+            {
+                "type": "expect_column_pair_values_to_be_in_set",
+                "columnA": "a",
+                "columnB": "b",
+                "valuePairsSet": [["x", ["y"]]],
+            },
+        ),
+        "spec.expectations[0].valuePairsSet",
+    ),
+    (
+        "ignore-row-if-of-other-family",
+        _set(
+            "spec.expectations.0",
+            {
+                "type": "expect_column_pair_values_to_be_equal",
+                "columnA": "a",
+                "columnB": "b",
+                "ignoreRowIf": "never",
+            },
+        ),
+        "spec.expectations[0].ignoreRowIf",
+    ),
+    (
+        "z-scores-without-double-sided",
+        _set(
+            "spec.expectations.0",
+            {"type": "expect_column_value_z_scores_to_be_less_than", "column": "a", "threshold": 3},
+        ),
+        "spec.expectations[0].doubleSided",
+    ),
     ("argument-of-other-type", _set("spec.expectations.0.regex", "^a"), "spec.expectations[0].regex"),
     ("missing-argument", _set("spec.expectations.3.regex", _DELETE), "spec.expectations[3].regex"),
     ("mostly-above-one", _set("spec.expectations.0.mostly", 1.5), "spec.expectations[0].mostly"),

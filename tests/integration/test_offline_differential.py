@@ -30,6 +30,8 @@ _BULLET = re.compile(r"^\* (?P<path>[^:]+): ", re.MULTILINE)
 _SINGLE = re.compile(r" is invalid: (?P<path>[^:\n]+): ")
 _UNKNOWN = re.compile(r'unknown field "(?P<path>[^"]+)"')
 _GO_FIELD = re.compile(r"Go struct field \w+\.(?P<path>[\w.]+) of type")
+# An admission policy's denial (dataops.api.suite_admission): its message starts with the field path.
+_DENIED = re.compile(r"denied request: (?P<path>[^:\s]+): ")
 _NO_NAME = re.compile(r"resource name may not be empty|cannot use generate name with apply")
 
 
@@ -49,6 +51,9 @@ def api_paths(stderr: str) -> frozenset[str]:
         bullet = _BULLET.match(line)
         if bullet:
             paths.add(bullet["path"])
+    denied = _DENIED.search(stderr)
+    if denied:
+        paths.add(denied["path"])
     single = _SINGLE.search(stderr)
     if single and not paths:
         paths.add(single["path"])

@@ -10,7 +10,7 @@ import pytest
 from croniter import croniter
 
 from dataops.api.v1alpha1.common import CRON_PATTERN
-from dataops.api.validation import validate_document
+from dataops.api.validation import admitted_model, validate_document
 
 
 def _paths(doc: dict[str, Any]) -> list[str]:
@@ -65,9 +65,26 @@ def test_expectation_arguments(example_suite: dict[str, Any]) -> None:
         {"type": "expect_table_row_count_to_be_between", "minValue": 10, "maxValue": 5},
     ]
     errors = {e.path: e.message for e in validate_document(example_suite)}
-    assert set(errors) == {"spec.expectations[0].columnB", "spec.expectations[2].minValue"}
+    # as at the API server: the admission policy (free-form arguments) judges only what the CRD admits
+    assert set(errors) == {"spec.expectations[0].columnB"}
     assert "required" in errors["spec.expectations[0].columnB"]
+    example_suite["spec"]["expectations"][0]["columnB"] = "b"
+    errors = {e.path: e.message for e in validate_document(example_suite)}
+    assert set(errors) == {"spec.expectations[2].minValue"}
     assert "must not exceed" in errors["spec.expectations[2].minValue"]
+
+
+def test_value_sets_keep_json_scalars_as_written(example_suite: dict[str, Any]) -> None:
+    example_suite["spec"]["expectations"] = [
+        {"type": "expect_column_values_to_be_in_set", "column": "c", "valueSet": [True, 2.0, 2, None, "2"]},
+        {"type": "expect_column_values_to_be_between", "column": "t", "minValue": {"$PARAMETER": "now()"}},
+    ]
+    assert validate_document(example_suite) == []
+    suite = admitted_model(example_suite)
+    in_set, between = suite.spec.expectations  # type: ignore[attr-defined]
+    assert [type(v) for v in in_set.value_set] == [bool, float, int, type(None), str]
+    assert in_set.kwargs()["value_set"] == [True, 2.0, 2, None, "2"]
+    assert between.kwargs()["min_value"] == {"$PARAMETER": "now()"}
 
 
 @pytest.mark.parametrize(

@@ -249,10 +249,19 @@ def render_crds() -> dict[str, str]:
     }
 
 
+def render_manifests() -> dict[str, str]:
+    """File name -> YAML text for everything in ``crds/``: the CRDs and the admission policy for what
+    their CEL cannot check (dataops.api.suite_admission)."""
+    from dataops.api.suite_admission import FILE_NAME, admission_objects
+
+    admission = HEADER + yaml.safe_dump_all(admission_objects(), sort_keys=False, width=120)
+    return {**render_crds(), FILE_NAME: admission}
+
+
 def write_crds(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, text in render_crds().items():
+    for name, text in render_manifests().items():
         path = directory / name
         path.write_text(text)
         written.append(path)
@@ -262,7 +271,7 @@ def write_crds(directory: Path) -> list[Path]:
 def drifted_crds(directory: Path) -> list[str]:
     """Names of CRD files in ``directory`` that differ from what the models generate."""
     drift = []
-    for name, text in render_crds().items():
+    for name, text in render_manifests().items():
         path = directory / name
         if not path.exists() or path.read_text() != text:
             drift.append(name)

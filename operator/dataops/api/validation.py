@@ -29,6 +29,7 @@ from dataops.api.celcheck import cel_errors
 from dataops.api.structural import Schema, decode
 from dataops.api.v1alpha1 import API_VERSION, DataPipeline, DataPolicy, DataQualitySuite
 from dataops.api.v1alpha1.base import CelRule
+from dataops.api.v1alpha1.dataqualitysuite import ARGUMENT_CHECKS
 from dataops.api.v1alpha1.meta import ObjectMeta
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -236,8 +237,9 @@ def validate_document(doc: Any) -> list[FieldError]:
     body.pop("status", None)
     errors, meta = _metadata_errors(body.get("metadata") or {})
     model_errors: list[tuple[FieldError, str]] = []
+    admitted: BaseModel | None = None
     try:
-        model.model_validate_json(json.dumps(body), strict=True)
+        admitted = model.model_validate_json(json.dumps(body), strict=True)
     except ValidationError as exc:
         seen: set[str] = set()
         for err in exc.errors():
@@ -258,7 +260,23 @@ def validate_document(doc: Any) -> list[FieldError]:
             if not rule.check(envelope):
                 errors.append(FieldError(ROOT_PATH, "Invalid value", rule.message))
     rules = [_rule_error(path, rule) for path, rule in cel_errors(model, body, "spec")]
-    return errors + [e for e, _ in model_errors] + rules
+    found = errors + [e for e, _ in model_errors] + rules
+    if not found and isinstance(admitted, DataQualitySuite):
+        # Validating admission runs only on an object that passed the schema and its CEL rules, and
+        # reports the first failing validation.
+        return _argument_error(admitted)
+    return found
+
+
+def _argument_error(suite: DataQualitySuite) -> list[FieldError]:
+    """The admission policy's verdict (dataops.api.suite_admission): its first failing validation, at
+    the first expectation failing it."""
+    for check in ARGUMENT_CHECKS:
+        for index, expectation in enumerate(suite.spec.expectations):
+            if not check.check(expectation):
+                path = f"spec.expectations[{index}].{check.argument}"
+                return [FieldError(path, "Invalid value", check.message)]
+    return []
 
 
 def _rule_error(path: str, rule: CelRule) -> FieldError:

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from dataops.api.crdgen import render_crds
+from dataops.api.crdgen import render_manifests
 from dataops.devcluster.controlplane import CACHE, ControlPlane, ControlPlaneError, free_port, stop_from_state
 
 DEFAULT_WORKDIR = CACHE / "dev"
@@ -23,7 +23,7 @@ def install_crds(cp: ControlPlane) -> None:
         "--field-manager=dataops-dev",
         "-f",
         "-",
-        input="\n---\n".join(render_crds().values()),
+        input="\n---\n".join(render_manifests().values()),
     )
     cp.kubectl(
         "wait",
@@ -33,6 +33,29 @@ def install_crds(cp: ControlPlane) -> None:
         "app.kubernetes.io/part-of=dataops",
         "--timeout=60s",
     )
+    _wait_for_admission_policy(cp)
+
+
+_PROBE_SUITE = json.dumps(
+    {
+        "apiVersion": "dataops.dev/v1alpha1",
+        "kind": "DataQualitySuite",
+        "metadata": {"name": "admission-probe", "namespace": "default"},
+        "spec": {"expectations": [{"type": "expect_column_values_to_be_between", "column": "a"}]},
+    }
+)
+
+
+def _wait_for_admission_policy(cp: ControlPlane, timeout: float = 60) -> None:
+    """The API server enforces a new admission policy once its informer has seen it (about a second)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        probe = cp.kubectl("create", "--dry-run=server", "-f", "-", input=_PROBE_SUITE, check=False)
+        if probe.returncode != 0 and "ValidatingAdmissionPolicy" in probe.stderr:
+            return
+        if time.monotonic() > deadline:
+            raise ControlPlaneError(f"admission policy not enforced after {timeout:.0f}s: {probe.stderr}")
+        time.sleep(0.3)
 
 
 def start_operator(cp: ControlPlane, *, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -13,13 +13,29 @@ from collections.abc import Mapping
 from pyspark.sql import DataFrame
 
 from dataops.api.v1alpha1.datapipeline import GateAction, QualityGate
-from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec, Engine
+from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec, Engine, argument_problems
 from dataops.quality import gx_engine, single_pass
 from dataops.quality.results import ExpectationOutcome, SuiteOutcome, protect_outcome
 from dataops.runtime.errors import QualityGateFailed
 
 
+class SuiteArgumentError(ValueError):
+    """An expectation's free-form argument is wrong (a suite stored before the admission policy that
+    checks them, or read from a file): nothing is validated."""
+
+
+def suite_argument_problems(suite: DataQualitySuiteSpec) -> list[str]:
+    return [
+        f"expectations[{index}].{problem}"
+        for index, expectation in enumerate(suite.expectations)
+        for problem in argument_problems(expectation)
+    ]
+
+
 def validate_suite(df: DataFrame, suite: DataQualitySuiteSpec) -> SuiteOutcome:
+    problems = suite_argument_problems(suite)
+    if problems:
+        raise SuiteArgumentError("; ".join(problems))
     if suite.engine == Engine.GREAT_EXPECTATIONS:
         return SuiteOutcome(gx_engine.validate(df, suite.expectations))
     return SuiteOutcome(single_pass.validate(df, suite.expectations))
@@ -57,7 +73,10 @@ class SuiteGateRunner:
         where = f"{name} on {dataset}"
         if suite is None:
             raise QualityGateFailed(where, f"DataQualitySuite {name!r} is not available to this run")
-        outcome = validate_suite(df, suite)
+        try:
+            outcome = validate_suite(df, suite)
+        except SuiteArgumentError as exc:
+            raise QualityGateFailed(where, str(exc)) from exc
         if protected:
             outcome = SuiteOutcome([protect_outcome(o, protected) for o in outcome.results])
         self.outcomes[where] = outcome

@@ -10,7 +10,9 @@ from pyspark.sql import DataFrame
 
 from dataops.api.v1alpha1.dataqualitysuite import Expectation
 from dataops.api.v1alpha1.expectations import NATIVE_ONLY
+from dataops.quality.bounds import with_time_bounds
 from dataops.quality.results import ExpectationOutcome
+from dataops.quality.value_sets import with_comparable_value_set
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -56,6 +58,16 @@ def _native(df: DataFrame, expectation: Expectation) -> ExpectationOutcome:
     return single_pass.validate(df, [expectation])[0]
 
 
+def _exception_text(info: Any) -> str | None:
+    """Why Great Expectations could not evaluate an expectation (it then fails it without counts):
+    the first exception message, flat or per metric, so the failure says what went wrong."""
+    entries = [info] if isinstance(info, dict) and "raised_exception" in info else list((info or {}).values())
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("exception_message"):
+            return f"error: {str(entry['exception_message']).splitlines()[0][:300]}"
+    return None
+
+
 def validate(df: DataFrame, expectations: list[Expectation]) -> list[ExpectationOutcome]:
     if any(str(e.type.value) in NATIVE_ONLY for e in expectations):
         results: dict[int, ExpectationOutcome] = {}
@@ -69,7 +81,8 @@ def validate(df: DataFrame, expectations: list[Expectation]) -> list[Expectation
     batch = _batch(df)
     outcomes = []
     for expectation in expectations:
-        result = batch.validate(gx_expectation(expectation), result_format="SUMMARY")
+        checked = with_time_bounds(df.schema, with_comparable_value_set(df.schema, expectation))
+        result = batch.validate(gx_expectation(checked), result_format="SUMMARY")
         details = result.result or {}
         outcomes.append(
             ExpectationOutcome(
@@ -77,7 +90,7 @@ def validate(df: DataFrame, expectations: list[Expectation]) -> list[Expectation
                 column=expectation.column,
                 success=bool(result.success),
                 severity=expectation.severity.value,
-                observed_value=details.get("observed_value"),
+                observed_value=details.get("observed_value", _exception_text(result.exception_info)),
                 element_count=details.get("element_count"),
                 unexpected_count=details.get("unexpected_count"),
                 unexpected_percent=details.get("unexpected_percent"),

@@ -22,6 +22,7 @@ from dataops.api.v1alpha1.datapolicy import PiiClassification
 from dataops.api.v1alpha1.dataqualitysuite import Expectation, is_number
 from dataops.quality.pii import looks_like_pii
 from dataops.quality.results import ExpectationOutcome
+from dataops.quality.value_sets import with_comparable_value_set
 
 SAMPLE_SIZE = 20
 Fallback = Callable[[DataFrame, list[Expectation]], list[ExpectationOutcome]]
@@ -100,6 +101,7 @@ def _mostly(considered: int, unexpected: int, mostly: float) -> bool:
 def validate(
     df: DataFrame, expectations: list[Expectation], *, fallback: Fallback | None = None
 ) -> list[ExpectationOutcome]:
+    expectations = [with_comparable_value_set(df.schema, e) for e in expectations]
     planned = [_Planned(i, e) for i, e in enumerate(expectations) if supports(e)]
     rest = [(i, e) for i, e in enumerate(expectations) if not supports(e)]
     aggregates: list[Column] = [F.count(F.lit(1)).alias("__rows")]

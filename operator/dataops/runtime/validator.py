@@ -28,7 +28,7 @@ from dataops.plan.validation import ValidationPlan
 from dataops.policy.classified import classified_columns
 from dataops.quality import anomaly
 from dataops.quality.dataset_metrics import hide_values, measure
-from dataops.quality.gate import validate_suite
+from dataops.quality.gate import suite_argument_problems, validate_suite
 from dataops.quality.report import render_html
 from dataops.quality.results import SuiteOutcome, protect_outcome
 from dataops.quality.summarize import compact_json, error_result, to_result
@@ -104,6 +104,9 @@ def run_validation(
         return ValidationRun(
             error_result(run_id=run_id, time=when, error="the suite names no dataset"), None, None
         )
+    problems = suite_argument_problems(spec)
+    if problems:  # nothing is read: the suite itself is wrong
+        return ValidationRun(error_result(run_id=run_id, time=when, error="; ".join(problems)), None, None)
     info = DatasetInfo(*dataset_identity(spec.dataset))
     if lineage is not None:
         lineage.emit(RunState.START, run_id=run_id, inputs=[info], outputs=[], spark_version=spark.version)

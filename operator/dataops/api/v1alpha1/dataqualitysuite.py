@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -40,8 +42,8 @@ JsonScalar = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-field
 # parameter {"$PARAMETER": "now() - timedelta(days=1)"} evaluated when the suite runs.
 Bound = Annotated[Any, WithJsonSchema({"x-kubernetes-preserve-unknown-fields": True})]
 PARAMETER = "$PARAMETER"
-_CEL_SCALAR = "!(type({0}) in [map, list])"
-_CEL_NUMBER = "type({0}) in [int, double]"
+# Arguments of any JSON type: invisible to CEL at the API server (no declared type).
+FREE_FORM_ARGUMENTS = ("minValue", "maxValue", "valueSet", "valuePairsSet")
 
 
 def is_scalar(value: Any) -> bool:
@@ -60,14 +62,6 @@ def _valid_bound(value: Any) -> bool:
     return value is None or is_number(value) or isinstance(value, str) or is_parameter(value)
 
 
-def _cel_bound(field: str) -> str:
-    v = f"self.{field}"
-    return (
-        f"!has({v}) || type({v}) in [int, double, string] || (type({v}) == map && size({v}) == 1"
-        f" && '{PARAMETER}' in {v} && type({v}['{PARAMETER}']) == string)"
-    )
-
-
 def _cel_list(names: list[str]) -> str:
     return "[" + ", ".join(json.dumps(n) for n in names) + "]"
 
@@ -84,7 +78,12 @@ def _bounded(types: frozenset[str], e: Expectation) -> bool:
     return str(e.type) not in types or e.min_value is not None or e.max_value is not None
 
 
-def _argument_rules() -> tuple[CelRule, ...]:
+def _valid_bound_of(attr: str, e: Expectation) -> bool:
+    return _valid_bound(getattr(e, attr))
+
+
+def _placement_rules() -> list[CelRule]:
+    """Which arguments each expectation type requires and accepts, as rules on an Expectation."""
     rules: list[CelRule] = []
     for argument in ARGUMENTS:
         attr = to_snake(argument)
@@ -119,7 +118,95 @@ def _argument_rules() -> tuple[CelRule, ...]:
             reason="FieldValueRequired",
         )
     )
-    return tuple(rules)
+    return rules
+
+
+def _mentions_free_form(rule: CelRule) -> bool:
+    return any(f"self.{argument}" in rule.rule for argument in FREE_FORM_ARGUMENTS)
+
+
+# Rules CEL in the CRD can compile; the rest become ArgumentChecks (an admission policy at the API server).
+_PLACEMENT = _placement_rules()
+_ADMISSION_RULES = tuple(r for r in _PLACEMENT if not _mentions_free_form(r))
+_RUN_TIME_RULES = tuple(r for r in _PLACEMENT if _mentions_free_form(r))
+
+
+@dataclass(frozen=True)
+class ArgumentCheck:
+    """A rule on one expectation that CEL in the CRD cannot state (it reads a free-form argument): the
+    API server enforces it through the ValidatingAdmissionPolicy generated from ``cel`` (a predicate
+    over an expectation ``e`` of any JSON shape), ``dataops validate`` and the engines through ``check``."""
+
+    argument: str
+    message: str
+    check: Callable[[Expectation], bool]
+    cel: str
+
+
+def _cel_type_in(value: str, *types: str) -> str:
+    """CEL list literals must be homogeneous (``type(x) in [int, double]`` does not compile)."""
+    return "(" + " || ".join(f"type({value}) == {t}" for t in types) + ")"
+
+
+def _cel_bound(field: str) -> str:
+    v = f"e.{field}"
+    return (
+        f"!has({v}) || {_cel_type_in(v, 'int', 'double', 'string')} || (type({v}) == map && size({v}) == 1"
+        f" && '{PARAMETER}' in {v} && type({v}['{PARAMETER}']) == string)"
+    )
+
+
+def _cel_scalars(items: str) -> str:
+    return f"{items}.all(v, !{_cel_type_in('v', 'map', 'list')})"
+
+
+def _argument_checks() -> tuple[ArgumentCheck, ...]:
+    checks = [
+        ArgumentCheck((r.field_path or "").lstrip("."), r.message, r.check, r.rule.replace("self.", "e."))
+        for r in _RUN_TIME_RULES
+    ]
+    for argument, attr in (("minValue", "min_value"), ("maxValue", "max_value")):
+        checks.append(
+            ArgumentCheck(
+                argument,
+                f'{argument} must be a number, an ISO 8601 date or time, or {{"{PARAMETER}": expression}}',
+                partial(_valid_bound_of, attr),
+                _cel_bound(argument),
+            )
+        )
+    numbers = " && ".join(_cel_type_in(f"e.{b}", "int", "double") for b in ("minValue", "maxValue"))
+    checks += [
+        ArgumentCheck(
+            "minValue",
+            "minValue must not exceed maxValue",
+            lambda e: not (is_number(e.min_value) and is_number(e.max_value)) or e.min_value <= e.max_value,
+            f"!has(e.minValue) || !has(e.maxValue) || !({numbers})"
+            " || double(e.minValue) <= double(e.maxValue)",
+        ),
+        ArgumentCheck(
+            "valueSet",
+            "valueSet items must be strings, numbers, booleans or null",
+            lambda e: e.value_set is None or all(is_scalar(v) for v in e.value_set),
+            "!has(e.valueSet) || " + _cel_scalars("e.valueSet"),
+        ),
+        ArgumentCheck(
+            "valuePairsSet",
+            "valuePairsSet items must be pairs of strings, numbers, booleans or null",
+            lambda e: (
+                e.value_pairs_set is None or all(is_scalar(v) for pair in e.value_pairs_set for v in pair)
+            ),
+            "!has(e.valuePairsSet) || e.valuePairsSet.all(p, " + _cel_scalars("p") + ")",
+        ),
+    ]
+    return tuple(checks)
+
+
+ARGUMENT_CHECKS = _argument_checks()
+
+
+def argument_problems(e: Expectation) -> list[str]:
+    """``argument: message`` for every argument check ``e`` fails (empty when it passes them all)."""
+    return [f"{c.argument}: {c.message}" for c in ARGUMENT_CHECKS if not c.check(e)]
 
 
 class Severity(StrEnum):
@@ -254,47 +341,7 @@ class Expectation(KubeModel):
     description: str | None = Field(default=None, max_length=1024)
 
     cel_rules = (
-        *_argument_rules(),
-        CelRule(
-            rule=_cel_bound("minValue"),
-            message=f'minValue must be a number, a date or time, or {{"{PARAMETER}": expression}}',
-            check=lambda e: _valid_bound(e.min_value),
-            field_path=".minValue",
-        ),
-        CelRule(
-            rule=_cel_bound("maxValue"),
-            message=f'maxValue must be a number, a date or time, or {{"{PARAMETER}": expression}}',
-            check=lambda e: _valid_bound(e.max_value),
-            field_path=".maxValue",
-        ),
-        CelRule(
-            rule="!has(self.minValue) || !has(self.maxValue) || !("
-            + _CEL_NUMBER.format("self.minValue")
-            + ") || !("
-            + _CEL_NUMBER.format("self.maxValue")
-            + ") || double(self.minValue) <= double(self.maxValue)",
-            message="minValue must not exceed maxValue",
-            check=lambda e: (
-                not (is_number(e.min_value) and is_number(e.max_value)) or e.min_value <= e.max_value
-            ),
-            field_path=".minValue",
-        ),
-        CelRule(
-            rule="!has(self.valueSet) || self.valueSet.all(v, " + _CEL_SCALAR.format("v") + ")",
-            message="valueSet items must be strings, numbers, booleans or null",
-            check=lambda e: e.value_set is None or all(is_scalar(v) for v in e.value_set),
-            field_path=".valueSet",
-        ),
-        CelRule(
-            rule="!has(self.valuePairsSet) || self.valuePairsSet.all(p, p.all(v, "
-            + _CEL_SCALAR.format("v")
-            + "))",
-            message="valuePairsSet items must be pairs of strings, numbers, booleans or null",
-            check=lambda e: (
-                e.value_pairs_set is None or all(is_scalar(v) for pair in e.value_pairs_set for v in pair)
-            ),
-            field_path=".valuePairsSet",
-        ),
+        *_ADMISSION_RULES,
         CelRule(
             rule=f"!has(self.ignoreRowIf) || !(self.type in {_cel_list(list(PAIR_TYPES))})"
             f" || self.ignoreRowIf in {_cel_list(list(PAIR_IGNORE_ROW_IF))}",
