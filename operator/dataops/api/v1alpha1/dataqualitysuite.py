@@ -236,6 +236,11 @@ class IgnoreRowIf(StrEnum):
     NEVER = "never"
 
 
+class OutlierMethod(StrEnum):
+    IQR = "iqr"
+    STD = "std"
+
+
 class MatchOn(StrEnum):
     ANY = "any"
     ALL = "all"
@@ -326,6 +331,10 @@ class Expectation(KubeModel):
     ties_okay: bool | None = Field(
         default=None, description="most_common_value: a tie between values in the set and out of it passes."
     )
+    method: OutlierMethod | None = Field(
+        default=None, description="not_be_outliers: iqr (default, Tukey's fences) or std (mean +- k stdev)."
+    )
+    multiplier: float | None = Field(default=None, ge=0, description="not_be_outliers: the k of the fences.")
     classifications: list[DetectableClassification] | None = Field(
         default=None,
         min_length=1,

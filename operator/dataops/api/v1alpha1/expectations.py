@@ -41,6 +41,12 @@ EXPECTATIONS: dict[str, ExpectationKind] = {
     "expect_column_values_to_match_json_schema": ExpectationKind(("column", "jsonSchema")),
     "expect_column_values_to_be_in_type_list": ExpectationKind(("column",), ("typeList",)),
     "expect_column_value_z_scores_to_be_less_than": ExpectationKind(("column", "threshold", "doubleSided")),
+    "expect_column_values_to_not_be_outliers": ExpectationKind(("column",), ("method", "multiplier")),
+    "expect_column_type_to_be": ExpectationKind(("column", "typeName")),
+    "expect_column_proportion_of_non_null_values_to_be_between": ExpectationKind(
+        ("column",), _BOUNDS, needs_bound=True
+    ),
+    "expect_multicolumn_values_to_be_equal": ExpectationKind(("columnList",), ("ignoreRowIf",)),
     "expect_column_values_to_be_of_type": ExpectationKind(("column", "typeName")),
     "expect_column_value_lengths_to_be_between": ExpectationKind(("column",), _BOUNDS, needs_bound=True),
     "expect_column_value_lengths_to_equal": ExpectationKind(("column", "value")),
@@ -112,6 +118,8 @@ ARGUMENTS: tuple[str, ...] = (
     "valuePairsSet",
     "ignoreRowIf",
     "tiesOkay",
+    "method",
+    "multiplier",
 )
 # Expectations no Great Expectations class implements: the single-pass engine evaluates them.
 NATIVE_ONLY = frozenset({"expect_column_values_to_not_contain_pii"})
