@@ -115,8 +115,8 @@ def _assert_agree(
 def test_engines_agree(df: DataFrame) -> None:
     expectations = [Expectation.model_validate(e) for e in SUITE]
     assert all(single_pass.supports(e) for e in expectations)
-    # every type it compiles that Great Expectations also has (the PII check is the engine's own)
-    assert {str(e.type.value) for e in expectations} == single_pass.SUPPORTED - NATIVE_ONLY
+    # the basic types it compiles (test_quality_vocabulary.py covers the rest; the PII check is its own)
+    assert {str(e.type.value) for e in expectations} <= single_pass.SUPPORTED - NATIVE_ONLY
     _assert_agree(expectations, single_pass.validate(df, expectations), gx_engine.validate(df, expectations))
 
 
