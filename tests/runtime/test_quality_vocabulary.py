@@ -19,6 +19,7 @@ from dataops.api.v1alpha1.expectations import NATIVE_ONLY
 from dataops.quality import gx_engine, single_pass
 from dataops.quality.map_predicates import NO_SPARK_IN_GX
 from dataops.quality.results import ExpectationOutcome
+from dataops.quality.second_pass import ORDERED
 
 SCHEMA = (
     "i int, inc int, dec double, d date, ts timestamp, f float, label string, s string, j string,"
@@ -474,7 +475,8 @@ def _generated(spark: SparkSession, partitions: int) -> DataFrame:
             )
         )
     schema = "i int, n int, g double, d date, s string, j string, code string, a int, b int, c int"
-    return spark.createDataFrame(rows, schema).repartition(partitions)
+    df = spark.createDataFrame(rows, schema)
+    return df.repartition(partitions) if partitions > 1 else df
 
 
 GENERATED = [
@@ -526,6 +528,13 @@ def test_generated_data_with_nulls_agrees_with_gx(spark: SparkSession, partition
     df = _generated(spark, partitions)
     expectations = [Expectation.model_validate(e) for e in GENERATED]
     ours = single_pass.validate(df, expectations)
-    assert {o.engine for o in ours} == {"single_pass"}
+    ordered = [str(e.type.value) in ORDERED for e in expectations]
+    # after a shuffle the row order GX's window sees is not reproducible: GX answers for itself
+    assert [o.engine for o in ours] == [
+        "great_expectations" if is_ordered and partitions > 1 else "single_pass" for is_ordered in ordered
+    ]
     assert any(o.success for o in ours) and any(not o.success for o in ours)
-    _assert_agree(expectations, ours, gx_engine.validate(df, expectations))
+    compared = [
+        e for e, is_ordered in zip(expectations, ordered, strict=True) if partitions == 1 or not is_ordered
+    ]
+    _assert_agree(compared, single_pass.validate(df, compared), gx_engine.validate(df, compared))

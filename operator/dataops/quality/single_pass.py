@@ -9,7 +9,9 @@ unique within a record, multicolumn sum) drop the rows their ``ignoreRowIf`` ign
 ``in_type_list`` is, on Spark, a check of the column's Spark type: no pass at all.
 
 More passes: uniqueness groups by the column; increasing/decreasing need GX's window over the row
-order (one pass each, ``second_pass``); z-scores need the mean and stdev of the shared pass, then one
+order (one pass each, ``second_pass``; only where that order is reproducible: no shuffle in the
+DataFrame's plan, a local session or one partition; elsewhere two executions of the same plan
+can see different orders, so GX answers); z-scores need the mean and stdev of the shared pass, then one
 aggregation for all of them. Failed map expectations get a small sample of unexpected values (a
 ``limit`` query, only on failure).
 
@@ -81,7 +83,7 @@ class _Planned:
     outcome: ExpectationOutcome | None = None  # decided without the pass (types) or after it
 
 
-def _plan(e: Expectation, schema: T.StructType) -> mp.MapCheck | bool:
+def _plan(e: Expectation, schema: T.StructType, stable: Callable[[], bool]) -> mp.MapCheck | bool:
     """The compiled check of a map expectation, True for other compiled kinds, False: hand over."""
     kind = str(e.type.value)
     if kind in _NULLS:
@@ -97,7 +99,7 @@ def _plan(e: Expectation, schema: T.StructType) -> mp.MapCheck | bool:
     if kind in mp.MULTICOLUMN:
         return mp.multicolumn_check(e, schema) or False
     if kind in second_pass.ORDERED:
-        return second_pass.supports_order(e, schema)
+        return second_pass.supports_order(e, schema) and stable()
     if kind == second_pass.Z_SCORE:
         return second_pass.supports_z_score(e, schema)
     if kind == _TYPE_LIST:
@@ -110,8 +112,15 @@ def validate(
 ) -> list[ExpectationOutcome]:
     planned: list[_Planned] = []
     rest: list[int] = []
+    order: list[bool] = []
+
+    def stable() -> bool:  # asked once, only for increasing/decreasing
+        if not order:
+            order.append(second_pass.stable_order(df))
+        return order[0]
+
     for i, e in enumerate(expectations):
-        compiled = _plan(e, df.schema) if supports(e) else False
+        compiled = _plan(e, df.schema, stable) if supports(e) else False
         if compiled is False:
             rest.append(i)
         else:
