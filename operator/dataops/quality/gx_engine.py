@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from dataops.api.v1alpha1.dataqualitysuite import Expectation
 from dataops.api.v1alpha1.expectations import NATIVE_ONLY
 from dataops.quality.bounds import with_time_bounds
+from dataops.quality.map_predicates import NO_SPARK_IN_GX
 from dataops.quality.results import ExpectationOutcome
 from dataops.quality.value_sets import with_comparable_value_set
 
@@ -68,12 +69,16 @@ def _exception_text(info: Any) -> str | None:
     return None
 
 
+# Evaluated by the single-pass engine: no Great Expectations class, or none that runs on Spark.
+_NATIVE = NATIVE_ONLY | NO_SPARK_IN_GX
+
+
 def validate(df: DataFrame, expectations: list[Expectation]) -> list[ExpectationOutcome]:
-    if any(str(e.type.value) in NATIVE_ONLY for e in expectations):
+    if any(str(e.type.value) in _NATIVE for e in expectations):
         results: dict[int, ExpectationOutcome] = {}
-        rest = [(i, e) for i, e in enumerate(expectations) if str(e.type.value) not in NATIVE_ONLY]
+        rest = [(i, e) for i, e in enumerate(expectations) if str(e.type.value) not in _NATIVE]
         for i, e in enumerate(expectations):
-            if str(e.type.value) in NATIVE_ONLY:
+            if str(e.type.value) in _NATIVE:
                 results[i] = _native(df, e)
         for (i, _), outcome in zip(rest, validate(df, [e for _, e in rest]) if rest else [], strict=True):
             results[i] = outcome
