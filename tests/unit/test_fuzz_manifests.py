@@ -190,7 +190,7 @@ def test_a_crash_in_one_object_never_stops_the_others(monkeypatch: pytest.Monkey
     runner = Reconciler(kube)  # type: ignore[arg-type]
     runner.start_workers(2)
     try:
-        runner.all_pipelines("fuzz")
+        runner.pipelines_of_policy("fuzz", "everything", {}, deleted=False)  # selects all
         assert runner.queue.join()
     finally:
         runner.stop()

@@ -15,6 +15,7 @@ from dataops.api.v1alpha1 import GROUP, VERSION
 from dataops.handlers.health import HEALTH
 from dataops.handlers.runner import Reconciler
 from dataops.kube.client import KubeClient
+from dataops.metrics import count_api_requests
 from dataops.plan.children import COMPONENT_LABEL, MANAGED_BY, PIPELINE_LABEL
 from dataops.plan.validation import SUITE_LABEL, VALIDATOR_COMPONENT
 from dataops.policy.access import POLICY_LABEL
@@ -59,6 +60,7 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 270
     settings.watching.client_timeout = 300
     client = KubeClient.from_kubeconfig(config.kubeconfig)
+    count_api_requests(client.request_counts)
     run_config = RunConfig(
         image=config.runtime_image,
         validator_image=config.validator_image,
@@ -137,7 +139,12 @@ def suite_event(
 
 @kopf.on.event(GROUP, VERSION, "datapolicies")
 def policy_event(
-    type: str | None, namespace: str | None, name: str, meta: Mapping[str, Any], **_: Any
+    type: str | None,
+    namespace: str | None,
+    name: str,
+    meta: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    **_: Any,
 ) -> None:
     ns = namespace or ""
     if reconciler().is_own_write("DataPolicy", ns, name, meta.get("resourceVersion")):
@@ -146,7 +153,7 @@ def policy_event(
         reconciler().enqueue("DataPolicy", ns, name)
     # Its status writes change nothing for the pipelines; a spec change or deletion does.
     if reconciler().spec_changed("DataPolicy", ns, name, meta.get("generation"), type == "DELETED"):
-        reconciler().all_pipelines(ns)
+        reconciler().pipelines_of_policy(ns, name, spec, deleted=type == "DELETED")
 
 
 def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:

@@ -8,11 +8,12 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from functools import partial
 from typing import Any
 
+from dataops.api.v1alpha1.common import LabelSelector
 from dataops.api.v1alpha1.datapolicy import DataPolicySpec
 from dataops.handlers.workqueue import WorkQueue
 from dataops.kube.admission import collect_orphans
@@ -76,6 +77,9 @@ class Reconciler:
         self._own_writes: dict[tuple[str, str, str], str] = {}
         self._pod_phases: dict[tuple[str, str], str] = {}
         self._generations: dict[Key, int | None] = {}
+        # What each DataPolicy selected when last seen: an edit reconciles the pipelines selected
+        # before or after it, not the whole namespace. None: selects by something we cannot read.
+        self._policy_selectors: dict[tuple[str, str], LabelSelector | None] = {}
         self._stopped = threading.Event()
         self.queue: WorkQueue[Key] = WorkQueue()
 
@@ -206,12 +210,33 @@ class Reconciler:
             if references_suite(body, suite):
                 self.enqueue("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
-    def all_pipelines(self, namespace: str) -> None:
+    def pipelines_of_policy(
+        self, namespace: str, name: str, spec: Mapping[str, Any] | None, deleted: bool
+    ) -> None:
+        """A policy's spec changed (or it appeared, or went away): reconcile the pipelines it selected
+        before the change or selects after it; the others' verdicts cannot have changed. A policy
+        first seen selected nothing before (after a restart, every pipeline is reconciled anyway by
+        its own initial listing)."""
+        key = (namespace, name)
+        now = None if deleted else _selector_of(spec)
+        with self._guard:
+            before = (
+                self._policy_selectors.pop(key, _NOTHING)
+                if deleted
+                else self._policy_selectors.get(key, _NOTHING)
+            )
+            if not deleted:
+                self._policy_selectors[key] = now
+        selectors = [s for s in ([before] if deleted else [before, now]) if s is not _NOTHING]
         self.client.forget(DATA_POLICY, namespace)  # a policy changed: no reconcile may reuse the old list
+        if not selectors:
+            return
         for body in self.client.list(DATA_PIPELINE, namespace):
             if self._stopped.is_set():
                 return
-            self.enqueue("DataPipeline", namespace, body["metadata"]["name"], verify=False)
+            labels = body["metadata"].get("labels") or {}
+            if any(s is None or selector_matches(s, labels) for s in selectors):
+                self.enqueue("DataPipeline", namespace, body["metadata"]["name"], verify=False)
 
     def policies_selecting(self, namespace: str, labels: dict[str, str]) -> None:
         for body in self.client.list_recent(
@@ -278,3 +303,14 @@ def retry_delay(failures: int, exc: BaseException) -> float:
     if isinstance(exc, KubeError) and exc.retry_after:
         delay = max(delay, float(exc.retry_after))
     return float(delay)
+
+
+_NOTHING: Any = object()  # a policy not seen before: it selected no pipeline
+
+
+def _selector_of(spec: Mapping[str, Any] | None) -> LabelSelector | None:
+    """The pipelines a policy spec selects; None when the spec does not parse (select them all)."""
+    try:
+        return DataPolicySpec.model_validate(spec or {}).pipeline_selector
+    except ValueError:
+        return None

@@ -158,6 +158,11 @@ class KubeClient:
                 k8s_config.load_kube_config(client_configuration=configuration)
         return cls(k8s.ApiClient(configuration))
 
+    def request_counts(self) -> dict[str, int]:
+        """Requests sent so far, by HTTP verb."""
+        with self._lock:
+            return dict(self.requests)
+
     @property
     def write_count(self) -> int:
         with self._lock:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 
 RECONCILES = Counter("dataops_reconcile_total", "Reconciles by kind and result", ["kind", "result"])
 RECONCILE_ERRORS = Counter(
@@ -50,3 +53,28 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(status, int) and status:
         return f"api_{status // 100}xx" if status not in (404, 409, 422) else f"api_{status}"
     return type(exc).__name__ if type(exc).__module__.startswith("dataops") else "internal"
+
+
+class _ApiRequestCollector:
+    """``dataops_api_requests_total{verb}``: the requests the operator's own client sent to the API
+    server (kopf's watches are not counted). Read at scrape time from the client's counter."""
+
+    def __init__(self) -> None:
+        self.counts: Callable[[], Mapping[str, int]] = dict
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "dataops_api_requests", "Requests the operator's client sent to the API server", labels=["verb"]
+        )
+        for verb, count in sorted(self.counts().items()):
+            family.add_metric([verb], count)
+        yield family
+
+
+_API_REQUESTS = _ApiRequestCollector()
+REGISTRY.register(_API_REQUESTS)
+
+
+def count_api_requests(counts: Callable[[], Mapping[str, int]]) -> None:
+    """Expose ``counts`` (verb -> requests so far) as ``dataops_api_requests_total``."""
+    _API_REQUESTS.counts = counts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from dataops.api.v1alpha1.common import LabelSelector, SelectorOperator
@@ -23,6 +24,32 @@ def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool
         if req.operator == SelectorOperator.DOES_NOT_EXIST and present:
             return False
     return True
+
+
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_SELECTOR_OPERATORS = {SelectorOperator.IN: "in", SelectorOperator.NOT_IN: "notin"}
+
+
+def selector_query(selector: LabelSelector) -> str | None:
+    """The ``labelSelector`` query parameter that makes the API server select what ``selector``
+    selects ("" selects everything); None when a key or value cannot be written in one (the caller
+    lists everything and filters with selector_matches)."""
+    terms: list[str] = []
+    for key, value in selector.match_labels.items():
+        if not (_LABEL_KEY.match(key) and _LABEL_VALUE.match(value)):
+            return None
+        terms.append(f"{key}={value}")
+    for req in selector.match_expressions:
+        if not _LABEL_KEY.match(req.key):
+            return None
+        if req.operator in _SELECTOR_OPERATORS:
+            if not req.values or not all(_LABEL_VALUE.match(v) for v in req.values):
+                return None
+            terms.append(f"{req.key} {_SELECTOR_OPERATORS[req.operator]} ({','.join(req.values)})")
+        else:
+            terms.append(req.key if req.operator == SelectorOperator.EXISTS else f"!{req.key}")
+    return ",".join(terms)
 
 
 def selecting_policies(

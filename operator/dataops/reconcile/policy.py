@@ -17,7 +17,7 @@ from dataops.plan.children import MANAGED_BY
 from dataops.policy.access import POLICY_LABEL, desired_access, stale_access
 from dataops.policy.admission import compile_admission
 from dataops.policy.evaluate import pipeline_violations
-from dataops.policy.selectors import selector_matches
+from dataops.policy.selectors import selector_matches, selector_query
 from dataops.reconcile.common import Outcome, parse_status, utcnow, write_status
 from dataops.status.conditions import DesiredCondition
 from dataops.status.policy import admission_condition, policy_status
@@ -109,7 +109,9 @@ def reconcile_policy(client: KubeClient, body: dict[str, Any]) -> Outcome:
     enforced = _enforce(client, body, spec, outcome)
     findings: dict[str, list[str]] = {}
     suites: set[str] = set()
-    for pipeline in client.list(DATA_PIPELINE, meta["namespace"]):
+    # The API server filters (a tenth of the bytes for a policy selecting a tenth); we check again.
+    query = selector_query(spec.pipeline_selector)
+    for pipeline in client.list(DATA_PIPELINE, meta["namespace"], label_selector=query or None):
         if not selector_matches(spec.pipeline_selector, pipeline["metadata"].get("labels") or {}):
             continue
         suites.update(suite_names(pipeline))
