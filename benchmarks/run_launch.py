@@ -7,7 +7,14 @@ from a watch). Prints median, p99 and runs per minute, and the pipeline set-up r
 
     python -m benchmarks.run_launch [--runs 500]
 
-Target: over 1,000 runs per minute (the Kubeflow Spark Operator publishes about 130 per minute).
+Then the baseline, on the same control plane: a bare client with 8 threads creates, for every run,
+copies of the objects the operator created for it (the run's spark.properties ConfigMap and its
+driver Pod, renamed, without the operator's labels so it does not react to them), and the ratio of
+the two rates is printed. The operator's API requests per run come from its
+``dataops_api_requests_total`` (the trigger's reconcile until the operator is quiet again).
+
+Targets (issue 14): at least 0.8 of the bare client's rate; p99 trigger -> driver pod under 5 s for 300
+simultaneous triggers. (The Kubeflow Spark Operator publishes about 130 runs per minute.)
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
+from benchmarks.operator_metrics import until_quiet, wait_for_metrics
 from benchmarks.table import percentile, print_table
-from dataops.devcluster.controlplane import ControlPlane
+from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import install_crds, start_operator
-from dataops.kube.client import DATA_PIPELINE, KubeClient
+from dataops.kube.client import CONFIG_MAP, DATA_PIPELINE, POD, KubeClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "bench"
@@ -60,11 +68,65 @@ def _ready(client: KubeClient) -> int:
     )
 
 
+def _bare_copy(obj: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """``obj`` as a client would create it afresh: renamed, no server-set or operator fields."""
+    meta = obj["metadata"]
+    copied = {
+        "apiVersion": obj.get("apiVersion", "v1"),
+        "kind": obj["kind"],
+        "metadata": {
+            "name": meta["name"] + suffix,
+            "namespace": meta["namespace"],
+            "labels": {"bench": "bare"},
+        },
+    }
+    if "data" in obj:
+        copied["data"] = obj["data"]
+    if "spec" in obj:
+        spec = copy.deepcopy(obj["spec"])
+        spec.pop("nodeName", None)
+        for volume in spec.get("volumes", []):
+            if volume.get("configMap", {}).get("name", "").endswith("-conf"):
+                volume["configMap"]["name"] += suffix
+        copied["spec"] = spec
+    return copied
+
+
+def bare_client_launch(client: KubeClient, threads: int = 8) -> tuple[int, float]:
+    """Creates a copy of every run's ConfigMap and driver Pod (ConfigMap first: the pod mounts it)
+    with ``threads`` threads; returns (runs, seconds)."""
+    pods = client.list(POD, NAMESPACE, label_selector="spark-role=driver")
+    conf_maps = {c["metadata"]["name"]: c for c in client.list(CONFIG_MAP, NAMESPACE)}
+    runs = []
+    for pod in pods:
+        conf = next(
+            v["configMap"]["name"]
+            for v in pod["spec"]["volumes"]
+            if v.get("configMap", {}).get("name", "").endswith("-conf")
+        )
+        runs.append((_bare_copy(conf_maps[conf], "-bare"), _bare_copy(pod, "-bare")))
+
+    def launch(objects: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        for obj in objects:
+            client.create(obj)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(launch, runs))
+    return len(runs), time.monotonic() - started
+
+
 def run(count: int, workers: int) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory() as tmp, ControlPlane(Path(tmp)) as cp:
         install_crds(cp)
+        metrics_port = free_port()
         operator = start_operator(
-            cp, extra_env={"DATAOPS_RESYNC_SECONDS": "600", "DATAOPS_WORKERS": str(workers)}
+            cp,
+            extra_env={
+                "DATAOPS_RESYNC_SECONDS": "600",
+                "DATAOPS_WORKERS": str(workers),
+                "DATAOPS_METRICS_PORT": str(metrics_port),
+            },
         )
         try:
             client = KubeClient.from_kubeconfig(str(cp.kubeconfig))
@@ -81,6 +143,9 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
                     raise RuntimeError("pipelines not Ready within 900s")
                 time.sleep(0.5)
             setup = time.monotonic() - setup_started
+
+            wait_for_metrics(metrics_port)
+            before, _ = until_quiet(metrics_port, quiet_seconds=3.0)
 
             # Phase 2: trigger every pipeline at once (the run-now annotation) and watch for drivers.
             triggered: dict[str, float] = {}
@@ -112,6 +177,13 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
             latencies = [seen[name] - triggered[name] for name in triggered]
             span = max(seen.values()) - min(triggered.values())
             triggering = max(triggered.values()) - min(triggered.values())
+            after, _ = until_quiet(metrics_port, quiet_seconds=5.0)
+            requests_per_run = (after["requests"] - before["requests"]) / count
+
+            # Phase 3: the baseline on the same control plane.
+            bare_runs, bare_seconds = bare_client_launch(client)
+            if bare_runs != count:
+                raise RuntimeError(f"{bare_runs} runs to copy, expected {count}")
         finally:
             operator.terminate()
             operator.wait(timeout=30)
@@ -125,12 +197,25 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
         ("trigger -> driver pod, p99 (s)", f"{percentile(latencies, 0.99):.2f}"),
         ("first trigger -> last driver pod (s)", f"{span:.1f}"),
         ("runs launched per minute", f"{count / span * 60:.0f}"),
+        ("operator API requests per run (trigger until quiet)", f"{requests_per_run:.1f}"),
+        ("bare client, 8 threads: ConfigMap + Pod per run (s)", f"{bare_seconds:.1f}"),
+        ("bare client runs per minute", f"{count / bare_seconds * 60:.0f}"),
+        ("operator / bare client rate (target >= 0.8)", _verdict(bare_seconds / span, 0.8, at_least=True)),
+        (
+            "p99 trigger -> driver pod (target < 5 s)",
+            _verdict(percentile(latencies, 0.99), 5.0, at_least=False),
+        ),
     ]
+
+
+def _verdict(value: float, target: float, *, at_least: bool) -> str:
+    met = value >= target if at_least else value < target
+    return f"{value:.2f} ({'met' if met else 'NOT MET'})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     rows = run(args.runs, args.workers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import signal
 import threading
@@ -112,15 +113,18 @@ def pipeline_event(
     **_: Any,
 ) -> None:
     ns = namespace or ""
-    if reconciler().is_own_write("DataPipeline", ns, name, meta.get("resourceVersion")):
-        return
-    if type != "DELETED":
-        # The initial listing (type None, e.g. after a restart) verifies children; edits change the
-        # generation, which makes the reconcile verify them anyway.
-        reconciler().enqueue("DataPipeline", ns, name, verify=type is None)
-    else:  # after any reconcile in flight, the runner finds it gone and drops its metric series
-        reconciler().enqueue("DataPipeline", ns, name)
-    reconciler().policies_selecting(ns, dict(labels))
+    pipeline_labels = dict(labels)
+
+    def act() -> None:
+        if type != "DELETED":
+            # The initial listing (type None, e.g. after a restart) verifies children; edits change
+            # the generation, which makes the reconcile verify them anyway.
+            reconciler().enqueue("DataPipeline", ns, name, verify=type is None)
+        else:  # after any reconcile in flight, the runner finds it gone and drops its metric series
+            reconciler().enqueue("DataPipeline", ns, name)
+        reconciler().policies_selecting(ns, pipeline_labels)
+
+    reconciler().unless_own_write("DataPipeline", ns, name, meta.get("resourceVersion"), act)
 
 
 @kopf.on.event(GROUP, VERSION, "dataqualitysuites")
@@ -128,13 +132,17 @@ def suite_event(
     type: str | None, namespace: str | None, name: str, meta: Mapping[str, Any], **_: Any
 ) -> None:
     ns = namespace or ""
-    if reconciler().is_own_write("DataQualitySuite", ns, name, meta.get("resourceVersion")):
-        return
-    if type != "DELETED":
-        reconciler().enqueue("DataQualitySuite", ns, name)
-    # Pipelines carry the suite's spec in their plan: only a spec change (or deletion) concerns them.
-    if reconciler().spec_changed("DataQualitySuite", ns, name, meta.get("generation"), type == "DELETED"):
-        reconciler().pipelines_referencing_suite(ns, name)
+    generation = meta.get("generation")
+
+    def act() -> None:
+        if type != "DELETED":
+            reconciler().enqueue("DataQualitySuite", ns, name)
+        # Pipelines carry the suite's spec in their plan: only a spec change (or deletion) concerns
+        # them.
+        if reconciler().spec_changed("DataQualitySuite", ns, name, generation, type == "DELETED"):
+            reconciler().pipelines_referencing_suite(ns, name)
+
+    reconciler().unless_own_write("DataQualitySuite", ns, name, meta.get("resourceVersion"), act)
 
 
 @kopf.on.event(GROUP, VERSION, "datapolicies")
@@ -147,13 +155,17 @@ def policy_event(
     **_: Any,
 ) -> None:
     ns = namespace or ""
-    if reconciler().is_own_write("DataPolicy", ns, name, meta.get("resourceVersion")):
-        return
-    if type != "DELETED":
-        reconciler().enqueue("DataPolicy", ns, name)
-    # Its status writes change nothing for the pipelines; a spec change or deletion does.
-    if reconciler().spec_changed("DataPolicy", ns, name, meta.get("generation"), type == "DELETED"):
-        reconciler().pipelines_of_policy(ns, name, spec, deleted=type == "DELETED")
+    generation = meta.get("generation")
+    policy_spec = copy.deepcopy(dict(spec))
+
+    def act() -> None:
+        if type != "DELETED":
+            reconciler().enqueue("DataPolicy", ns, name)
+        # Its status writes change nothing for the pipelines; a spec change or deletion does.
+        if reconciler().spec_changed("DataPolicy", ns, name, generation, type == "DELETED"):
+            reconciler().pipelines_of_policy(ns, name, policy_spec, deleted=type == "DELETED")
+
+    reconciler().unless_own_write("DataPolicy", ns, name, meta.get("resourceVersion"), act)
 
 
 def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:

@@ -75,6 +75,11 @@ class Reconciler:
         self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._failures: dict[tuple[str, str, str], int] = {}
         self._own_writes: dict[tuple[str, str, str], str] = {}
+        # Watch events that arrived while their object's reconcile was running: our own status
+        # write's event usually arrives before the reconcile ends and records its resourceVersion,
+        # so they are judged when it ends.
+        self._in_flight: set[Key] = set()
+        self._deferred: dict[Key, list[tuple[str, Callable[[], None]]]] = {}
         self._pod_phases: dict[tuple[str, str], str] = {}
         self._generations: dict[Key, int | None] = {}
         # What each DataPolicy selected when last seen: an edit reconciles the pipelines selected
@@ -101,7 +106,6 @@ class Reconciler:
 
         ``verify=False`` lets a pipeline whose spec and plan did not change skip reading its
         children back (used for run progress: driver pod phases, timers)."""
-        rt = RESOURCES[kind]
         fn = (
             partial(reconcile_pipeline, config=self.run_config, verify_children=verify)
             if kind == "DataPipeline"
@@ -113,6 +117,18 @@ class Reconciler:
         while not lock.acquire(timeout=0.2):
             if self._stopped.is_set():
                 return None
+        with self._guard:
+            self._in_flight.add(key)
+        try:
+            return self._run_locked(kind, namespace, name, fn, lock)
+        finally:
+            self._judge_deferred(key)
+
+    def _run_locked(
+        self, kind: str, namespace: str, name: str, fn: ReconcileFn, lock: threading.Lock
+    ) -> Outcome | None:
+        rt = RESOURCES[kind]
+        key = (kind, namespace, name)
         try:
             if self._stopped.is_set():
                 return None
@@ -157,13 +173,29 @@ class Reconciler:
                 self._own_writes[key] = outcome.resource_version
         return outcome
 
-    def is_own_write(self, kind: str, namespace: str, name: str, resource_version: str | None) -> bool:
-        """True for the watch event of our own last status write (nothing new to converge)."""
+    def unless_own_write(
+        self, kind: str, namespace: str, name: str, resource_version: str | None, act: Callable[[], None]
+    ) -> None:
+        """``act()`` for a watch event, unless it reports our own last status write (nothing new to
+        converge). An event that arrives while the object's reconcile runs is judged when it ends."""
+        key = (kind, namespace, name)
         with self._guard:
-            return (
-                resource_version is not None
-                and self._own_writes.get((kind, namespace, name)) == resource_version
-            )
+            if resource_version is not None:
+                if self._own_writes.get(key) == resource_version:
+                    return
+                if key in self._in_flight:
+                    self._deferred.setdefault(key, []).append((resource_version, act))
+                    return
+        act()
+
+    def _judge_deferred(self, key: Key) -> None:
+        with self._guard:
+            self._in_flight.discard(key)
+            deferred = self._deferred.pop(key, [])
+            own = self._own_writes.get(key)
+        for resource_version, act in deferred:
+            if resource_version != own:
+                act()
 
     def pod_phase_changed(self, namespace: str, name: str, phase: str | None, deleted: bool) -> bool:
         """Driver pods change often (scheduling, IPs); only phase changes and deletions matter."""
