@@ -1,11 +1,16 @@
-"""Columns that look like personal data, found by Spark-side pattern counting on a bounded sample.
+"""Columns that look like personal data, found by pattern counting on a bounded sample.
 
-Each detector is a Spark boolean expression over a value (trimmed, as a string): regular
-expressions plus the check digits that tell real identifiers from look-alikes (Luhn for card
-numbers, ISO 7064 mod-97 for IBANs, the mod-23 letter of Spanish DNIs), written with Spark's
-higher-order functions so nothing is collected to the driver and no Python UDF runs. One
-aggregation over at most ``sample_rows`` rows counts, per column, the non-empty values and the
-values each classification matches; a column is reported when that share reaches ``threshold``.
+Each detector exists twice, with the same rules: as a Spark boolean expression over a value
+(trimmed, as a string) for the ``expect_column_values_to_not_contain_pii`` expectation, which runs
+over every row; and in Python for :func:`detect`, which reads at most ``sample_rows`` rows of the
+candidate columns into the driver (one small ``limit`` job) and counts there. Building and compiling
+the Spark expression for every detector of every column costs a second or more per call whatever
+the data size, which every run would pay; counting 10,000 values in Python costs milliseconds. Both
+use regular expressions (Java's semantics kept in Python: ``$`` also matches before one final line
+terminator) plus the check digits that tell real identifiers from look-alikes (Luhn for card
+numbers, ISO 7064 mod-97 for IBANs, the mod-23 letter of Spanish DNIs); tests hold the two
+equal value by value. A column is reported when the share of its non-empty sampled values one
+classification matches reaches ``threshold``.
 
 Only column names, classifications and ratios leave this module: never a value.
 
@@ -24,9 +29,11 @@ Detectors (classification: what matches):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import reduce
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -138,6 +145,100 @@ DETECTORS: tuple[Detector, ...] = (
 )
 DETECTABLE = tuple(d.classification for d in DETECTORS)
 
+# -- the same detectors in Python, for detect() ----------------------------------------------------
+
+_JAVA_END = "(?:\r\n|[\n\r\u0085\u2028\u2029])?\\Z"
+
+
+def _java_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` as Java's ``find`` reads it: its final ``$`` also matches before one line
+    terminator at the end (Python's only before a final ``\\n``)."""
+    assert pattern.endswith("$") and pattern.count("$") == 1
+    return re.compile(pattern[:-1] + _JAVA_END)
+
+
+_R = {
+    name: _java_regex(pattern)
+    for name, pattern in {
+        "email": _EMAIL,
+        "e164": _E164,
+        "international": _INTERNATIONAL,
+        "nanp": _NANP,
+        "national": _NATIONAL,
+        "card": _CARD,
+        "card_digits": "^[2-6][0-9]{12,18}$",
+        "iban": _IBAN,
+        "ipv4": _IPV4,
+        "ipv6": _IPV6,
+        "ssn": _SSN,
+        "nino": _NINO,
+        "dni": _DNI,
+    }.items()
+}
+
+
+def _py_digits(value: str) -> int:
+    return sum(1 for c in value if "0" <= c <= "9")
+
+
+def _py_luhn(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = ord(char) - 48
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _py_mod(chars: str, modulus: int) -> int:
+    acc = 0
+    for char in chars:
+        code = ord(char)
+        acc = (acc * 100 + (code - 55)) % modulus if code >= 65 else (acc * 10 + code - 48) % modulus
+    return acc
+
+
+def _py_card(v: str) -> bool:
+    digits = re.sub("[ -]", "", v)
+    return bool(_R["card"].search(v) and _R["card_digits"].search(digits)) and _py_luhn(digits)
+
+
+def _py_iban(v: str) -> bool:
+    compact = v.replace(" ", "")
+    return bool(_R["iban"].search(v)) and len(compact) <= 34 and _py_mod(compact[4:44] + compact[:4], 97) == 1
+
+
+def _py_phone(v: str) -> bool:
+    digits = _py_digits(v)
+    return bool(
+        _R["e164"].search(v)
+        or (_R["international"].search(v) and 8 <= digits <= 15)
+        or _R["nanp"].search(v)
+        or (_R["national"].search(v) and 9 <= digits <= 12)
+    )
+
+
+def _py_dni(v: str) -> bool:
+    return bool(_R["dni"].search(v)) and v[-1:] == _DNI_LETTERS[_py_mod(v[:8], 23)]
+
+
+PY_DETECTORS: dict[PiiClassification, Callable[[str], bool]] = {
+    PiiClassification.EMAIL: lambda v: bool(_R["email"].search(v)),
+    PiiClassification.CREDIT_CARD: _py_card,
+    PiiClassification.BANK_ACCOUNT: _py_iban,
+    PiiClassification.NATIONAL_ID: lambda v: bool(_R["ssn"].search(v) or _R["nino"].search(v)) or _py_dni(v),
+    PiiClassification.IP_ADDRESS: lambda v: bool(_R["ipv4"].search(v) or _R["ipv6"].search(v)),
+    PiiClassification.PHONE: _py_phone,
+}
+
+
+def value_text(value: Any) -> str | None:
+    """A collected value as the Spark detectors see it: cast to a string, spaces trimmed."""
+    if value is None:
+        return None
+    return str(value).strip(" ")
+
 
 def _value(column: Column) -> Column:
     return F.trim(column.cast("string"))
@@ -179,30 +280,21 @@ def detect(
 ) -> list[Detection]:
     """Columns (of ``columns``, default every string or integer column) where at least
     ``threshold`` of the first ``sample_rows`` rows' non-empty values match one classification;
-    the best-matching classification per column. One Spark job over the bounded sample."""
+    the best-matching classification per column. One small Spark job reads the sample; the
+    detectors count it in Python."""
     names = candidate_columns(df) if columns is None else columns
     if not names:
         return []
-    sample = df.select(*[F.col(f"`{n}`") for n in names]).limit(sample_rows)
-    aggregates: list[Column] = []
-    for i, name in enumerate(names):
-        value = _value(F.col(f"`{name}`"))
-        present = F.coalesce(value != "", F.lit(False))
-        aggregates.append(F.sum(F.when(present, 1).otherwise(0)).alias(f"n{i}"))
-        for j, detector in enumerate(DETECTORS):
-            hit = present & F.coalesce(detector.matches(value), F.lit(False))
-            aggregates.append(F.sum(F.when(hit, 1).otherwise(0)).alias(f"m{i}_{j}"))
-    row = sample.agg(*aggregates).first()
-    assert row is not None
+    rows = df.select(*[F.col(f"`{n}`") for n in names]).limit(sample_rows).collect()
     found = []
     for i, name in enumerate(names):
-        sampled = int(row[f"n{i}"] or 0)
-        if not sampled:
+        values = [t for t in (value_text(row[i]) for row in rows) if t]
+        if not values:
             continue
-        ratios = [(int(row[f"m{i}_{j}"] or 0) / sampled, j) for j in range(len(DETECTORS))]
-        ratio, best = max(ratios, key=lambda r: (r[0], -r[1]))
+        hits = [sum(1 for v in values if PY_DETECTORS[d.classification](v)) for d in DETECTORS]
+        ratio, best = max(((h / len(values), j) for j, h in enumerate(hits)), key=lambda r: (r[0], -r[1]))
         if ratio >= threshold and ratio > 0:
-            found.append(Detection(name, DETECTORS[best].classification, round(ratio, 4), sampled))
+            found.append(Detection(name, DETECTORS[best].classification, round(ratio, 4), len(values)))
     return found
 
 

@@ -227,7 +227,7 @@ def execute_plan(
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
         summary.outcome = "Succeeded"
         _enforce_retention(spark, sinks, summary, outputs, progress)
-        _report_unclassified_pii(plan, sinks, written, summary, progress)
+        _report_unclassified_pii(spark, plan, sinks, written, summary, progress)
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError, Py4JError) as exc:
@@ -504,7 +504,20 @@ def _enforce_retention(
             summary.warnings.append(f"retention on sink {sink.name} failed: {done['error']}")
 
 
+def _published_sample_source(spark: SparkSession, sink: Sink, written: DataFrame) -> DataFrame:
+    """Where the detectors' sample is read from: a Parquet or Delta sink's published files (the
+    first rows of a file), not the query that wrote them, which a ``limit`` over an aggregation
+    or a join would compute again in full. Other sinks: the written DataFrame."""
+    if sink.path is None or sink.format.value not in ("parquet", "delta"):
+        return written
+    try:
+        return spark.read.format(sink.format.value).load(sink.path)
+    except (PySparkException, Py4JError):
+        return written
+
+
 def _report_unclassified_pii(
+    spark: SparkSession,
     plan: RunPlan,
     sinks: list[Sink],
     written: dict[str, DataFrame],
@@ -518,6 +531,7 @@ def _report_unclassified_pii(
         df = written.get(sink.name)
         if df is None:
             continue
+        df = _published_sample_source(spark, sink, df)
         columns = unclassified(candidate_columns(df), entries)
         if not columns:
             continue
