@@ -1,9 +1,21 @@
-"""Reading the operator's own Prometheus endpoint from a benchmark."""
+"""What a benchmark reads of the operator: its Prometheus endpoint, and the pipelines it made Ready."""
 
 from __future__ import annotations
 
 import time
 import urllib.request
+
+from dataops.kube.client import DATA_PIPELINE, KubeClient
+
+
+def ready_pipelines(client: KubeClient, namespace: str) -> int:
+    """Pipelines of ``namespace`` whose Ready condition is True, as the API server has them."""
+    return sum(
+        1
+        for body in client.list(DATA_PIPELINE, namespace)
+        for cond in (body.get("status") or {}).get("conditions") or []
+        if cond["type"] == "Ready" and cond["status"] == "True"
+    )
 
 
 def scrape(port: int) -> dict[str, float]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.operator_metrics import ready_pipelines
 from benchmarks.table import percentile, print_table
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.devcluster.dev import install_crds, start_operator
@@ -26,15 +27,6 @@ from dataops.kube.client import DATA_PIPELINE, KubeClient
 from dataops.reconcile.pipeline import reconcile_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _ready_count(client: KubeClient, namespace: str) -> int:
-    count = 0
-    for body in client.list(DATA_PIPELINE, namespace):
-        for cond in (body.get("status") or {}).get("conditions") or []:
-            if cond["type"] == "Ready" and cond["status"] == "True":
-                count += 1
-    return count
 
 
 def run(pipelines: int) -> list[tuple[str, str]]:
@@ -63,7 +55,7 @@ def run(pipelines: int) -> list[tuple[str, str]]:
             )
             # Wait for the operator to be watching before timing, then time from the creation.
             started = time.monotonic()
-            while _ready_count(client, namespace) < pipelines:
+            while ready_pipelines(client, namespace) < pipelines:
                 if time.monotonic() - started > 600:
                     raise RuntimeError("pipelines not Ready within 600s")
                 time.sleep(0.2)

@@ -33,7 +33,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
-from benchmarks.operator_metrics import until_quiet, wait_for_metrics
+from benchmarks.operator_metrics import ready_pipelines, until_quiet, wait_for_metrics
 from benchmarks.table import percentile, print_table
 from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import install_crds, start_operator
@@ -57,15 +57,6 @@ def _pipelines(count: int) -> list[dict[str, Any]]:
         }
         docs.append(doc)
     return docs
-
-
-def _ready(client: KubeClient) -> int:
-    return sum(
-        1
-        for body in client.list(DATA_PIPELINE, NAMESPACE)
-        for cond in (body.get("status") or {}).get("conditions") or []
-        if cond["type"] == "Ready" and cond["status"] == "True"
-    )
 
 
 def _bare_copy(obj: dict[str, Any], suffix: str) -> dict[str, Any]:
@@ -138,7 +129,7 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
             setup_started = time.monotonic()
             with ThreadPoolExecutor(max_workers=16) as pool:
                 list(pool.map(client.create, docs))
-            while _ready(client) < count:
+            while ready_pipelines(client, NAMESPACE) < count:
                 if time.monotonic() - setup_started > 900:
                     raise RuntimeError("pipelines not Ready within 900s")
                 time.sleep(0.5)

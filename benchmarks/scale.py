@@ -30,11 +30,11 @@ from typing import Any
 
 import yaml
 
-from benchmarks.operator_metrics import pipelines_in_phase, until_quiet, wait_for_metrics
+from benchmarks.operator_metrics import pipelines_in_phase, ready_pipelines, until_quiet, wait_for_metrics
 from benchmarks.table import print_table
 from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import install_crds, start_operator
-from dataops.kube.client import DATA_PIPELINE, DATA_POLICY, KubeClient
+from dataops.kube.client import DATA_POLICY, KubeClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "bench"
@@ -69,15 +69,6 @@ def _pipelines(count: int, teams: int) -> list[dict[str, Any]]:
         }
         docs.append(doc)
     return docs
-
-
-def _ready_count(client: KubeClient) -> int:
-    count = 0
-    for body in client.list(DATA_PIPELINE, NAMESPACE):
-        for cond in (body.get("status") or {}).get("conditions") or []:
-            if cond["type"] == "Ready" and cond["status"] == "True":
-                count += 1
-    return count
 
 
 def _process(pid: int) -> tuple[float, float, float]:
@@ -124,7 +115,7 @@ def run(pipelines: int, policies: int) -> list[tuple[str, str]]:
                 if time.monotonic() - started > 3600:
                     raise RuntimeError(f"not every one of {pipelines} pipelines Ready within 3600s")
                 gauge = pipelines_in_phase(metrics_port, NAMESPACE, "Ready")
-                if gauge >= pipelines and _ready_count(client) >= pipelines:
+                if gauge >= pipelines and ready_pipelines(client, NAMESPACE) >= pipelines:
                     break
                 time.sleep(1.0)
             elapsed = time.monotonic() - started

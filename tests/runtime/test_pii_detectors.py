@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapolicy import PiiClassification
-from dataops.quality.pii import DETECTORS, PY_DETECTORS, _value, detect, value_text
+from dataops.quality.pii import DETECTORS, _value, detect, value_text
 
 HAND_PICKED = [
     # email
@@ -135,7 +135,7 @@ def _python_verdicts(values: list[Any]) -> list[dict[str, bool]]:
     out = []
     for v in values:
         text = value_text(v)
-        out.append({c.value: text is not None and PY_DETECTORS[c](text) for c in PY_DETECTORS})
+        out.append({d.classification.value: text is not None and d.matches_text(text) for d in DETECTORS})
     return out
 
 

@@ -50,6 +50,7 @@ _INTERNATIONAL = r"^\+[1-9][0-9]{0,3}([ .-]?\(?[0-9]{1,4}\)?){2,6}$"
 _NANP = r"^(\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}$"
 _NATIONAL = r"^0[1-9][0-9]{0,4}([ /.-]?[0-9]{2,4}){1,5}$"
 _CARD = r"^[0-9]{4}([ -]?[0-9]{2,7}){2,4}$"
+_CARD_DIGITS = "^[2-6][0-9]{12,18}$"
 _IBAN = r"^[A-Z]{2}[0-9]{2}( ?[A-Z0-9]){11,30}$"
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = rf"^({_OCTET}\.){{3}}{_OCTET}$"
@@ -101,7 +102,7 @@ def _mod(chars: Column, modulus: int) -> Column:
 
 def _card(value: Column) -> Column:
     digits = F.regexp_replace(value, "[ -]", "")
-    return value.rlike(_CARD) & digits.rlike("^[2-6][0-9]{12,18}$") & _luhn_valid(digits)
+    return value.rlike(_CARD) & digits.rlike(_CARD_DIGITS) & _luhn_valid(digits)
 
 
 def _iban(value: Column) -> Column:
@@ -124,28 +125,7 @@ def _dni(value: Column) -> Column:
     return value.rlike(_DNI) & (letter == expected)
 
 
-@dataclass(frozen=True)
-class Detector:
-    classification: PiiClassification
-    masking: MaskingMethod  # what `dataops profile` proposes for a column it finds
-    matches: Callable[[Column], Column]
-
-
-DETECTORS: tuple[Detector, ...] = (
-    Detector(PiiClassification.EMAIL, MaskingMethod.HASH, lambda v: v.rlike(_EMAIL)),
-    Detector(PiiClassification.CREDIT_CARD, MaskingMethod.REDACT, _card),
-    Detector(PiiClassification.BANK_ACCOUNT, MaskingMethod.REDACT, _iban),
-    Detector(
-        PiiClassification.NATIONAL_ID,
-        MaskingMethod.REDACT,
-        lambda v: v.rlike(_SSN) | v.rlike(_NINO) | _dni(v),
-    ),
-    Detector(PiiClassification.IP_ADDRESS, MaskingMethod.HASH, lambda v: v.rlike(_IPV4) | v.rlike(_IPV6)),
-    Detector(PiiClassification.PHONE, MaskingMethod.PARTIAL, _phone),
-)
-DETECTABLE = tuple(d.classification for d in DETECTORS)
-
-# -- the same detectors in Python, for detect() ----------------------------------------------------
+# -- the same rules in Python, for detect() ----------------------------------------------------------
 
 _JAVA_END = "(?:\r\n|[\n\r\u0085\u2028\u2029])?\\Z"
 
@@ -166,7 +146,7 @@ _R = {
         "nanp": _NANP,
         "national": _NATIONAL,
         "card": _CARD,
-        "card_digits": "^[2-6][0-9]{12,18}$",
+        "card_digits": _CARD_DIGITS,
         "iban": _IBAN,
         "ipv4": _IPV4,
         "ipv6": _IPV6,
@@ -223,14 +203,38 @@ def _py_dni(v: str) -> bool:
     return bool(_R["dni"].search(v)) and v[-1:] == _DNI_LETTERS[_py_mod(v[:8], 23)]
 
 
-PY_DETECTORS: dict[PiiClassification, Callable[[str], bool]] = {
-    PiiClassification.EMAIL: lambda v: bool(_R["email"].search(v)),
-    PiiClassification.CREDIT_CARD: _py_card,
-    PiiClassification.BANK_ACCOUNT: _py_iban,
-    PiiClassification.NATIONAL_ID: lambda v: bool(_R["ssn"].search(v) or _R["nino"].search(v)) or _py_dni(v),
-    PiiClassification.IP_ADDRESS: lambda v: bool(_R["ipv4"].search(v) or _R["ipv6"].search(v)),
-    PiiClassification.PHONE: _py_phone,
-}
+@dataclass(frozen=True)
+class Detector:
+    classification: PiiClassification
+    masking: MaskingMethod  # what `dataops profile` proposes for a column it finds
+    matches: Callable[[Column], Column]  # over every row (the not_contain_pii expectation)
+    matches_text: Callable[[str], bool]  # the same rules in Python, over a sample (detect())
+
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        PiiClassification.EMAIL,
+        MaskingMethod.HASH,
+        lambda v: v.rlike(_EMAIL),
+        lambda v: bool(_R["email"].search(v)),
+    ),
+    Detector(PiiClassification.CREDIT_CARD, MaskingMethod.REDACT, _card, _py_card),
+    Detector(PiiClassification.BANK_ACCOUNT, MaskingMethod.REDACT, _iban, _py_iban),
+    Detector(
+        PiiClassification.NATIONAL_ID,
+        MaskingMethod.REDACT,
+        lambda v: v.rlike(_SSN) | v.rlike(_NINO) | _dni(v),
+        lambda v: bool(_R["ssn"].search(v) or _R["nino"].search(v)) or _py_dni(v),
+    ),
+    Detector(
+        PiiClassification.IP_ADDRESS,
+        MaskingMethod.HASH,
+        lambda v: v.rlike(_IPV4) | v.rlike(_IPV6),
+        lambda v: bool(_R["ipv4"].search(v) or _R["ipv6"].search(v)),
+    ),
+    Detector(PiiClassification.PHONE, MaskingMethod.PARTIAL, _phone, _py_phone),
+)
+DETECTABLE = tuple(d.classification for d in DETECTORS)
 
 
 def value_text(value: Any) -> str | None:
@@ -291,7 +295,7 @@ def detect(
         values = [t for t in (value_text(row[i]) for row in rows) if t]
         if not values:
             continue
-        hits = [sum(1 for v in values if PY_DETECTORS[d.classification](v)) for d in DETECTORS]
+        hits = [sum(1 for v in values if d.matches_text(v)) for d in DETECTORS]
         ratio, best = max(((h / len(values), j) for j, h in enumerate(hits)), key=lambda r: (r[0], -r[1]))
         if ratio >= threshold and ratio > 0:
             found.append(Detection(name, DETECTORS[best].classification, round(ratio, 4), len(values)))

@@ -26,7 +26,7 @@ from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, Source
+from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, SinkFormat, Source, WriteMode
 from dataops.api.v1alpha1.datapolicy import PiiColumn
 from dataops.lineage.columns import column_lineage
 from dataops.lineage.datasets import sink_identity, source_identity
@@ -505,10 +505,13 @@ def _enforce_retention(
 
 
 def _published_sample_source(spark: SparkSession, sink: Sink, written: DataFrame) -> DataFrame:
-    """Where the detectors' sample is read from: a Parquet or Delta sink's published files (the
-    first rows of a file), not the query that wrote them, which a ``limit`` over an aggregation
-    or a join would compute again in full. Other sinks: the written DataFrame."""
-    if sink.path is None or sink.format.value not in ("parquet", "delta"):
+    """Where the detectors' sample is read from: the published files of a Parquet or Delta sink
+    this run overwrote whole (they hold exactly this run's rows), not the query that wrote them,
+    which a ``limit`` over an aggregation or a join would compute again in full. Other sinks
+    (appends and merges keep older rows, which may lack this run's columns): the written
+    DataFrame."""
+    whole = sink.mode == WriteMode.OVERWRITE and not sink.partition_by
+    if not whole or sink.path is None or sink.format not in (SinkFormat.PARQUET, SinkFormat.DELTA):
         return written
     try:
         return spark.read.format(sink.format.value).load(sink.path)
