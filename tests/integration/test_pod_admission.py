@@ -19,7 +19,8 @@ from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.dataqualitysuite import ActiveValidation, DataQualitySuiteSpec
 from dataops.devcluster.controlplane import ControlPlane
 from dataops.kube.client import DATA_PIPELINE, DATA_QUALITY_SUITE, EVENT, POD, KubeClient
-from dataops.plan.children import Owner
+from dataops.plan.children import Owner, build_plan_config_map
+from dataops.plan.runplan import build_run_plan
 from dataops.plan.spark_driver import Launch, build_native_run
 from dataops.plan.validation import build_validator_pod
 from dataops.reconcile.config import RunConfig
@@ -194,8 +195,10 @@ def _pods(example_pipeline: dict[str, Any]) -> dict[str, dict[str, Any]]:
         owner=owner, run_id="m1", attempt=1, image=RUNTIME_IMAGE, api_server_url="https://10.0.0.9:6443"
     )
     spec = DataPipelineSpec.model_validate(_pipeline(example_pipeline)["spec"])
-    conf, driver = build_native_run(launch, spec)
-    template = yaml.safe_load(conf["data"]["executor-pod-template.yaml"])
+    (driver,) = build_native_run(launch, spec)
+    plan = build_run_plan(name=owner.name, namespace=owner.namespace, spec=spec)
+    plan_map = build_plan_config_map(owner=owner, plan=plan, spark=spec.spark)
+    template = yaml.safe_load(plan_map["data"]["executor-pod-template.yaml"])
     template["metadata"] = {"name": "executor-from-template"}
     template["spec"]["containers"][0]["image"] = RUNTIME_IMAGE
     suite = DataQualitySuiteSpec.model_validate(

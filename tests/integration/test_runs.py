@@ -20,6 +20,7 @@ from dataops.kube.client import (
     SPARK_APPLICATION,
     KubeClient,
 )
+from dataops.plan.spark_driver import driver_properties
 from dataops.reconcile.config import RunConfig
 from dataops.reconcile.pipeline import reconcile_pipeline
 from tests.integration.conftest import RUNTIME_IMAGE, Operator, apply, condition, wait_for
@@ -102,11 +103,12 @@ def test_run_now_launches_driver_and_records_success(
     assert pod["spec"]["nodeName"] == "kwok-node-0"
     # No driver Service: executors reach the driver at its pod IP (the image's entrypoint sets it).
     assert kube.list(SERVICE, namespace) == []
-    conf = kube.get(CONFIG_MAP, namespace, f"{base}-conf")
-    assert (
-        conf is not None
-        and f"spark.kubernetes.driver.pod.name={base}-driver" in conf["data"]["spark.properties"]
-    )
+    # No ConfigMap per attempt either: the properties are the driver's --conf arguments, the executor
+    # pod template is in the pipeline's plan ConfigMap.
+    assert not [c for c in kube.list(CONFIG_MAP, namespace) if c["metadata"]["name"].startswith(base)]
+    plan_map = kube.get(CONFIG_MAP, namespace, "orders-daily-plan")
+    assert plan_map is not None and "executor-pod-template.yaml" in plan_map["data"]
+    assert driver_properties(pod, plan_map["data"])["spark.kubernetes.driver.pod.name"] == f"{base}-driver"
     assert {"RunStarted", "RunSucceeded"} <= set(_events(kube, namespace))
     row = control_plane.kubectl("-n", namespace, "get", "dp", "orders-daily").stdout.splitlines()[1].split()
     assert row[1:4] == ["True", "Ready", "Succeeded"]
@@ -116,7 +118,7 @@ def test_reused_tokens_start_new_runs_and_old_drivers_are_retired(
     operator: Operator, kube: KubeClient, kubectl: Any, namespace: str, example_pipeline: dict[str, Any]
 ) -> None:
     """Issue 11 defect 5: a token used before starts a new run (it used to re-apply onto the old
-    Succeeded pod); finished drivers and their ConfigMaps beyond spec.finishedDrivers are deleted."""
+    Succeeded pod); finished drivers beyond spec.finishedDrivers are deleted."""
     doc = _pipeline(example_pipeline, annotations={RUN_NOW: "a"}, finishedDrivers={"succeeded": 1})
     apply(kubectl, doc)
     seen: list[str] = []
@@ -139,12 +141,6 @@ def test_reused_tokens_start_new_runs_and_old_drivers_are_retired(
     wait_for(lambda: len(_drivers(kube, namespace)) <= 2, timeout=30, what="old drivers retired")
     kept = {p["metadata"]["labels"]["dataops.dev/run-id"] for p in _drivers(kube, namespace)}
     assert seen[-1] in kept and seen[0] not in kept
-    confs = [
-        c["metadata"]["name"]
-        for c in kube.list(CONFIG_MAP, namespace)
-        if c["metadata"]["name"].endswith("-conf")
-    ]
-    assert not any(seen[0] in name for name in confs), confs
 
 
 def test_failure_retry_then_success(

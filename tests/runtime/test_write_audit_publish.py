@@ -267,3 +267,44 @@ def test_the_driver_pod_runs_the_gates_of_its_plan_and_keeps_the_quarantine_in_i
     clipped = _clip(error)
     assert len(clipped) == 4000 and clipped.startswith("quality gate 'amounts on orders'")
     assert clipped.endswith("quarantine (lake: /q)") and _clip("short") == "short"
+
+
+def test_a_staged_parquet_overwrite_is_published_by_renaming_it(spark: SparkSession, tmp_path: Path) -> None:
+    """An unpartitioned Parquet overwrite publishes the staged files themselves (no second write):
+    the sink's part files are exactly the staged ones, the rows are counted, and a later run replaces
+    them whole. A partitioned one is written again (the staged folder has no partitions)."""
+    staged_files: list[str] = []
+
+    def remember_staged(message: str) -> None:
+        if message.startswith("publishing sink lake"):
+            staged_files.extend(sorted(p.name for p in (tmp_path / "lake.__staging" / "r1").glob("part-*")))
+
+    first = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [1.0, 2.0, 3.0]),
+        run_id="r1",
+        mode="overwrite",
+        progress=remember_staged,
+    )
+    assert first.outcome == "Succeeded", first.error
+    assert first.rows_written == {"lake": 3}
+    assert staged_files and sorted(p.name for p in (tmp_path / "lake").glob("part-*")) == staged_files
+    assert (tmp_path / "lake" / "_SUCCESS").exists() and not (tmp_path / "lake.__staging").exists()
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [1.0, 2.0, 3.0]
+
+    second = _run(spark, tmp_path, _input(tmp_path, [9.0]), run_id="r2", mode="overwrite")
+    assert second.outcome == "Succeeded" and second.rows_written == {"lake": 1}
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [9.0]
+
+    partitioned = _run(
+        spark,
+        tmp_path,
+        _input(tmp_path, [4.0, 5.0]),
+        run_id="r3",
+        mode="overwrite",
+        partitionBy=["order_id"],
+    )
+    assert partitioned.outcome == "Succeeded" and partitioned.rows_written == {"lake": 2}
+    assert sorted(p.name for p in (tmp_path / "lake").glob("order_id=*")) == ["order_id=0", "order_id=1"]
+    assert _amounts(spark, tmp_path / "lake", "parquet") == [4.0, 5.0]

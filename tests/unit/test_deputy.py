@@ -8,7 +8,9 @@ import pytest
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.dataqualitysuite import DataQualitySuiteSpec
-from dataops.plan.spark_driver import properties_line
+from dataops.plan.children import Owner
+from dataops.plan.spark_conf import properties_line, read_properties, shared_spark_files
+from dataops.plan.spark_driver import Launch, build_native_run, driver_properties
 from dataops.policy.deputy import (
     SPARK_CONF_DENYLIST,
     Allowlists,
@@ -252,10 +254,29 @@ def test_properties_lines_cannot_add_properties() -> None:
         ("k", "ends with backslash\\"),
         ("#comment", "v"),
         ("k", " leading"),
+        ("k", "a\u2028b\x85c"),
     ]:
         line = properties_line(key, value)
-        assert line.count("\n") == 1 and line.endswith("\n")
+        assert line.count("\n") == 1 and line.endswith("\n") and "\r" not in line
         assert not line.rstrip("\n").endswith("\\") or line.rstrip("\n").endswith("\\\\")
+        assert read_properties(line) == {key: value}
+
+
+def test_driver_arguments_cannot_add_properties() -> None:
+    """The spec's text is in the properties file; what the operator passes as ``--conf`` arguments is
+    its own, so the spec cannot override an identity property through an annotation."""
+    values = ["x\nspark.master=evil", "a=b", "ends with backslash\\", "#comment", " leading", "--conf"]
+    spec = _pipeline()
+    spec.spark.pod_annotations = {f"a{i}": value for i, value in enumerate(values)}
+    owner = Owner(kind="DataPipeline", name="p", namespace="n", uid="u")
+    (pod,) = build_native_run(Launch(owner=owner, run_id="r", attempt=1, image="i"), spec)
+    props = driver_properties(pod, shared_spark_files(spec.spark))
+    assert {k: v for k, v in props.items() if ".annotation." in k} == {
+        f"spark.kubernetes.executor.annotation.a{i}": value for i, value in enumerate(values)
+    }
+    assert props["spark.master"] == "k8s://https://kubernetes.default.svc:443"
+    args = pod["spec"]["containers"][0]["args"]
+    assert not [a for a in args if "annotation" in a]
 
 
 def _pipeline(**spark: Any) -> DataPipelineSpec:

@@ -57,7 +57,7 @@ def test_forward_and_self_references_are_plan_errors(example_pipeline: dict[str,
 def test_children_have_names_owner_and_labels(example_pipeline: dict[str, Any]) -> None:
     spec = DataPipelineSpec.model_validate(example_pipeline["spec"])
     plan = build_run_plan(name="orders-daily", namespace="sales", spec=spec)
-    children = desired_children(owner=OWNER, plan=plan)
+    children = desired_children(owner=OWNER, plan=plan, spark=spec.spark)
     assert [c["kind"] for c in children] == ["ServiceAccount", "Role", "RoleBinding", "ConfigMap"]
     for child in children:
         meta = child["metadata"]
@@ -76,6 +76,7 @@ def test_children_have_names_owner_and_labels(example_pipeline: dict[str, Any]) 
     config_map = children[3]
     assert config_map["metadata"]["name"] == plan_config_map_name("orders-daily")
     assert json.loads(config_map["data"]["plan.json"])["pipeline"] == "orders-daily"
+    assert set(config_map["data"]) == {"plan.json", "spark.properties", "executor-pod-template.yaml"}
     binding = children[2]
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": runner_name("orders-daily"), "namespace": "sales"}
@@ -84,7 +85,8 @@ def test_children_have_names_owner_and_labels(example_pipeline: dict[str, Any]) 
 
 def test_runner_role_is_least_privilege(example_pipeline: dict[str, Any]) -> None:
     spec = DataPipelineSpec.model_validate(example_pipeline["spec"])
-    role = desired_children(owner=OWNER, plan=build_run_plan(name="p", namespace="n", spec=spec))[1]
+    plan = build_run_plan(name="p", namespace="n", spec=spec)
+    role = desired_children(owner=OWNER, plan=plan, spark=spec.spark)[1]
     verbs = {r: set(rule["verbs"]) for rule in role["rules"] for r in rule["resources"]}
     # Exactly what a Spark 4.0 driver does: no Services (executors use the driver's pod IP).
     assert verbs == {

@@ -14,7 +14,8 @@ import yaml
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.dataqualitysuite import ActiveValidation, DataQualitySuiteSpec
 from dataops.devcluster.controlplane import bin_dir
-from dataops.plan.children import Owner
+from dataops.plan.children import Owner, build_plan_config_map
+from dataops.plan.runplan import build_run_plan
 from dataops.plan.spark_driver import Launch, build_native_run, build_spark_application
 from dataops.plan.validation import build_validator_pod
 from tests.conftest import ROOT
@@ -41,11 +42,11 @@ def _restricted_pod() -> dict[str, Any]:
             "sinks": [{"name": "b", "from": "a", "path": "/tmp/b"}],
         }
     )
-    return build_native_run(LAUNCH, spec)[1]
+    return build_native_run(LAUNCH, spec)[0]
 
 
 def test_driver_pod_is_restricted(example_pipeline: dict[str, Any]) -> None:
-    _, pod = build_native_run(LAUNCH, _pipeline_spec(example_pipeline))
+    (pod,) = build_native_run(LAUNCH, _pipeline_spec(example_pipeline))
     assert restricted_violations(pod) == []
     (container,) = pod["spec"]["containers"]
     assert container["securityContext"] == {
@@ -64,8 +65,10 @@ def test_driver_pod_is_restricted(example_pipeline: dict[str, Any]) -> None:
 
 
 def test_executor_pod_template_is_restricted(example_pipeline: dict[str, Any]) -> None:
-    conf, _ = build_native_run(LAUNCH, _pipeline_spec(example_pipeline))
-    template = yaml.safe_load(conf["data"]["executor-pod-template.yaml"])
+    spec = _pipeline_spec(example_pipeline)
+    plan = build_run_plan(name=OWNER.name, namespace=OWNER.namespace, spec=spec)
+    plan_map = build_plan_config_map(owner=OWNER, plan=plan, spark=spec.spark)
+    template = yaml.safe_load(plan_map["data"]["executor-pod-template.yaml"])
     assert restricted_violations(template) == []
     # What Spark adds to the template (its local-dir emptyDir, the executor ConfigMap, env) keeps
     # the pod restricted: Spark merges into the template's container, it never replaces it.

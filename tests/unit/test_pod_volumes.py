@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import yaml
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec
 from dataops.api.v1alpha1.dataqualitysuite import ActiveValidation, DataQualitySuiteSpec
 from dataops.api.validation import validate_document
 from dataops.plan.children import Owner
-from dataops.plan.spark_driver import Launch, build_native_run, build_spark_application
+from dataops.plan.spark_conf import executor_pod_template, shared_spark_files
+from dataops.plan.spark_driver import Launch, build_native_run, build_spark_application, driver_properties
 from dataops.plan.validation import build_validator_pod
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -30,47 +30,49 @@ def _spec(example_pipeline: dict[str, Any], **spark: Any) -> DataPipelineSpec:
     return DataPipelineSpec.model_validate(example_pipeline["spec"])
 
 
-def _props(conf: dict[str, Any]) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in conf["data"]["spark.properties"].splitlines())
+def _props(pod: dict[str, Any], spec: DataPipelineSpec) -> dict[str, str]:
+    return driver_properties(pod, shared_spark_files(spec.spark))
 
 
 def test_claims_are_mounted_in_driver_and_executors(example_pipeline: dict[str, Any]) -> None:
     spec = _spec(example_pipeline, volumes=VOLUMES)
-    conf, pod = build_native_run(LAUNCH, spec)
+    (pod,) = build_native_run(LAUNCH, spec)
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["lake"] == {"name": "lake", "persistentVolumeClaim": {"claimName": "lake-claim"}}
     assert volumes["ref"] == {"name": "ref", "persistentVolumeClaim": {"claimName": "reference"}}
     mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
     assert mounts["lake"] == {"name": "lake", "mountPath": "/lake", "readOnly": False}
     assert mounts["ref"]["readOnly"] is True
-    props = _props(conf)
+    props = _props(pod, spec)
     prefix = "spark.kubernetes.executor.volumes.persistentVolumeClaim"
     assert props[f"{prefix}.lake.mount.path"] == "/lake"
     assert props[f"{prefix}.lake.options.claimName"] == "lake-claim"
     assert props[f"{prefix}.lake.mount.readOnly"] == "false"
     assert props[f"{prefix}.ref.mount.readOnly"] == "true"
     # The executor template keeps only /tmp: Spark adds the claims from the properties.
-    template = yaml.safe_load(conf["data"]["executor-pod-template.yaml"])
+    template = executor_pod_template(spec.spark)
     assert [v["name"] for v in template["spec"]["volumes"]] == ["tmp"]
 
 
 def test_no_claims_no_volume_properties(example_pipeline: dict[str, Any]) -> None:
-    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline))
-    assert not [k for k in _props(conf) if ".volumes." in k]
-    assert {v["name"] for v in pod["spec"]["volumes"]} == {"spark-conf-volume-driver", "dataops-plan", "tmp"}
+    spec = _spec(example_pipeline)
+    (pod,) = build_native_run(LAUNCH, spec)
+    assert not [k for k in _props(pod, spec) if ".volumes." in k]
+    assert {v["name"] for v in pod["spec"]["volumes"]} == {"dataops-plan", "tmp"}
 
 
 def test_cpu_requests_default_to_cores_and_can_be_smaller(example_pipeline: dict[str, Any]) -> None:
-    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline, driver={"cores": 2}))
+    spec = _spec(example_pipeline, driver={"cores": 2})
+    (pod,) = build_native_run(LAUNCH, spec)
     assert pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "2"
-    assert _props(conf)["spark.kubernetes.driver.request.cores"] == "2"
-    assert _props(conf)["spark.kubernetes.executor.request.cores"] == "1"
+    assert _props(pod, spec)["spark.kubernetes.driver.request.cores"] == "2"
+    assert _props(pod, spec)["spark.kubernetes.executor.request.cores"] == "1"
     spec = _spec(
         example_pipeline, driver={"cores": 1, "requestCores": "200m"}, executor={"requestCores": "0.5"}
     )
-    conf, pod = build_native_run(LAUNCH, spec)
+    (pod,) = build_native_run(LAUNCH, spec)
     assert pod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "200m"
-    props = _props(conf)
+    props = _props(pod, spec)
     assert props["spark.driver.cores"] == "1"  # task slots are unchanged
     assert props["spark.kubernetes.driver.request.cores"] == "200m"
     assert props["spark.kubernetes.executor.request.cores"] == "0.5"
@@ -126,10 +128,11 @@ def test_duplicate_volume_names_are_refused(example_pipeline: dict[str, Any]) ->
 def test_executor_labels_leave_out_what_spark_reserves(example_pipeline: dict[str, Any]) -> None:
     """Spark 4 refuses to start executors whose custom labels include spark-role or spark-app-selector
     (seen on the real node: "Custom executor labels cannot contain spark-role")."""
-    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline, podLabels={"spark-role": "x", "team": "a"}))
+    spec = _spec(example_pipeline, podLabels={"spark-role": "x", "team": "a"})
+    (pod,) = build_native_run(LAUNCH, spec)
     labels = {
         k.removeprefix("spark.kubernetes.executor.label."): v
-        for k, v in _props(conf).items()
+        for k, v in _props(pod, spec).items()
         if ".label." in k
     }
     assert not set(labels) & {

@@ -1,5 +1,6 @@
-"""The driver pod and spark.properties have the shape spark-submit's cluster mode creates (without its
-headless Service: executors reach the driver by pod IP)."""
+"""The driver pod and its Spark properties have the shape spark-submit's cluster mode creates (without
+its headless Service: executors reach the driver by pod IP; without a ConfigMap per attempt: the
+properties are ``--conf`` arguments and the executor pod template is in the pipeline's plan ConfigMap)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import pytest
 import yaml
 
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, PodResources
-from dataops.plan.children import Owner
+from dataops.plan.children import Owner, build_plan_config_map
 from dataops.plan.pods import api_server_address, api_server_env
+from dataops.plan.runplan import build_run_plan
+from dataops.plan.spark_conf import read_properties, shared_spark_files
 from dataops.plan.spark_driver import (
     Launch,
     build_native_run,
     build_spark_application,
+    driver_properties,
     memory_mib,
     pod_memory_mib,
 )
@@ -24,8 +28,8 @@ LAUNCH = Launch(owner=OWNER, run_id="s1a2b3c4d", attempt=2, image="img:1")
 API_SERVER = "https://10.245.0.1:6443"
 
 
-def _props(conf: dict[str, Any]) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in conf["data"]["spark.properties"].splitlines())
+def _props(pod: dict[str, Any], spec: DataPipelineSpec) -> dict[str, str]:
+    return driver_properties(pod, shared_spark_files(spec.spark))
 
 
 def _spec(example_pipeline: dict[str, Any]) -> DataPipelineSpec:
@@ -58,31 +62,40 @@ def test_memory_with_overhead() -> None:
 
 
 def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
-    conf, pod = build_native_run(LAUNCH, _spec(example_pipeline))
+    spec = _spec(example_pipeline)
+    (pod,) = build_native_run(LAUNCH, spec)
     base = "orders-daily-s1a2b3c4d-2"
-    assert (conf["kind"], pod["kind"]) == ("ConfigMap", "Pod")
-    assert (conf["metadata"]["name"], pod["metadata"]["name"]) == (f"{base}-conf", f"{base}-driver")
-    for obj in (conf, pod):
-        assert obj["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
-        labels = obj["metadata"]["labels"]
-        assert labels["dataops.dev/run-id"] == "s1a2b3c4d" and labels["dataops.dev/attempt"] == "2"
-        assert labels["spark-app-selector"] == f"spark-{base}"
+    assert pod["kind"] == "Pod" and pod["metadata"]["name"] == f"{base}-driver"
+    assert pod["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    labels = pod["metadata"]["labels"]
+    assert labels["dataops.dev/run-id"] == "s1a2b3c4d" and labels["dataops.dev/attempt"] == "2"
+    assert labels["spark-app-selector"] == f"spark-{base}"
 
     assert pod["metadata"]["labels"]["spark-role"] == "driver"
     assert pod["metadata"]["annotations"] == {"team": "sales"}
-    spec = pod["spec"]
-    assert spec["restartPolicy"] == "Never" and spec["serviceAccountName"] == "orders-daily-runner"
-    assert spec["securityContext"]["runAsNonRoot"] is True
-    assert spec["nodeSelector"] == {"pool": "spark"} and spec["tolerations"][0]["key"] == "dedicated"
-    (container,) = spec["containers"]
-    assert container["args"] == [
-        "driver",
-        "--properties-file",
-        "/opt/spark/conf/spark.properties",
+    props = _props(pod, spec)
+    spec_ = pod["spec"]
+    assert spec_["restartPolicy"] == "Never" and spec_["serviceAccountName"] == "orders-daily-runner"
+    assert spec_["securityContext"]["runAsNonRoot"] is True
+    assert spec_["nodeSelector"] == {"pool": "spark"} and spec_["tolerations"][0]["key"] == "dedicated"
+    (container,) = spec_["containers"]
+    args = container["args"]
+    assert args[:3] == ["driver", "--properties-file", "/etc/dataops/plan/spark.properties"]
+    assert args[-3:] == [
         "--class",
         "org.apache.spark.deploy.PythonRunner",
         "local:///opt/dataops/spark_job.py",
     ]
+    confs = args[3:-3]
+    assert confs[::2] == ["--conf"] * (len(confs) // 2)
+    # The spec's own text travels in the plan ConfigMap's file, the operator's values as arguments.
+    from_file = read_properties(shared_spark_files(spec.spark)["spark.properties"])
+    assert from_file == {
+        "spark.kubernetes.executor.annotation.team": "sales",
+        "spark.kubernetes.node.selector.pool": "spark",
+        "spark.sql.shuffle.partitions": "64",
+    }
+    assert not {c.split("=", 1)[0] for c in confs[1::2]} & set(from_file)
     env = {e["name"]: e for e in container["env"]}
     assert env["SPARK_DRIVER_BIND_ADDRESS"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["DATAOPS_RUN_ID"]["value"] == "s1a2b3c4d"
@@ -93,23 +106,18 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert {p["containerPort"] for p in container["ports"]} == {7078, 7079, 4040}
     assert container["resources"]["requests"] == {"cpu": "2", "memory": f"{2048 + 384}Mi"}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
-    assert mounts == {
-        "/opt/spark/conf": "spark-conf-volume-driver",
-        "/etc/dataops/plan": "dataops-plan",
-        "/tmp": "tmp",
-    }
-    volumes = {v["name"]: v.get("configMap", {}).get("name") or v["emptyDir"] for v in spec["volumes"]}
-    assert volumes == {
-        "spark-conf-volume-driver": f"{base}-conf",
-        "dataops-plan": "orders-daily-plan",
-        "tmp": {},
-    }
+    assert mounts == {"/etc/dataops/plan": "dataops-plan", "/tmp": "tmp"}
+    volumes = {v["name"]: v.get("configMap", {}).get("name") or v["emptyDir"] for v in spec_["volumes"]}
+    assert volumes == {"dataops-plan": "orders-daily-plan", "tmp": {}}
     assert env["HOME"]["value"] == "/tmp" and env["SPARK_LOCAL_DIRS"]["value"] == "/tmp/spark-local"
     # Without an API server URL the pods use the kubernetes Service the kubelet announces.
     assert "KUBERNETES_SERVICE_HOST" not in env and "KUBERNETES_SERVICE_PORT" not in env
 
-    props = _props(conf)
     assert props["spark.kubernetes.driver.pod.name"] == f"{base}-driver"
+    assert props["spark.app.id"] == f"spark-{base}"
+    assert props["spark.kubernetes.executor.podNamePrefix"] == base
+    assert props["spark.kubernetes.executor.label.dataops.dev/run-id"] == "s1a2b3c4d"
+    assert props["spark.kubernetes.executor.label.dataops.dev/attempt"] == "2"
     # No driver Service: the image's entrypoint passes spark.driver.host=<pod IP>.
     assert "spark.driver.host" not in props
     assert props["spark.kubernetes.driver.service.deleteOnTermination"] == "false"
@@ -130,7 +138,13 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
     assert props["spark.kubernetes.node.selector.pool"] == "spark"
     assert props["spark.sql.shuffle.partitions"] == "64"
     assert props["spark.kubernetes.executor.annotation.team"] == "sales"
-    template = yaml.safe_load(conf["data"]["executor-pod-template.yaml"])
+    # The executor pod template is a file of the pipeline's plan ConfigMap, mounted beside plan.json.
+    plan = build_run_plan(name="orders-daily", namespace="sales", spec=spec)
+    plan_map = build_plan_config_map(owner=OWNER, plan=plan, spark=spec.spark)
+    assert (
+        props["spark.kubernetes.executor.podTemplateFile"] == "/etc/dataops/plan/executor-pod-template.yaml"
+    )
+    template = yaml.safe_load(plan_map["data"]["executor-pod-template.yaml"])
     assert template["spec"]["tolerations"][0]["value"] == "spark"
     assert props["spark.kubernetes.executor.podTemplateContainerName"] == "spark-kubernetes-executor"
     (executor,) = template["spec"]["containers"]
@@ -143,8 +157,8 @@ def test_native_run_shape(example_pipeline: dict[str, Any]) -> None:
 def test_api_server_url_reaches_spark_and_the_pods_clients(example_pipeline: dict[str, Any]) -> None:
     launch = Launch(owner=OWNER, run_id="s1a2b3c4d", attempt=1, image="img:1", api_server_url=API_SERVER)
     spec = _spec(example_pipeline)
-    conf, pod = build_native_run(launch, spec)
-    props = _props(conf)
+    (pod,) = build_native_run(launch, spec)
+    props = _props(pod, spec)
     assert props["spark.master"] == f"k8s://{API_SERVER}"
     assert props["spark.kubernetes.driver.master"] == API_SERVER
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}

@@ -11,12 +11,14 @@ from types import ModuleType
 
 import pytest
 
-from dataops.plan.spark_driver import APP_FILE, SPARK_CONF_DIR
+from dataops.api.v1alpha1.datapipeline import SparkSpec
+from dataops.plan.children import Owner
+from dataops.plan.spark_driver import APP_FILE, Launch, driver_args
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "runtime-images" / "spark" / "entrypoint.py"
 SPARK_HOME = "/opt/dataops/venv/lib/python3.11/site-packages/pyspark"
 JAVA = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java"
-PROPS = f"{SPARK_CONF_DIR}/spark.properties"
+PROPS = "/opt/spark/conf/spark.properties"  # the entrypoint still takes properties files
 DRIVER_ARGS = [
     "driver",
     "--properties-file",
@@ -84,6 +86,20 @@ def test_driver_talks_to_the_api_server_by_the_service_env_unless_configured() -
 
     ipv6 = _conf(_command(DRIVER_ARGS, {"KUBERNETES_SERVICE_HOST": "fd00::1"}))
     assert ipv6["spark.kubernetes.driver.master"] == "https://[fd00::1]:443"
+
+
+def test_operator_args_keep_the_pod_ip_and_their_api_server() -> None:
+    """The operator's driver pods pass every property as --conf: the entrypoint sees their API
+    server, adds none of its own, and nothing in them overrides the pod IP it passes first."""
+    owner = Owner(kind="DataPipeline", name="p", namespace="n", uid="u")
+    launch = Launch(owner=owner, run_id="r", attempt=1, image="i", api_server_url="https://10.0.0.9:6443")
+    spark = SparkSpec.model_validate({"sparkConf": {"spark.driver.host": "elsewhere"}})
+    env = {"SPARK_DRIVER_BIND_ADDRESS": "10.244.0.7", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+    command = _command(driver_args(launch, spark), env, tini=None)
+    pairs = [command[i + 1] for i, arg in enumerate(command) if arg == "--conf"]
+    assert [p for p in pairs if p.startswith("spark.driver.host=")] == ["spark.driver.host=10.244.0.7"]
+    masters = [p for p in pairs if p.startswith("spark.kubernetes.driver.master=")]
+    assert masters == ["spark.kubernetes.driver.master=https://10.0.0.9:6443"]
 
 
 def test_driver_without_a_bind_address_passes_no_empty_addresses() -> None:

@@ -110,12 +110,15 @@ def pipeline_event(
     name: str,
     labels: Mapping[str, str],
     meta: Mapping[str, Any],
+    body: Mapping[str, Any],
     **_: Any,
 ) -> None:
     ns = namespace or ""
     pipeline_labels = dict(labels)
+    seen = dict(body)  # copied when kept
 
     def act() -> None:
+        reconciler().offer_body("DataPipeline", ns, name, None if type == "DELETED" else seen)
         if type != "DELETED":
             # The initial listing (type None, e.g. after a restart) verifies children; edits change
             # the generation, which makes the reconcile verify them anyway.

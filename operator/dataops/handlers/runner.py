@@ -4,6 +4,7 @@ server's Retry-After), requeues, and a periodic resync."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import threading
@@ -80,6 +81,10 @@ class Reconciler:
         # so they are judged when it ends.
         self._in_flight: set[Key] = set()
         self._deferred: dict[Key, list[tuple[str, Callable[[], None]]]] = {}
+        # The newest body known of an object whose reconcile is waiting: the watch event's that queued
+        # it, or what our own status write returned while the pipeline has runs in flight (a driver's
+        # phase change comes next). The reconcile starts from it instead of reading the object.
+        self._bodies: dict[Key, dict[str, Any]] = {}
         self._pod_phases: dict[tuple[str, str], str] = {}
         self._generations: dict[Key, int | None] = {}
         # What each DataPolicy selected when last seen: an edit reconciles the pipelines selected
@@ -134,7 +139,7 @@ class Reconciler:
                 return None
             started = time.perf_counter()
             try:
-                body = self.client.get(rt, namespace, name)
+                body = self._take_body(key) or self.client.get(rt, namespace, name)
                 if body is None:
                     with self._guard:
                         self._locks.pop(key, None)
@@ -144,6 +149,8 @@ class Reconciler:
                     return None
                 outcome = fn(self.client, body)
             except Exception as exc:
+                with self._guard:  # the retry reads the object afresh (a 409 means ours was old)
+                    self._bodies.pop(key, None)
                 RECONCILES.labels(kind, "error").inc()
                 RECONCILE_ERRORS.labels(kind, error_kind(exc)).inc()
                 self._schedule_retry(key, exc)
@@ -171,7 +178,44 @@ class Reconciler:
         if outcome.resource_version:
             with self._guard:
                 self._own_writes[key] = outcome.resource_version
+                if outcome.written is not None and (outcome.written.get("status") or {}).get("activeRuns"):
+                    self._keep_newer(key, outcome.written)
         return outcome
+
+    # -- bodies: what a reconcile starts from ----------------------------------------------------
+
+    def offer_body(self, kind: str, namespace: str, name: str, body: Mapping[str, Any] | None) -> None:
+        """A watch event's object (None: it was deleted), for the reconcile the event queues."""
+        key = (kind, namespace, name)
+        with self._guard:
+            if body is None:
+                self._bodies.pop(key, None)
+            else:
+                self._keep_newer(key, body)
+
+    def _keep_newer(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Keep ``body`` unless the one kept is newer (resourceVersions are etcd revisions; one that is
+        not a number is never kept, the reconcile reads the object). Call with the guard held."""
+        version = _revision(body)
+        kept = self._bodies.get(key)
+        if version is None or (kept is not None and (_revision(kept) or 0) > version):
+            return
+        copied = copy.deepcopy(dict(body))
+        copied.get("metadata", {}).pop("managedFields", None)  # not needed, and most of the size
+        self._bodies[key] = copied
+
+    def _take_body(self, key: Key) -> dict[str, Any] | None:
+        """The kept body, unless our own last status write is newer than it."""
+        with self._guard:
+            body = self._bodies.pop(key, None)
+            own = self._own_writes.get(key)
+        if body is None:
+            return None
+        own_revision = _revision({"metadata": {"resourceVersion": own}}) if own else 0
+        version = _revision(body)
+        if version is None or own_revision is None or version < own_revision:
+            return None
+        return body
 
     def unless_own_write(
         self, kind: str, namespace: str, name: str, resource_version: str | None, act: Callable[[], None]
@@ -346,3 +390,8 @@ def _selector_of(spec: Mapping[str, Any] | None) -> LabelSelector | None:
         return DataPolicySpec.model_validate(spec or {}).pipeline_selector
     except ValueError:
         return None
+
+
+def _revision(body: Mapping[str, Any]) -> int | None:
+    version = (body.get("metadata") or {}).get("resourceVersion")
+    return int(version) if isinstance(version, str) and version.isdigit() else None

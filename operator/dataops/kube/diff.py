@@ -128,7 +128,7 @@ def diff_children(
     live = client.get(DATA_PIPELINE, namespace, name)
     if live is not None:  # owned by the live pipeline, as the operator applies them
         owner = Owner(kind="DataPipeline", name=name, namespace=namespace, uid=live["metadata"]["uid"])
-        children = desired_children(owner=owner, plan=item.plan)
+        children = desired_children(owner=owner, plan=item.plan, spark=pipeline.spec.spark)
     else:
         children = item.children
     found = []

@@ -6,7 +6,8 @@ from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, SparkBackend
 from dataops.kube.client import CONFIG_MAP, POD, SPARK_APPLICATION, KubeClient, KubeError
 from dataops.plan.children import PIPELINE_LABEL
 from dataops.plan.scheduling import DriverState, driver_state_from_pod, driver_state_from_spark_application
-from dataops.plan.spark_driver import SPARK_ROLE_LABEL, Launch, build_native_run, build_spark_application
+from dataops.plan.spark_conf import SPARK_ROLE_LABEL
+from dataops.plan.spark_driver import Launch, build_native_run, build_spark_application
 
 
 def observe_drivers(
@@ -34,7 +35,7 @@ class LaunchRefused(Exception):
 
 def _what(obj: dict[str, object]) -> str:
     kind = str(obj["kind"])
-    return {"Pod": "driver pod", "ConfigMap": "driver ConfigMap"}.get(kind, kind)
+    return {"Pod": "driver pod"}.get(kind, kind)
 
 
 def launch(client: KubeClient, launch: Launch, spec: DataPipelineSpec) -> int:
@@ -65,9 +66,9 @@ def stop(client: KubeClient, namespace: str, name: str, backend: SparkBackend) -
         client.delete(POD, namespace, name)
 
 
-def retire(client: KubeClient, namespace: str, name: str, backend: SparkBackend) -> None:
-    """Delete a finished attempt: its driver (executors go with it by owner reference) and the
-    ConfigMap the attempt was launched with."""
-    stop(client, namespace, name, backend)
-    if backend != SparkBackend.SPARK_OPERATOR:
-        client.delete(CONFIG_MAP, namespace, name.removesuffix("-driver") + "-conf")
+def retire(client: KubeClient, namespace: str, driver: DriverState, backend: SparkBackend) -> None:
+    """Delete a finished attempt: its driver (executors go with it by owner reference) and, for an
+    attempt an older operator launched, the ConfigMap it was launched with."""
+    stop(client, namespace, driver.name, backend)
+    if driver.conf_map is not None:
+        client.delete(CONFIG_MAP, namespace, driver.conf_map)

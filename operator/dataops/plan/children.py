@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataops.api.v1alpha1 import API_VERSION
+from dataops.api.v1alpha1.datapipeline import SparkSpec
 from dataops.plan.runplan import RunPlan
+from dataops.plan.spark_conf import shared_spark_files
 
 MANAGED_BY = "dataops-operator"
 PIPELINE_LABEL = "dataops.dev/pipeline"
@@ -69,14 +71,16 @@ def _metadata(owner: Owner, name: str, component: str) -> dict[str, Any]:
     }
 
 
-def build_plan_config_map(*, owner: Owner, plan: RunPlan) -> Manifest:
+def build_plan_config_map(*, owner: Owner, plan: RunPlan, spark: SparkSpec) -> Manifest:
+    """The plan every run of the pipeline reads, and the Spark files every run's driver shares (see
+    :mod:`dataops.plan.spark_conf`): no attempt needs a ConfigMap of its own."""
     meta = _metadata(owner, plan_config_map_name(owner.name), "run-plan")
     meta["annotations"] = {PLAN_HASH_ANNOTATION: plan.digest()}
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": meta,
-        "data": {"plan.json": plan.canonical_json()},
+        "data": {"plan.json": plan.canonical_json(), **shared_spark_files(spark)},
     }
 
 
@@ -138,11 +142,11 @@ def build_role_binding(*, owner: Owner) -> Manifest:
     }
 
 
-def desired_children(*, owner: Owner, plan: RunPlan) -> list[Manifest]:
+def desired_children(*, owner: Owner, plan: RunPlan, spark: SparkSpec) -> list[Manifest]:
     """All children, in the order they are applied (identity before permissions before data)."""
     return [
         build_service_account(owner=owner),
         build_role(owner=owner),
         build_role_binding(owner=owner),
-        build_plan_config_map(owner=owner, plan=plan),
+        build_plan_config_map(owner=owner, plan=plan, spark=spark),
     ]

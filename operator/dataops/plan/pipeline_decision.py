@@ -121,7 +121,7 @@ def configure(world: PipelineWorld, allow: Allowlists, *, verify_children: bool)
         forbidden=pipeline_forbidden(spec, allow),
         findings=sorted((evaluate(n, policy, spec) for n, policy in world.policies), key=lambda f: f.policy),
         missing_suites=[n for n, suite in world.suites.items() if suite is None],
-        children=desired_children(owner=world.owner, plan=plan),
+        children=desired_children(owner=world.owner, plan=plan, spark=spec.spark),
         apply_children=not plan_errors and (verify_children or not unchanged),
         first_time=previous is None or previous.plan_hash is None,
     )

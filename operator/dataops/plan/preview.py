@@ -78,7 +78,7 @@ def preview(
         plan=plan,
         findings=[evaluate(policy, spec, pipeline.spec) for policy, spec in chosen],
         masking=_masking(pipeline, plan) if rules else [],
-        children=desired_children(owner=owner, plan=plan),
+        children=desired_children(owner=owner, plan=plan, spark=pipeline.spec.spark),
         refused_sources=[f"{path}: {why}" for path, why in quarantine_refusals(pipeline.spec.sources, rules)],
     )
 

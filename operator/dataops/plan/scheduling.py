@@ -65,6 +65,8 @@ class DriverState:
     message: str = ""
     progress: dict[str, Any] | None = None  # a streaming driver's last progress report
     terminating: bool = False  # deleted, its containers may still run
+    conf_map: str | None = None
+    """The attempt's own ConfigMap: only attempts launched by earlier operator builds have one."""
 
     @property
     def alive(self) -> bool:
@@ -647,7 +649,18 @@ def driver_state_from_pod(pod: dict[str, object]) -> DriverState | None:
         message=message.strip()[:4096],
         progress=progress,
         terminating=terminating,
+        conf_map=_own_conf_map(pod),
     )
+
+
+def _own_conf_map(pod: dict[str, object]) -> str | None:
+    """The per-attempt spark.properties ConfigMap older operators mounted into the driver."""
+    spec = pod.get("spec") or {}
+    assert isinstance(spec, dict)
+    for volume in spec.get("volumes") or []:
+        if volume.get("name") == "spark-conf-volume-driver":
+            return str((volume.get("configMap") or {}).get("name") or "") or None
+    return None
 
 
 _APP_STATES = {

@@ -1,8 +1,11 @@
 """What spark-submit's cluster mode would create, built directly (no JVM in the operator). Pure.
 
-For each run attempt: a driver pod and a ConfigMap with spark.properties (and the executor pod
-template), shaped like Spark's BasicDriverFeatureStep and DriverCommandFeatureStep produce them.
-Unlike spark-submit there is no headless driver Service: executors reach the driver at its pod IP
+For each run attempt one object: a driver pod shaped like Spark's BasicDriverFeatureStep and
+DriverCommandFeatureStep produce it. Its Spark properties travel as ``--conf`` arguments (the keys a
+user may set are letters, digits and ``. _ - /``, so an argument cannot smuggle in another key), and
+the executor pod template, which depends only on the pipeline's spec, is a file of the pipeline's
+plan ConfigMap (:mod:`dataops.plan.children`): unlike spark-submit, no ConfigMap per attempt.
+There is no headless driver Service either: executors reach the driver at its pod IP
 (the runtime image's entrypoint sets ``spark.driver.host`` to ``SPARK_DRIVER_BIND_ADDRESS``), which
 needs neither cluster DNS nor kube-proxy. Alternatively a Kubeflow ``SparkApplication`` for
 clusters that run the Spark Operator.
@@ -15,8 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from dataops.api.v1alpha1.common import SecretKeySelector
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
@@ -40,19 +41,22 @@ from dataops.plan.pods import (
     writable_dirs_env,
 )
 from dataops.plan.secrets import secret_env_name
+from dataops.plan.spark_conf import (
+    EXECUTOR_CONTAINER,
+    EXECUTOR_TEMPLATE_FILE,
+    PROPERTIES_FILE,
+    SPARK_APP_LABEL,
+    SPARK_RESERVED_LABELS,
+    SPARK_ROLE_LABEL,
+    read_properties,
+    spec_properties,
+)
 
 ATTEMPT_LABEL = "dataops.dev/attempt"
-SPARK_ROLE_LABEL = "spark-role"
-SPARK_APP_LABEL = "spark-app-selector"
-SPARK_RESERVED_LABELS = frozenset(
-    {SPARK_ROLE_LABEL, SPARK_APP_LABEL, "spark-exec-id", "spark-exec-resourceprofile-id"}
-)
 DRIVER_CONTAINER = "spark-kubernetes-driver"
-EXECUTOR_CONTAINER = "spark-kubernetes-executor"
 DRIVER_PORT = 7078
 BLOCK_MANAGER_PORT = 7079
 UI_PORT = 4040
-SPARK_CONF_DIR = "/opt/spark/conf"
 PLAN_DIR = "/etc/dataops/plan"
 APP_FILE = "local:///opt/dataops/spark_job.py"
 DEFAULT_RUNTIME_IMAGE = "ghcr.io/dataops-operator/spark-runtime:0.1.0"
@@ -81,10 +85,6 @@ class Launch:
     @property
     def driver_pod_name(self) -> str:
         return f"{self.base_name}-driver"
-
-    @property
-    def conf_map_name(self) -> str:
-        return f"{self.base_name}-conf"
 
     @property
     def app_id(self) -> str:
@@ -155,7 +155,8 @@ def masking_key_env(launch: Launch) -> list[dict[str, Any]]:
     ]
 
 
-def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
+def operator_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
+    """The Spark properties the operator generates for one attempt (ASCII by construction)."""
     ns = launch.owner.namespace
     api_server = launch.api_server_url or IN_CLUSTER_API_SERVER
     props = {
@@ -172,7 +173,7 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.kubernetes.container.image": spec.image or launch.image,
         "spark.kubernetes.container.image.pullPolicy": spec.image_pull_policy,
         "spark.kubernetes.authenticate.driver.serviceAccountName": runner_name(launch.owner.name),
-        "spark.kubernetes.executor.podTemplateFile": f"{SPARK_CONF_DIR}/executor-pod-template.yaml",
+        "spark.kubernetes.executor.podTemplateFile": f"{PLAN_DIR}/{EXECUTOR_TEMPLATE_FILE}",
         "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
         # No driver Service: executors connect to the driver's pod IP, which the image's entrypoint
         # passes as spark.driver.host. Nothing to delete when the application ends either.
@@ -189,7 +190,6 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.executor.instances": str(spec.executor.instances),
         "spark.kubernetes.driver.request.cores": cpu_request(spec.driver),
         "spark.kubernetes.executor.request.cores": cpu_request(spec.executor),
-        **executor_volume_properties(spec.volumes),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.csv.filterPushdown.enabled": "false",
@@ -198,13 +198,6 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
     for key, value in run_labels(launch, "executor").items():
         if key not in SPARK_RESERVED_LABELS:  # Spark sets these itself and refuses custom ones
             props[f"spark.kubernetes.executor.label.{key}"] = value
-    for key, value in spec.pod_labels.items():
-        if key not in SPARK_RESERVED_LABELS:
-            props[f"spark.kubernetes.executor.label.{key}"] = value
-    for key, value in spec.pod_annotations.items():
-        props[f"spark.kubernetes.executor.annotation.{key}"] = value
-    for key, value in spec.node_selector.items():
-        props[f"spark.kubernetes.node.selector.{key}"] = value
     if spec.dynamic_allocation.enabled:
         props |= {
             "spark.dynamicAllocation.enabled": "true",
@@ -212,63 +205,50 @@ def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
             "spark.dynamicAllocation.minExecutors": str(spec.dynamic_allocation.min_executors),
             "spark.dynamicAllocation.maxExecutors": str(spec.dynamic_allocation.max_executors),
         }
-    return {**props, **spec.spark_conf}
+    return props
 
 
-def executor_pod_template(spec: SparkSpec) -> dict[str, Any]:
-    """What Spark takes only from a pod template: tolerations, the security contexts and the /tmp
-    volume. Spark adds its own volumes, mounts and env to the template's container."""
-    container = {
-        "name": EXECUTOR_CONTAINER,
-        "workingDir": WORKING_DIR,
-        "env": writable_dirs_env(),
-        "securityContext": container_security_context(),
-        "volumeMounts": [tmp_mount()],
-    }
-    pod_spec: dict[str, Any] = {
-        "securityContext": pod_security_context(),
-        "containers": [container],
-        "volumes": [tmp_volume()],
-    }
-    if spec.tolerations:
-        pod_spec["tolerations"] = [t.to_json() for t in spec.tolerations]
-    return {"apiVersion": "v1", "kind": "Pod", "spec": pod_spec}
+def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
+    """All of an attempt's Spark properties; the spec's own (labels, ``sparkConf``...) win."""
+    return {**operator_properties(launch, spec), **spec_properties(spec)}
 
 
-_PROPERTY_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
+ENTRYPOINT_PROPERTIES = frozenset(
+    {"spark.driver.bindAddress", "spark.driver.host", "spark.executorEnv.SPARK_DRIVER_POD_IP"}
+)
+"""What the image's entrypoint passes itself (the pod IP): a later ``--conf`` would override it."""
 
 
-def _escape_property(text: str, *, key: bool) -> str:
-    """java.util.Properties escaping: no key or value can end a line, continue one or start a comment,
-    so nothing in the spec can add a property of its own (``x\\nspark.master=...``)."""
-    out = []
-    for i, char in enumerate(text):
-        if char in _PROPERTY_ESCAPES:
-            out.append(_PROPERTY_ESCAPES[char])
-        elif (key and char in " =:#!") or (char in " #!" and i == 0):
-            out.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+def driver_args(launch: Launch, spec: SparkSpec) -> list[str]:
+    """The driver container's arguments: the image's ``driver`` role, the plan ConfigMap's
+    ``spark.properties`` (the spec's own properties), the operator's as ``--conf key=value`` (in key
+    order; none the spec sets, which wins as in :func:`spark_properties`) and the application."""
+    from_spec = spec_properties(spec)
+    props = operator_properties(launch, spec)
+    keys = sorted(k for k in props if k not in from_spec and k not in ENTRYPOINT_PROPERTIES)
+    confs = [arg for key in keys for arg in ("--conf", f"{key}={props[key]}")]
+    return [
+        "driver",
+        "--properties-file",
+        f"{PLAN_DIR}/{PROPERTIES_FILE}",
+        *confs,
+        "--class",
+        "org.apache.spark.deploy.PythonRunner",
+        APP_FILE,
+    ]
 
 
-def properties_line(key: str, value: str) -> str:
-    return f"{_escape_property(key, key=True)}={_escape_property(value, key=False)}\n"
-
-
-def build_spark_conf_map(launch: Launch, spec: SparkSpec) -> dict[str, Any]:
-    props = spark_properties(launch, spec)
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _metadata(launch, launch.conf_map_name, "driver"),
-        "data": {
-            "spark.properties": "".join(properties_line(k, v) for k, v in sorted(props.items())),
-            "executor-pod-template.yaml": yaml.safe_dump(executor_pod_template(spec), sort_keys=True),
-        },
-    }
+def driver_properties(pod: dict[str, Any], plan_files: dict[str, str]) -> dict[str, str]:
+    """The Spark properties spark-submit sees in a driver pod (the inverse of :func:`driver_args`):
+    its properties file, read from the plan ConfigMap's ``plan_files``, then its ``--conf`` arguments
+    split at the first ``=`` (SparkSubmitUtils.parseSparkConfProperty), which win."""
+    args = pod["spec"]["containers"][0].get("args") or []
+    props: dict[str, str] = {}
+    for i, arg in enumerate(args[:-1]):
+        if arg == "--properties-file":
+            props |= read_properties(plan_files[args[i + 1].removeprefix(f"{PLAN_DIR}/")])
+    pairs = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--conf"]
+    return props | dict(pair.split("=", 1) for pair in pairs)
 
 
 def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
@@ -279,7 +259,6 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         meta["annotations"] = dict(spark.pod_annotations)
     env = [
         {"name": "SPARK_DRIVER_BIND_ADDRESS", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "SPARK_CONF_DIR", "value": SPARK_CONF_DIR},
         {"name": "SPARK_APPLICATION_ID", "value": launch.app_id},
         {"name": "PYSPARK_PYTHON", "value": "python3"},
         {"name": "DATAOPS_PLAN_PATH", "value": f"{PLAN_DIR}/plan.json"},
@@ -303,14 +282,7 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         "workingDir": WORKING_DIR,
         "image": spark.image or launch.image,
         "imagePullPolicy": spark.image_pull_policy,
-        "args": [
-            "driver",
-            "--properties-file",
-            f"{SPARK_CONF_DIR}/spark.properties",
-            "--class",
-            "org.apache.spark.deploy.PythonRunner",
-            APP_FILE,
-        ],
+        "args": driver_args(launch, spark),
         "env": env,
         "ports": [
             {"name": "driver-rpc-port", "containerPort": DRIVER_PORT, "protocol": "TCP"},
@@ -322,7 +294,6 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
             "limits": {"memory": memory},
         },
         "volumeMounts": [
-            {"name": "spark-conf-volume-driver", "mountPath": SPARK_CONF_DIR},
             {"name": "dataops-plan", "mountPath": PLAN_DIR, "readOnly": True},
             tmp_mount(),
             *claim_mounts(spark.volumes),
@@ -336,7 +307,6 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
         "securityContext": pod_security_context(),
         "containers": [container],
         "volumes": [
-            {"name": "spark-conf-volume-driver", "configMap": {"name": launch.conf_map_name}},
             {"name": "dataops-plan", "configMap": {"name": plan_config_map_name(launch.owner.name)}},
             tmp_volume(),
             *claim_volumes(spark.volumes),
@@ -350,8 +320,8 @@ def build_driver_pod(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:
 
 
 def build_native_run(launch: Launch, spec: DataPipelineSpec) -> list[dict[str, Any]]:
-    """The objects of one attempt, in creation order (the pod last: it mounts the ConfigMap)."""
-    return [build_spark_conf_map(launch, spec.spark), build_driver_pod(launch, spec)]
+    """The objects of one attempt: its driver pod, nothing else."""
+    return [build_driver_pod(launch, spec)]
 
 
 def build_spark_application(launch: Launch, spec: DataPipelineSpec) -> dict[str, Any]:

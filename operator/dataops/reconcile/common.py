@@ -39,6 +39,7 @@ class Outcome:
     launched: list[str] = field(default_factory=list)
     requeue_after: float | None = None
     resource_version: str | None = None  # of our own status write: its watch event needs no reconcile
+    written: dict[str, Any] | None = None  # the object as our last status write left it
 
 
 def parse_status(model: type[StatusT], body: dict[str, Any]) -> StatusT | None:
@@ -70,6 +71,7 @@ def write_status(
         rt, meta["namespace"], meta["name"], patch, resource_version=meta.get("resourceVersion")
     )
     outcome.status_written = True
+    outcome.written = written
     outcome.resource_version = written.get("metadata", {}).get("resourceVersion")
     # A later write in the same reconcile builds on this one: it is conditional on our own version.
     meta["resourceVersion"] = outcome.resource_version

@@ -204,7 +204,7 @@ def reconcile_pipeline(
     for pod in runs.delete:
         stop(client, namespace, pod, spec.spark.backend)
     for finished in runs.retire:
-        retire(client, namespace, finished.name, spec.spark.backend)
+        retire(client, namespace, finished, spec.spark.backend)
     happened = [*runs.events, *(sources.events if sources else [])]
     if happened:
         events.record(client, body, happened, now=now)

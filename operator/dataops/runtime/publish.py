@@ -2,8 +2,9 @@
 
 Each sink's output is written once to a staging folder (Parquet), the gates validate what was
 staged, and only then is it published to the sink: a Delta write is one atomic commit; a file
-overwrite is written beside the target and swapped in with a rename; appends are one committed
-Spark job. A failed gate publishes nothing and leaves the staged data in place as quarantine.
+overwrite is written beside the target and swapped in with a rename (an unpartitioned Parquet
+overwrite staged on the sink's file system is the staged folder itself, renamed in); appends are one
+committed Spark job. A failed gate publishes nothing and leaves the staged data in place as quarantine.
 
 Staging goes to ``<stagingPath>/<run>/<sink>``, or by default beside the sink
 (``<path>.__staging/<run>``). A JDBC sink has no path: without ``stagingPath`` its output is staged
@@ -16,7 +17,8 @@ from __future__ import annotations
 import tempfile
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.error_text import failure_line
@@ -36,8 +38,11 @@ def staging_location(root: str | None, sink: Sink, *, pipeline: str, run_id: str
     return f"{tempfile.gettempdir()}/dataops-staging/{pipeline}/{run_id}/{sink.name}"
 
 
-def stage(df: DataFrame, location: str) -> None:
-    df.write.mode("overwrite").parquet(location)
+def stage(df: DataFrame, location: str) -> int:
+    """Write ``df`` to the staging folder as Parquet; returns the rows written."""
+    observation = Observation(f"stage_{abs(hash(location))}")
+    df.observe(observation, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(location)
+    return int(observation.get.get("rows") or 0)
 
 
 def staged(spark: SparkSession, location: str) -> DataFrame:
@@ -51,6 +56,25 @@ def publish(spark: SparkSession, sink: Sink, df: DataFrame, *, run_id: str) -> M
         _overwrite_by_swap(spark, sink, df, beside=f"{sink.path.rstrip('/')}.__publish-{run_id}")
         return None
     return write_sink(spark, sink, df)
+
+
+def publishable_by_rename(spark: SparkSession, sink: Sink, staged_at: str) -> bool:
+    """Whether the staged folder is already exactly what the sink's write would produce (a whole
+    Parquet overwrite, unpartitioned) on the sink's own file system: then publishing it is a rename."""
+    if sink.format != SinkFormat.PARQUET or sink.mode != WriteMode.OVERWRITE or sink.partition_by:
+        return False
+    if sink.path is None:
+        return False
+    staged_fs, _ = hadoop_fs(spark, staged_at)
+    target_fs, _ = hadoop_fs(spark, sink.path)
+    return bool(staged_fs.getUri().equals(target_fs.getUri()))
+
+
+def publish_staged(spark: SparkSession, sink: Sink, staged_at: str) -> None:
+    """Swap the staged folder in as the sink (see :func:`publishable_by_rename`): readers see the old
+    files or the new ones, never a half-written folder, and nothing is written twice."""
+    assert sink.path is not None
+    _swap(spark, staged_at, sink.path)
 
 
 def _overwrite_by_swap(spark: SparkSession, sink: Sink, df: DataFrame, *, beside: str) -> None:

@@ -49,7 +49,15 @@ from dataops.runtime.masking import (
     resolve_keys,
 )
 from dataops.runtime.model_runs import model_outputs, run_model_step, save_models
-from dataops.runtime.publish import discard, publish, stage, staged, staging_location
+from dataops.runtime.publish import (
+    discard,
+    publish,
+    publish_staged,
+    publishable_by_rename,
+    stage,
+    staged,
+    staging_location,
+)
 from dataops.runtime.quarantine import mark_quarantine, sweep
 from dataops.runtime.retention import check_retention_column
 from dataops.runtime.scan_metrics import execution_count, expression_ids, rows_read, scans_since
@@ -79,14 +87,14 @@ class QualityGateRunner(Protocol):
 
 @dataclass
 class _Observed:
-    observation: Observation
+    observation: Observation | None
     executed: bool = False
     reported: int | None = None  # a count the writer reported itself (wins over the observation)
 
     def rows(self) -> int | None:
         if self.reported is not None:
             return self.reported
-        if not self.executed:
+        if not self.executed or self.observation is None:
             return None
         value = self.observation.get.get("rows")
         return int(value) if value is not None else None
@@ -151,6 +159,7 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
+    staged_rows: dict[str, int] = {}
     # csv/json records that did not parse, per source (onMalformed); no quarantine of classified columns
     malformed = MalformedCounts(rules=list(plan.masking))
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
@@ -196,7 +205,9 @@ def execute_plan(
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
             _sweep_staging(spark, plan, sinks, run_id=run_id, summary=summary, progress=progress)
-            _stage_sinks(plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress)
+            staged_rows = _stage_sinks(
+                plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress
+            )
         for gate in late:
             protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
             _check_gate(
@@ -214,12 +225,18 @@ def execute_plan(
                 )
             check_retention_column(sink, df)
             written[sink.name] = df
-            df, observation = _count(df, f"write_{sink.name}")
-            writes[sink.name] = _Observed(observation)
-            with naming(SinkError, sink.name):
-                # a file overwrite is written beside the target and swapped in, staged or not
-                merged = publish(spark, sink, df, run_id=run_id)
-            writes[sink.name].executed = True
+            if sink.name in staging and publishable_by_rename(spark, sink, staging[sink.name]):
+                with naming(SinkError, sink.name):  # the staged folder is the sink's new content
+                    publish_staged(spark, sink, staging[sink.name])
+                writes[sink.name] = _Observed(None, executed=True, reported=staged_rows[sink.name])
+                merged = None
+            else:
+                df, observation = _count(df, f"write_{sink.name}")
+                writes[sink.name] = _Observed(observation)
+                with naming(SinkError, sink.name):
+                    # a file overwrite is written beside the target and swapped in, staged or not
+                    merged = publish(spark, sink, df, run_id=run_id)
+                writes[sink.name].executed = True
             summary.published.append(sink.name)
             if merged is not None:  # a merge's rows written are the rows it inserted or updated
                 writes[sink.name].reported = merged.written
@@ -309,12 +326,15 @@ def _stage_sinks(
     run_id: str,
     staging: dict[str, str],
     progress: Progress,
-) -> None:
-    """Materialize each sink's output once, as Parquet, where the gates and the publish read it."""
+) -> dict[str, int]:
+    """Materialize each sink's output once, as Parquet, where the gates and the publish read it;
+    returns the rows staged per sink."""
+    rows = {}
     for sink in sinks:
         staging[sink.name] = staging_location(plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id)
         progress(f"staging sink {sink.name} at {staging[sink.name]}")
-        stage(output_of(sink), staging[sink.name])
+        rows[sink.name] = stage(output_of(sink), staging[sink.name])
+    return rows
 
 
 def _discard_staging(spark: SparkSession, staging: dict[str, str]) -> None:
