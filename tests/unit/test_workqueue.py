@@ -53,6 +53,50 @@ def test_a_key_added_while_processing_runs_again_after_and_never_concurrently() 
     assert set(handled) == {"k0", "k1", "k2"} and sum(handled.values()) < 50  # deduplicated
 
 
+def test_background_keys_wait_behind_the_others_but_not_for_ever() -> None:
+    queue: WorkQueue[str] = WorkQueue(background_max_wait=0.2)
+    queue.add("phase-1", background=True)
+    queue.add("phase-2", background=True)
+    queue.add("launch-1")
+    queue.add("launch-2")
+    assert len(queue) == 4
+    assert [queue.get(), queue.get()] == [("launch-1", False), ("launch-2", False)]
+    assert queue.get() == ("phase-1", False)  # nothing else waits: served at once
+    queue.add("launch-3")
+    time.sleep(0.25)  # phase-2 has now waited longer than background_max_wait
+    assert queue.get() == ("phase-2", False)
+    assert queue.get() == ("launch-3", False)
+    for key in ("launch-1", "launch-2", "phase-1", "phase-2", "launch-3"):
+        queue.done(key)
+    assert len(queue) == 0 and queue.join(timeout=1)
+
+
+def test_a_key_in_both_lanes_is_served_once_in_the_first() -> None:
+    queue: WorkQueue[str] = WorkQueue(background_max_wait=60)
+    queue.add("a")
+    queue.add("p", background=True)
+    queue.add("p", verify=True)  # now it matters: the front lane, verify kept
+    queue.add("p", background=True)  # stays in the front lane
+    assert [queue.get(), queue.get()] == [("a", False), ("p", True)]
+    queue.add("b")
+    assert queue.get() == ("b", False)  # the stale background entry of p is not served
+    # Added in the background while being processed: runs again after, in the background lane.
+    queue.add("p", background=True)
+    queue.add("c")
+    queue.done("p")
+    assert queue.get() == ("c", False) and queue.get() == ("p", False)
+    # A timer that comes due moves a background key to the front lane.
+    queue.add("q", background=True)
+    queue.add("d")
+    queue.add_after("q", 0.01)
+    time.sleep(0.05)
+    assert queue.get() == ("d", False)  # the timer fires here, q joins the front lane
+    queue.add("e")
+    assert [queue.get(), queue.get()] == [("q", False), ("e", False)]
+    queue.shutdown()
+    assert queue.get() is None
+
+
 def test_delayed_adds_keep_the_earliest_time_and_shutdown_drops_everything() -> None:
     queue: WorkQueue[str] = WorkQueue()
     queue.add_after("x", 5.0)

@@ -181,9 +181,10 @@ def _child_changed(type: str, namespace: str | None, labels: Mapping[str, str], 
         reconciler().enqueue("DataPolicy", namespace, policy)
 
 
-def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., None]:
+def _follow_pods(kind: str, owner_label: str, *, verify: bool, background: bool) -> Callable[..., None]:
     """A pod's phase moved (or it went away): reconcile its owner (a driver's pipeline follows its
-    run, a validation pod's suite records the result)."""
+    run, a validation pod's suite records the result). ``background``: recording a driver's phase
+    waits behind launches (a burst of triggers gets its pods first)."""
 
     def handler(
         type: str,
@@ -197,16 +198,16 @@ def _follow_pods(kind: str, owner_label: str, *, verify: bool) -> Callable[..., 
         if not owner or not namespace:
             return
         if reconciler().pod_phase_changed(namespace, name, status.get("phase"), type == "DELETED"):
-            reconciler().enqueue(kind, namespace, owner, verify=verify)
+            reconciler().enqueue(kind, namespace, owner, verify=verify, background=background)
 
     return handler
 
 
 kopf.on.event("v1", "pods", labels={**_MANAGED, "spark-role": "driver"}, id="driver-pods")(
-    _follow_pods("DataPipeline", PIPELINE_LABEL, verify=False)
+    _follow_pods("DataPipeline", PIPELINE_LABEL, verify=False, background=True)
 )
 kopf.on.event("v1", "pods", labels={**_MANAGED, COMPONENT_LABEL: VALIDATOR_COMPONENT}, id="validator-pods")(
-    _follow_pods("DataQualitySuite", SUITE_LABEL, verify=True)
+    _follow_pods("DataQualitySuite", SUITE_LABEL, verify=True, background=False)
 )
 
 for _group_version, _plural in (

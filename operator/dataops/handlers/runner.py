@@ -98,9 +98,19 @@ class Reconciler:
             count, lambda key, verify: self.run(*key, verify=verify), name="dataops-reconcile"
         )
 
-    def enqueue(self, kind: str, namespace: str, name: str, *, verify: bool = True, delay: float = 0) -> None:
-        """Reconcile the object soon (by a worker); a key already waiting is not added twice."""
-        self.queue.add_after((kind, namespace, name), delay, verify=verify)
+    def enqueue(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        verify: bool = True,
+        delay: float = 0,
+        background: bool = False,
+    ) -> None:
+        """Reconcile the object soon (by a worker); a key already waiting is not added twice.
+        ``background``: bookkeeping that may wait behind launches and edits (see WorkQueue)."""
+        self.queue.add_after((kind, namespace, name), delay, verify=verify, background=background)
 
     def _lock(self, key: tuple[str, str, str]) -> threading.Lock:
         with self._guard:

@@ -17,6 +17,7 @@ run attempt needs a ConfigMap of its own.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
@@ -136,8 +137,15 @@ def read_properties(text: str) -> dict[str, str]:
 
 def shared_spark_files(spec: SparkSpec) -> dict[str, str]:
     """The plan ConfigMap's Spark files: ``spark.properties`` and the executor pod template."""
+    return dict(_shared_spark_files(spec.model_dump_json()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _shared_spark_files(spec_json: str) -> tuple[tuple[str, str], ...]:
+    """Remembered by the spec's text: every reconcile builds the same files (YAML is slow to write)."""
+    spec = SparkSpec.model_validate_json(spec_json)
     props = spec_properties(spec)
-    return {
-        PROPERTIES_FILE: "".join(properties_line(k, v) for k, v in sorted(props.items())),
-        EXECUTOR_TEMPLATE_FILE: yaml.safe_dump(executor_pod_template(spec), sort_keys=True),
-    }
+    return (
+        (PROPERTIES_FILE, "".join(properties_line(k, v) for k, v in sorted(props.items()))),
+        (EXECUTOR_TEMPLATE_FILE, yaml.safe_dump(executor_pod_template(spec), sort_keys=True)),
+    )

@@ -15,6 +15,8 @@ is left to Spark, which then only ever sees a single query.
 
 from __future__ import annotations
 
+import functools
+
 from sqlglot import Token, TokenType, exp, parse, tokenize
 from sqlglot.errors import SqlglotError
 
@@ -107,8 +109,10 @@ def _capability_check(tokens: list[Token]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def query_only_problem(sql: str) -> str | None:
-    """Why ``sql`` is not a single query (or calls or reads what a step may not), or None."""
+    """Why ``sql`` is not a single query (or calls or reads what a step may not), or None. Pure, and
+    remembered: every reconcile of a pipeline asks again about the same SQL."""
     try:
         tokens = tokenize(sql, dialect="spark")
     except SqlglotError as exc:
