@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.request
+from pathlib import Path
 
 from dataops.kube.client import DATA_PIPELINE, KubeClient
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_usage(pid: int) -> tuple[float, float, float]:
+    """(RSS MiB, peak RSS MiB, CPU seconds) of a process, from /proc."""
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024, cpu
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    return {name: process_usage(pid)[2] for name, pid in pids.items()}
 
 
 def ready_pipelines(client: KubeClient, namespace: str) -> int:

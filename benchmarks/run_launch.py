@@ -11,7 +11,9 @@ Then the baseline, on the same control plane: a bare client with 8 threads creat
 a copy of the one object the operator created for it (its driver Pod, renamed, without the
 operator's labels so it does not react to it), and the ratio of the two rates is printed. The
 operator's API requests per run come from its
-``dataops_api_requests_total`` (the trigger's reconcile until the operator is quiet again).
+``dataops_api_requests_total`` (the trigger's reconcile until the operator is quiet again), and the
+CPU seconds the operator, kube-apiserver, etcd and KWOK spent while the runs launched from /proc
+(the machine's 2 cores are what they share).
 
 Targets (issue 14): at least 0.8 of the bare client's rate; p99 trigger -> driver pod under 5 s for 300
 simultaneous triggers. (The Kubeflow Spark Operator publishes about 130 runs per minute.)
@@ -33,7 +35,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes import watch as k8s_watch
 
-from benchmarks.operator_metrics import ready_pipelines, until_quiet, wait_for_metrics
+from benchmarks.operator_metrics import cpu_seconds, ready_pipelines, until_quiet, wait_for_metrics
 from benchmarks.table import percentile, print_table
 from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import install_crds, start_operator
@@ -121,6 +123,13 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
 
             wait_for_metrics(metrics_port)
             before, _ = until_quiet(metrics_port, quiet_seconds=3.0)
+            pids = {
+                "operator": operator.pid,
+                "kube-apiserver": cp.processes["kube-apiserver"].pid,
+                "etcd": cp.processes["etcd"].pid,
+                "kwok": cp.processes["kwok"].pid,
+            }
+            cpu_before = cpu_seconds(pids)
 
             # Phase 2: trigger every pipeline at once (the run-now annotation) and watch for drivers.
             triggered: dict[str, float] = {}
@@ -149,6 +158,7 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
                     future.result()
             if len(seen) < count:
                 raise RuntimeError(f"only {len(seen)} of {count} driver pods after 900s")
+            cpu_launch = {k: v - cpu_before[k] for k, v in cpu_seconds(pids).items()}
             latencies = [seen[name] - triggered[name] for name in triggered]
             span = max(seen.values()) - min(triggered.values())
             triggering = max(triggered.values()) - min(triggered.values())
@@ -173,6 +183,10 @@ def run(count: int, workers: int) -> list[tuple[str, str]]:
         ("first trigger -> last driver pod (s)", f"{span:.1f}"),
         ("runs launched per minute", f"{count / span * 60:.0f}"),
         ("operator API requests per run (trigger until quiet)", f"{requests_per_run:.1f}"),
+        *(
+            (f"CPU seconds, first trigger -> last driver pod: {name}", f"{seconds:.1f}")
+            for name, seconds in cpu_launch.items()
+        ),
         ("bare client, 8 threads: the run's Pod (s)", f"{bare_seconds:.1f}"),
         ("bare client runs per minute", f"{count / bare_seconds * 60:.0f}"),
         ("operator / bare client rate (target >= 0.8)", _verdict(bare_seconds / span, 0.8, at_least=True)),

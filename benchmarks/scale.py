@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +29,13 @@ from typing import Any
 
 import yaml
 
-from benchmarks.operator_metrics import pipelines_in_phase, ready_pipelines, until_quiet, wait_for_metrics
+from benchmarks.operator_metrics import (
+    pipelines_in_phase,
+    process_usage,
+    ready_pipelines,
+    until_quiet,
+    wait_for_metrics,
+)
 from benchmarks.table import print_table
 from dataops.devcluster.controlplane import ControlPlane, free_port
 from dataops.devcluster.dev import install_crds, start_operator
@@ -38,7 +43,6 @@ from dataops.kube.client import DATA_POLICY, KubeClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "bench"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -71,16 +75,6 @@ def _pipelines(count: int, teams: int) -> list[dict[str, Any]]:
     return docs
 
 
-def _process(pid: int) -> tuple[float, float, float]:
-    """(RSS MiB, peak RSS MiB, CPU seconds) of a process."""
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-    )
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024, cpu
-
-
 def _create_all(client: KubeClient, docs: list[dict[str, Any]]) -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(client.create, docs))
@@ -101,7 +95,7 @@ def run(pipelines: int, policies: int) -> list[tuple[str, str]]:
                 cp.kubectl("-n", NAMESPACE, "apply", "-f", str(ROOT / "examples" / name))
             wait_for_metrics(metrics_port)
             until_quiet(metrics_port, quiet_seconds=2.0)
-            _, _, cpu_before = _process(operator.pid)
+            _, _, cpu_before = process_usage(operator.pid)
 
             started = time.monotonic()
             _create_all(client, _policies(policies))
@@ -111,7 +105,7 @@ def run(pipelines: int, policies: int) -> list[tuple[str, str]]:
             # Progress from the operator's phase gauge (listing 5,000 pipelines every second would load
             # the API server we measure); then the API server's own answer decides.
             while True:
-                peak_rss = max(peak_rss, _process(operator.pid)[1])
+                peak_rss = max(peak_rss, process_usage(operator.pid)[1])
                 if time.monotonic() - started > 3600:
                     raise RuntimeError(f"not every one of {pipelines} pipelines Ready within 3600s")
                 gauge = pipelines_in_phase(metrics_port, NAMESPACE, "Ready")
@@ -120,7 +114,7 @@ def run(pipelines: int, policies: int) -> list[tuple[str, str]]:
                 time.sleep(1.0)
             elapsed = time.monotonic() - started
             counters, _ = until_quiet(metrics_port)
-            rss, peak_rss, cpu = _process(operator.pid)
+            rss, peak_rss, cpu = process_usage(operator.pid)
             rows += [
                 ("pipelines / policies", f"{pipelines} / {policies}"),
                 ("bare client (8 threads): all created (s)", f"{created:.1f}"),

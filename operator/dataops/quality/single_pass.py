@@ -12,8 +12,9 @@ More passes: uniqueness groups by the column; increasing/decreasing need GX's wi
 order (one pass each, ``second_pass``; only where that order is reproducible: no shuffle in the
 DataFrame's plan, a local session or one partition; elsewhere two executions of the same plan
 can see different orders, so GX answers); z-scores need the mean and stdev of the shared pass, then one
-aggregation for all of them. Failed map expectations get a small sample of unexpected values (a
-``limit`` query, only on failure).
+aggregation for all of them. Failed map expectations get a small sample of unexpected values: one
+``limit`` query for all of them, which stops at the first rows that fill every sample (only on
+failure; an expectation whose failures are much rarer than the others' is asked alone).
 
 Left to Great Expectations: a row condition, date or parameter bounds, compound uniqueness, and
 any case where GX's own answer could not be reproduced exactly: a value set or pair set whose
@@ -27,6 +28,7 @@ non-text values make the expectation fail with an explanation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +84,7 @@ class _Planned:
     expectation: Expectation
     check: mp.MapCheck | None = None  # map expectations: the rows counted
     outcome: ExpectationOutcome | None = None  # decided without the pass (types) or after it
+    sample: list[Any] | None = None  # unexpected values found by the shared sample query
 
 
 def _plan(e: Expectation, schema: T.StructType, stable: Callable[[], bool]) -> mp.MapCheck | bool:
@@ -131,6 +134,7 @@ def validate(
     assert row is not None
     total = int(row["__rows"])
     _z_scores(df, planned, row)
+    _samples_together(df, [p for p in planned if _wants_sample(p, row)], row)
     outcomes: dict[int, ExpectationOutcome] = {}
     for p in planned:
         if p.check is not None and p.check.raises is not None and row[f"r{p.index}"]:
@@ -235,7 +239,46 @@ def _mostly(considered: int, unexpected: int, mostly: float) -> bool:
     return (float(considered) - float(unexpected)) / float(considered) >= mostly
 
 
+def _wants_sample(p: _Planned, row: Any) -> bool:
+    """A failing map expectation of the pass whose sample is read from rows (see _sample)."""
+    kind = str(p.expectation.type.value)
+    if p.check is None or p.outcome is not None or kind in _NO_SAMPLE or kind in second_pass.ORDERED:
+        return False
+    if kind == "expect_column_values_to_not_be_null":
+        return False
+    if p.check.raises is not None and row[f"r{p.index}"]:
+        return False
+    return bool(row[f"u{p.index}"])
+
+
+def _samples_together(df: DataFrame, failing: list[_Planned], row: Any) -> None:
+    """The unexpected samples of every failing map expectation from one query that stops early:
+    the first rows where any of them fails, each giving the values of those that fail on it. An
+    expectation gets the same values its own ``limit`` query would (the first of its unexpected rows
+    in scan order); only one whose quota the shared rows did not fill is asked again on its own
+    (its failures are rarer than the others' and come later)."""
+    if len(failing) < 2:
+        return  # one expectation: its own limit query is the same query
+    columns = []
+    for p in failing:
+        assert p.check is not None
+        names = p.check.sample or [p.expectation.column or ""]
+        columns.append(F.when(p.check.unexpected, F.struct(*[mp.col(n) for n in names])).alias(f"s{p.index}"))
+    any_fails = functools.reduce(lambda a, b: a | b, [p.check.unexpected for p in failing if p.check])
+    budget = SAMPLE_SIZE * len(failing)
+    rows = df.where(any_fails).select(*columns).limit(budget).collect()
+    for p in failing:
+        assert p.check is not None
+        found = [r[f"s{p.index}"] for r in rows if r[f"s{p.index}"] is not None][:SAMPLE_SIZE]
+        wanted = min(SAMPLE_SIZE, int(row[f"u{p.index}"]))
+        if len(found) < wanted and len(rows) == budget:
+            continue  # the shared rows ran out first: _sample asks on its own
+        p.sample = [tuple(v) if p.check.sample else v[0] for v in found]
+
+
 def _sample(df: DataFrame, p: _Planned) -> list[Any]:
+    if p.sample is not None:
+        return p.sample
     e, check = p.expectation, p.check
     kind = str(e.type.value)
     if kind in _NO_SAMPLE:

@@ -498,7 +498,7 @@ class RetryPolicy(KubeModel):
 
 
 class FinishedDriverLimits(KubeModel):
-    """How many finished driver pods (and their executors and ConfigMaps) are kept for their logs,
+    """How many finished driver pods (and their executors) are kept for their logs,
     like a CronJob's successfulJobsHistoryLimit and failedJobsHistoryLimit; older ones are deleted.
     Run history in status is kept either way."""
 
