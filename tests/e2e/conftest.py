@@ -54,6 +54,13 @@ class RealCluster:
         return self.images[name].ref
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the images (minutes when runtime-images/ or operator/ changed, a hash check otherwise)
+    before any test starts, so that no e2e test's timeout pays for the build."""
+    if any(item.nodeid.startswith("tests/e2e/") for item in session.items):
+        build_images()
+
+
 @pytest.fixture(scope="session")
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
     timings: dict[str, float] = {}
