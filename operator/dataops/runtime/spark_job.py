@@ -217,7 +217,11 @@ def execute_plan(
         for sink in sinks:
             started = time.perf_counter()
             progress(f"{'publishing' if staging else 'writing'} sink {sink.name} from {sink.from_}")
-            df = staged(spark, staging[sink.name]) if sink.name in staging else output_of(sink)
+            by_rename = sink.name in staging and publishable_by_rename(spark, sink, staging[sink.name])
+            # Published by renaming the staged folder, the rows are not read again: the query's own
+            # schema names the fields (no footer-reading job).
+            reread = sink.name in staging and not by_rename
+            df = staged(spark, staging[sink.name]) if reread else output_of(sink)
             outputs[sink.name].fields = _fields(df)
             if lineage is not None:  # parse the SQL for column lineage while Spark writes
                 column_lineage_of[sink.name] = background.submit(
@@ -225,7 +229,7 @@ def execute_plan(
                 )
             check_retention_column(sink, df)
             written[sink.name] = df
-            if sink.name in staging and publishable_by_rename(spark, sink, staging[sink.name]):
+            if by_rename:
                 with naming(SinkError, sink.name):  # the staged folder is the sink's new content
                     publish_staged(spark, sink, staging[sink.name])
                 writes[sink.name] = _Observed(None, executed=True, reported=staged_rows[sink.name])
