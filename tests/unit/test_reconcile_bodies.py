@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataops.handlers import runner as runner_module
 from dataops.handlers.runner import Reconciler
 from dataops.reconcile.common import Outcome
 from tests.unit.fake_kube import FakeKube
@@ -102,3 +103,13 @@ def test_our_write_is_kept_while_runs_are_in_flight() -> None:
     r.run()
     r.next_outcome = Outcome()
     assert r.run() == 1 and r.seen[-1] == "stored"
+
+
+def test_at_most_so_many_bodies_are_kept(monkeypatch: Any) -> None:
+    monkeypatch.setattr(runner_module, "MAX_KEPT_BODIES", 2)
+    r = _Recorder()
+    for name in ("a", "b", "p"):
+        r.runner.offer_body("DataPolicy", "ns", name, _body("7", f"event {name}"))
+    assert r.run() == 1 and r.seen == ["stored"]  # p came third: not kept, read
+    r.runner.offer_body("DataPolicy", "ns", "a", _body("8", "newer a"))  # replacing one is allowed
+    assert r.runner._bodies[("DataPolicy", "ns", "a")]["spec"]["marker"] == "newer a"

@@ -56,6 +56,7 @@ RESOURCES: dict[str, ResourceType] = {
 }
 
 MAX_RETRY_DELAY = 60.0
+MAX_KEPT_BODIES = 1024  # beyond this many waiting reconciles (a burst of creations), they read instead
 POLICY_COALESCE_SECONDS = 0.5  # pipeline events within this window cost their policies one reconcile
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
@@ -210,6 +211,8 @@ class Reconciler:
         kept = self._bodies.get(key)
         if version is None or (kept is not None and (_revision(kept) or 0) > version):
             return
+        if kept is None and len(self._bodies) >= MAX_KEPT_BODIES:
+            return  # memory stays bounded: this reconcile reads the object
         copied = copy.deepcopy(dict(body))
         copied.get("metadata", {}).pop("managedFields", None)  # not needed, and most of the size
         self._bodies[key] = copied
