@@ -45,6 +45,9 @@ def run(pipelines: int) -> list[tuple[str, str]]:
                 doc = copy.deepcopy(template)
                 doc["metadata"]["name"] = f"orders-{i:04d}"
                 docs.append(doc)
+            time.sleep(3)  # let the operator start watching
+            # From the creation: the operator makes pipelines Ready while kubectl is still creating.
+            started = time.monotonic()
             cp.kubectl(
                 "-n",
                 namespace,
@@ -53,8 +56,6 @@ def run(pipelines: int) -> list[tuple[str, str]]:
                 "-",
                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
             )
-            # Wait for the operator to be watching before timing, then time from the creation.
-            started = time.monotonic()
             while ready_pipelines(client, namespace) < pipelines:
                 if time.monotonic() - started > 600:
                     raise RuntimeError("pipelines not Ready within 600s")
