@@ -224,7 +224,7 @@ class Reconciler:
             own = self._own_writes.get(key)
         if body is None:
             return None
-        own_revision = _revision({"metadata": {"resourceVersion": own}}) if own else 0
+        own_revision = _number(own) if own else 0
         version = _revision(body)
         if version is None or own_revision is None or version < own_revision:
             return None
@@ -406,5 +406,9 @@ def _selector_of(spec: Mapping[str, Any] | None) -> LabelSelector | None:
 
 
 def _revision(body: Mapping[str, Any]) -> int | None:
-    version = (body.get("metadata") or {}).get("resourceVersion")
+    return _number((body.get("metadata") or {}).get("resourceVersion"))
+
+
+def _number(version: object) -> int | None:
+    """A resourceVersion as the etcd revision it is, or None when it is not a number."""
     return int(version) if isinstance(version, str) and version.isdigit() else None

@@ -53,11 +53,9 @@ class WorkQueue(Generic[K]):
                 return
             if key in self._dirty:
                 self._dirty[key] = self._dirty[key] or verify
-                if not background and key in self._low:
-                    self._low.discard(key)  # its background entry goes stale
-                    if key not in self._processing:
-                        self._queue.append(key)
-                        self._cond.notify_all()
+                if not background:
+                    self._to_front(key)
+                    self._cond.notify_all()
                 return
             self._dirty[key] = verify
             if background:
@@ -65,6 +63,13 @@ class WorkQueue(Generic[K]):
             if key not in self._processing:
                 self._enqueue(key)
                 self._cond.notify_all()
+
+    def _to_front(self, key: K) -> None:
+        """A waiting background key moves to the first lane (its background entry goes stale)."""
+        if key in self._low:
+            self._low.discard(key)
+            if key not in self._processing:
+                self._queue.append(key)
 
     def _enqueue(self, key: K) -> None:
         if key in self._low:
@@ -132,10 +137,7 @@ class WorkQueue(Generic[K]):
             del self._due[key]
             if key in self._dirty:
                 self._dirty[key] = self._dirty[key] or verify
-                if key in self._low:  # a timer is not bookkeeping: serve it in the first lane
-                    self._low.discard(key)
-                    if key not in self._processing:
-                        self._queue.append(key)
+                self._to_front(key)  # a timer is not bookkeeping: serve it in the first lane
                 continue
             self._dirty[key] = verify
             if key not in self._processing:

@@ -1,10 +1,10 @@
 """What spark-submit's cluster mode would create, built directly (no JVM in the operator). Pure.
 
 For each run attempt one object: a driver pod shaped like Spark's BasicDriverFeatureStep and
-DriverCommandFeatureStep produce it. Its Spark properties travel as ``--conf`` arguments (the keys a
-user may set are letters, digits and ``. _ - /``, so an argument cannot smuggle in another key), and
-the executor pod template, which depends only on the pipeline's spec, is a file of the pipeline's
-plan ConfigMap (:mod:`dataops.plan.children`): unlike spark-submit, no ConfigMap per attempt.
+DriverCommandFeatureStep produce it. The Spark properties taken from the spec and the executor pod
+template are files of the pipeline's plan ConfigMap (:mod:`dataops.plan.spark_conf`); the properties
+the operator generates for the attempt are ``--conf`` arguments (:func:`driver_args`): unlike
+spark-submit, no ConfigMap per attempt.
 There is no headless driver Service either: executors reach the driver at its pod IP
 (the runtime image's entrypoint sets ``spark.driver.host`` to ``SPARK_DRIVER_BIND_ADDRESS``), which
 needs neither cluster DNS nor kube-proxy. Alternatively a Kubeflow ``SparkApplication`` for

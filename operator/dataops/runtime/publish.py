@@ -17,8 +17,7 @@ from __future__ import annotations
 import tempfile
 
 from pyspark.errors import AnalysisException
-from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.error_text import failure_line
@@ -38,11 +37,8 @@ def staging_location(root: str | None, sink: Sink, *, pipeline: str, run_id: str
     return f"{tempfile.gettempdir()}/dataops-staging/{pipeline}/{run_id}/{sink.name}"
 
 
-def stage(df: DataFrame, location: str) -> int:
-    """Write ``df`` to the staging folder as Parquet; returns the rows written."""
-    observation = Observation(f"stage_{abs(hash(location))}")
-    df.observe(observation, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").parquet(location)
-    return int(observation.get.get("rows") or 0)
+def stage(df: DataFrame, location: str) -> None:
+    df.write.mode("overwrite").parquet(location)
 
 
 def staged(spark: SparkSession, location: str) -> DataFrame:

@@ -337,7 +337,9 @@ def _stage_sinks(
     for sink in sinks:
         staging[sink.name] = staging_location(plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id)
         progress(f"staging sink {sink.name} at {staging[sink.name]}")
-        rows[sink.name] = stage(output_of(sink), staging[sink.name])
+        counted, observation = _count(output_of(sink), f"stage_{sink.name}")
+        stage(counted, staging[sink.name])
+        rows[sink.name] = int(observation.get.get("rows") or 0)
     return rows
 
 
