@@ -1,8 +1,9 @@
 """Framework overhead: the same SQL over the same data through `dataops run`'s executor and as a
-hand-written PySpark script, in one Spark session, after one warm-up of every variant, median of
+hand-written PySpark script, in one Spark session, after warm-ups of every variant (2), median of
 N runs; each pair's two variants run back to back, in alternating order.
 
-    python -m benchmarks.spark_overhead [--rows 10000000] [--repeats 3] [--baseline-publish rename]
+    python -m benchmarks.spark_overhead [--rows 10000000] [--repeats 5] [--warmups 2]
+        [--baseline-publish rename]
 
 Target (issue 14): dataops adds at most 5% over hand-written PySpark (ratio <= 1.05) on each pair:
 
@@ -218,7 +219,7 @@ class Phases:
         self.runs.append(phases)
 
     def medians(self, timed: int) -> str:
-        runs = self.runs[-timed:]  # not the warm-up
+        runs = self.runs[-timed:]  # not the warm-ups
         kinds = dict.fromkeys(k for r in runs for k in r)
         return ", ".join(f"{k} {statistics.median(r.get(k, 0.0) for r in runs):.2f}" for k in kinds)
 
@@ -322,11 +323,16 @@ def _same_rows(spark: SparkSession, reference: Path, other: Path) -> None:
         raise RuntimeError(f"{other} differs from {reference}: {bad} of {rows} rows differ")
 
 
-def measure(spark: SparkSession, source: Path, work: Path, pairs: list[Pair], repeats: int) -> None:
+def measure(
+    spark: SparkSession, source: Path, work: Path, pairs: list[Pair], repeats: int, warmups: int
+) -> None:
     variants = [v for p in pairs for v in (p.base, p.ours)]
     targets = {v.name: work / f"out-{i}" for i, v in enumerate(variants)}
-    for v in variants:  # warm-up; the timed runs then overwrite an existing output, as in production
-        v.run(spark, source, targets[v.name])()
+    # warm-ups (the JVM compiles the hot paths of both); the timed runs then overwrite an existing
+    # output, as in production
+    for _ in range(warmups):
+        for v in variants:
+            v.run(spark, source, targets[v.name])()
     for i in range(repeats):
         for pair in pairs:
             for v in (pair.base, pair.ours) if i % 2 == 0 else (pair.ours, pair.base):
@@ -339,8 +345,8 @@ def measure(spark: SparkSession, source: Path, work: Path, pairs: list[Pair], re
         _same_rows(spark, reference, targets[v.name])
 
 
-def report(rows: int, repeats: int, pairs: list[Pair]) -> None:
-    print(f"rows: {rows:,}  repeats: {repeats} (median, after one warm-up of each variant)")
+def report(rows: int, repeats: int, warmups: int, pairs: list[Pair]) -> None:
+    print(f"rows: {rows:,}  repeats: {repeats} (median, after {warmups} warm-up runs of each variant)")
     width = max(len(v.name) for p in pairs for v in (p.base, p.ours))
     print(f"{'variant':<{width}} | {'median s':>8} | runs")
     print(f"{'-' * width}-+-{'-' * 8}-+------")
@@ -362,7 +368,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmups", type=int, default=2)
     parser.add_argument(
         "--baseline-publish",
         choices=["rename", "rewrite"],
@@ -400,12 +407,12 @@ def main() -> None:
         spark = local_session(master="local[*]", app_name="bench", conf={"spark.sql.shuffle.partitions": "8"})
         source = work / "events"
         generate(spark, source, args.rows)
-        measure(spark, source, work, pairs, args.repeats)
+        measure(spark, source, work, pairs, args.repeats, args.warmups)
         spark.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"baseline publish: {args.baseline_publish}")
-    report(args.rows, args.repeats, pairs)
+    report(args.rows, args.repeats, args.warmups, pairs)
 
 
 if __name__ == "__main__":

@@ -186,3 +186,8 @@ def test_detect_reports_the_same_columns_as_counting_in_spark(spark: SparkSessio
     assert found["email"] == (PiiClassification.EMAIL, 0.9)
     assert found["card"] == (PiiClassification.CREDIT_CARD, 0.7)
     assert "mixed" not in found
+    # read whole in one job when the caller says the data fits the sample: the same verdicts
+    assert detect(df, threshold=0.6, rows=100) == detect(df, threshold=0.6)
+    # more rows than the sample: still only the first sample_rows are counted
+    first_half = {d.column: d.ratio for d in detect(df, threshold=0.6, sample_rows=50, rows=100)}
+    assert first_half == {"email": 1.0, "card": 1.0}

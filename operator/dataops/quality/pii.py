@@ -30,6 +30,7 @@ Detectors (classification: what matches):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import reduce
@@ -281,24 +282,31 @@ def detect(
     columns: list[str] | None = None,
     sample_rows: int = DEFAULT_SAMPLE_ROWS,
     threshold: float = DEFAULT_THRESHOLD,
+    rows: int | None = None,
 ) -> list[Detection]:
     """Columns (of ``columns``, default every string or integer column) where at least
     ``threshold`` of the first ``sample_rows`` rows' non-empty values match one classification;
     the best-matching classification per column. One small Spark job reads the sample; the
-    detectors count it in Python."""
+    detectors count it in Python. ``rows``: how many rows ``df`` holds, when the caller knows it;
+    if that is at most ``sample_rows``, they are read whole in one job (a ``limit`` reads a
+    partition, then more, each a job of its own)."""
     names = candidate_columns(df) if columns is None else columns
     if not names:
         return []
-    rows = df.select(*[F.col(f"`{n}`") for n in names]).limit(sample_rows).collect()
+    picked = df.select(*[F.col(f"`{n}`") for n in names])
+    whole = rows is not None and rows <= sample_rows
+    sample = (picked if whole else picked.limit(sample_rows)).collect()
     found = []
     for i, name in enumerate(names):
-        values = [t for t in (value_text(row[i]) for row in rows) if t]
-        if not values:
+        # each distinct value is tested once and counted as often as it occurs
+        values = Counter(t for t in (value_text(row[i]) for row in sample) if t)
+        sampled = values.total()
+        if not sampled:
             continue
-        hits = [sum(1 for v in values if d.matches_text(v)) for d in DETECTORS]
-        ratio, best = max(((h / len(values), j) for j, h in enumerate(hits)), key=lambda r: (r[0], -r[1]))
+        hits = [sum(n for v, n in values.items() if d.matches_text(v)) for d in DETECTORS]
+        ratio, best = max(((h / sampled, j) for j, h in enumerate(hits)), key=lambda r: (r[0], -r[1]))
         if ratio >= threshold and ratio > 0:
-            found.append(Detection(name, DETECTORS[best].classification, round(ratio, 4), len(values)))
+            found.append(Detection(name, DETECTORS[best].classification, round(ratio, 4), sampled))
     return found
 
 

@@ -114,7 +114,8 @@ def _plan(e: Expectation, schema: T.StructType, stable: Callable[[], bool]) -> m
 def validate(
     df: DataFrame, expectations: list[Expectation], *, fallback: Fallback | None = None
 ) -> list[ExpectationOutcome]:
-    expectations = [with_comparable_value_set(df.schema, e) for e in expectations]
+    schema = df.schema  # each read of df.schema asks the JVM and parses its JSON again
+    expectations = [with_comparable_value_set(schema, e) for e in expectations]
     planned: list[_Planned] = []
     rest: list[int] = []
     order: list[bool] = []
@@ -125,7 +126,7 @@ def validate(
         return order[0]
 
     for i, e in enumerate(expectations):
-        compiled = _plan(e, df.schema, stable) if supports(e) else False
+        compiled = _plan(e, schema, stable) if supports(e) else False
         if compiled is False:
             rest.append(i)
         else:

@@ -96,8 +96,12 @@ class _Observed:
             return self.reported
         if not self.executed or self.observation is None:
             return None
-        value = self.observation.get.get("rows")
-        return int(value) if value is not None else None
+        # the one metric, read once (Observation.get copies the JVM's map entry by entry: ~70 calls)
+        observed = self.observation._jo
+        assert observed is not None  # executed: the observation was attached to the written query
+        value = observed.getAsJava().get("rows")
+        self.reported = int(value) if value is not None else None
+        return self.reported
 
 
 def _count(df: DataFrame, name: str) -> tuple[DataFrame, Observation]:
@@ -248,7 +252,7 @@ def execute_plan(
             summary.step_seconds[f"sink:{sink.name}"] = time.perf_counter() - started
         summary.outcome = "Succeeded"
         _enforce_retention(spark, sinks, summary, outputs, progress)
-        _report_unclassified_pii(spark, plan, sinks, written, summary, progress)
+        _report_unclassified_pii(spark, plan, sinks, written, writes, summary, progress)
     except RunError as exc:
         summary.outcome, summary.error = "Failed", str(exc)
     except (PySparkException, OSError, Py4JError) as exc:
@@ -530,19 +534,23 @@ def _enforce_retention(
             summary.warnings.append(f"retention on sink {sink.name} failed: {done['error']}")
 
 
-def _published_sample_source(spark: SparkSession, sink: Sink, written: DataFrame) -> DataFrame:
-    """Where the detectors' sample is read from: the published files of a Parquet or Delta sink
-    this run overwrote whole (they hold exactly this run's rows), not the query that wrote them,
-    which a ``limit`` over an aggregation or a join would compute again in full. Other sinks
-    (appends and merges keep older rows, which may lack this run's columns): the written
-    DataFrame."""
+def _published_sample_source(
+    spark: SparkSession, sink: Sink, written: DataFrame, rows: int | None
+) -> tuple[DataFrame, int | None]:
+    """Where the detectors' sample is read from, and how many rows it holds if that is known: the
+    published files of a Parquet or Delta sink this run overwrote whole (they hold exactly this
+    run's ``rows``), not the query that wrote them, which a ``limit`` over an aggregation or a join
+    would compute again in full. Other sinks (appends and merges keep older rows, which may lack
+    this run's columns): the written DataFrame, its size unknown."""
     whole = sink.mode == WriteMode.OVERWRITE and not sink.partition_by
     if not whole or sink.path is None or sink.format not in (SinkFormat.PARQUET, SinkFormat.DELTA):
-        return written
+        return written, None
     try:
-        return spark.read.format(sink.format.value).load(sink.path)
+        if sink.format == SinkFormat.PARQUET:  # the files hold the written schema: no footer to read
+            return spark.read.schema(written.schema).parquet(sink.path), rows
+        return spark.read.format(sink.format.value).load(sink.path), rows
     except (PySparkException, Py4JError):
-        return written
+        return written, None
 
 
 def _report_unclassified_pii(
@@ -550,6 +558,7 @@ def _report_unclassified_pii(
     plan: RunPlan,
     sinks: list[Sink],
     written: dict[str, DataFrame],
+    writes: dict[str, _Observed],
     summary: RunSummary,
     progress: Progress,
 ) -> None:
@@ -560,13 +569,13 @@ def _report_unclassified_pii(
         df = written.get(sink.name)
         if df is None:
             continue
-        df = _published_sample_source(spark, sink, df)
         columns = unclassified(candidate_columns(df), entries)
         if not columns:
             continue
         progress(f"looking for unclassified personal data in sink {sink.name}")
         try:
-            found = detect(df, columns=columns)
+            df, rows = _published_sample_source(spark, sink, df, writes[sink.name].rows())
+            found = detect(df, columns=columns, rows=rows)
         except (PySparkException, Py4JError) as exc:
             summary.warnings.append(f"personal-data detection on sink {sink.name} failed: {_message(exc)}")
             continue
