@@ -6,6 +6,7 @@ through once the operator's allowlist admits it (so the checks can fail)."""
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -66,10 +67,24 @@ def recorder() -> Iterator[Recorder]:
     r.server.shutdown()
 
 
+def _bind_outside_ephemeral_ports(sock: socket.socket) -> None:
+    """A port below Linux's ephemeral range (32768-60999), where every test broker got its port
+    (bound to port 0), and below the NodePort range (30000-32767): a Kafka client an earlier test
+    left reconnecting to its stopped broker can never reach this socket and pass for a contact the
+    operator made."""
+    for port in random.sample(range(20_000, 30_000), 50):
+        try:
+            sock.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            continue
+    raise RuntimeError("no free port in 20000-29999")
+
+
 @pytest.fixture
 def broker_socket() -> Iterator[tuple[socket.socket, list[Any]]]:
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    _bind_outside_ephemeral_ports(sock)
     sock.listen(8)
     sock.settimeout(0.2)
     yield sock, []

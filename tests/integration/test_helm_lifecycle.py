@@ -100,6 +100,25 @@ def operator_pods(cp: ControlPlane) -> list[dict[str, Any]]:
     return [p for p in json.loads(out)["items"] if not p["metadata"].get("deletionTimestamp")]
 
 
+def metrics_slices(cp: ControlPlane) -> list[dict[str, Any]]:
+    out = cp.kubectl(
+        "-n",
+        NAMESPACE,
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=dataops-operator-metrics",
+        "-o",
+        "json",
+    ).stdout
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+def slice_addresses(cp: ControlPlane) -> set[str]:
+    return {a for s in metrics_slices(cp) for e in s.get("endpoints") or [] for a in e["addresses"]}
+
+
 def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> None:
     cp = cluster
     # -- install: defaults (two replicas, leader election, admission policies) ------------------
@@ -115,22 +134,16 @@ def test_install_upgrade_uninstall(cluster: ControlPlane, tmp_path: Path) -> Non
     cluster_scoped = by_kind(objects(cp, CLUSTER_KINDS))
     assert cluster_scoped["ClusterRole"] == ["dataops-operator"]
     assert len(cluster_scoped["ValidatingAdmissionPolicy"]) == 2
-    # The metrics Service selects exactly the operator's pods, on both named ports.
-    endpoints = json.loads(
-        cp.kubectl(
-            "-n",
-            NAMESPACE,
-            "get",
-            "endpointslices",
-            "-l",
-            "kubernetes.io/service-name=dataops-operator-metrics",
-            "-o",
-            "json",
-        ).stdout
-    )["items"]
-    addresses = {a for s in endpoints for e in s.get("endpoints") or [] for a in e["addresses"]}
-    assert addresses == {p["status"]["podIP"] for p in operator_pods(cp)}, endpoints
-    assert {p["name"] for s in endpoints for p in s.get("ports") or []} == {"metrics", "health"}
+    # The metrics Service selects exactly the operator's pods, on both named ports. The EndpointSlice
+    # controller adds a pod some time after it is Ready, which is what `helm --wait` waited for.
+    pod_ips = {p["status"]["podIP"] for p in operator_pods(cp)}
+    assert len(pod_ips) == 2, pod_ips
+    wait_for(
+        lambda: slice_addresses(cp) == pod_ips,
+        timeout=30,
+        what=f"the metrics Service's EndpointSlices to hold the operator's pods {sorted(pod_ips)}",
+    )
+    assert {p["name"] for s in metrics_slices(cp) for p in s.get("ports") or []} == {"metrics", "health"}
     pdb = json.loads(cp.kubectl("-n", NAMESPACE, "get", "pdb", "dataops-operator", "-o", "json").stdout)
     wait_for(
         lambda: (

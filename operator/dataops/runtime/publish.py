@@ -18,6 +18,7 @@ import tempfile
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
 
 from dataops.api.v1alpha1.datapipeline import Sink, SinkFormat, WriteMode
 from dataops.runtime.error_text import failure_line
@@ -41,8 +42,10 @@ def stage(df: DataFrame, location: str) -> None:
     df.write.mode("overwrite").parquet(location)
 
 
-def staged(spark: SparkSession, location: str) -> DataFrame:
-    return spark.read.parquet(location)
+def staged(spark: SparkSession, location: str, schema: StructType | None = None) -> DataFrame:
+    """The staged rows; with the ``schema`` they were written with, Spark reads no footer for it."""
+    reader = spark.read if schema is None else spark.read.schema(schema)
+    return reader.parquet(location)
 
 
 def publish(spark: SparkSession, sink: Sink, df: DataFrame, *, run_id: str) -> MergeOutcome | None:

@@ -25,6 +25,7 @@ from py4j.protocol import Py4JError  # type: ignore[import-untyped]
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from dataops.api.v1alpha1.datapipeline import QualityGate, Sink, SinkFormat, Source, WriteMode
 from dataops.api.v1alpha1.datapolicy import PiiColumn
@@ -163,7 +164,7 @@ def execute_plan(
     column_lineage_of: dict[str, Future[dict[str, list[tuple[str, str, str]]]]] = {}
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataops-lineage")
     staging: dict[str, str] = {}  # sink -> where its output is staged (pipelines with gates)
-    staged_rows: dict[str, int] = {}
+    staged_outputs: dict[str, _Staged] = {}  # sink -> the rows and schema it staged
     # csv/json records that did not parse, per source (onMalformed); no quarantine of classified columns
     malformed = MalformedCounts(rules=list(plan.masking))
     masking: dict[str, dict[str, ColumnMasking]] = {}  # sink -> column -> its masking
@@ -209,13 +210,23 @@ def execute_plan(
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
             _sweep_staging(spark, plan, sinks, run_id=run_id, summary=summary, progress=progress)
-            staged_rows = _stage_sinks(
+            staged_outputs = _stage_sinks(
                 plan, sinks, output_of, run_id=run_id, staging=staging, progress=progress
             )
         for gate in late:
             protected = _gate_protection(spark, plan, gate, sinks, staging, inputs)
             _check_gate(
-                spark, gate, sinks, staging, gate_runner, summary, outputs, progress, protected, gate_checks
+                spark,
+                gate,
+                sinks,
+                staging,
+                gate_runner,
+                summary,
+                outputs,
+                progress,
+                protected,
+                gate_checks,
+                staged_outputs,
             )
         save_models(spark, models, summary, outputs, run_id=run_id, progress=progress)
         for sink in sinks:
@@ -225,7 +236,11 @@ def execute_plan(
             # Published by renaming the staged folder, the rows are not read again: the query's own
             # schema names the fields (no footer-reading job).
             reread = sink.name in staging and not by_rename
-            df = staged(spark, staging[sink.name]) if reread else output_of(sink)
+            df = (
+                staged(spark, staging[sink.name], staged_outputs[sink.name].schema)
+                if reread
+                else output_of(sink)
+            )
             outputs[sink.name].fields = _fields(df)
             if lineage is not None:  # parse the SQL for column lineage while Spark writes
                 column_lineage_of[sink.name] = background.submit(
@@ -236,7 +251,7 @@ def execute_plan(
             if by_rename:
                 with naming(SinkError, sink.name):  # the staged folder is the sink's new content
                     publish_staged(spark, sink, staging[sink.name])
-                writes[sink.name] = _Observed(None, executed=True, reported=staged_rows[sink.name])
+                writes[sink.name] = _Observed(None, executed=True, reported=staged_outputs[sink.name].rows)
                 merged = None
             else:
                 df, observation = _count(df, f"write_{sink.name}")
@@ -334,23 +349,32 @@ def _stage_sinks(
     run_id: str,
     staging: dict[str, str],
     progress: Progress,
-) -> dict[str, int]:
+) -> dict[str, _Staged]:
     """Materialize each sink's output once, as Parquet, where the gates and the publish read it;
-    returns the rows staged per sink."""
-    rows = {}
+    returns the rows and schema staged per sink."""
+    staged_outputs = {}
     for sink in sinks:
         staging[sink.name] = staging_location(plan.staging_path, sink, pipeline=plan.pipeline, run_id=run_id)
         progress(f"staging sink {sink.name} at {staging[sink.name]}")
         counted, observation = _count(output_of(sink), f"stage_{sink.name}")
         stage(counted, staging[sink.name])
-        rows[sink.name] = int(observation.get.get("rows") or 0)
-    return rows
+        observed = _Observed(observation, executed=True)
+        staged_outputs[sink.name] = _Staged(observed.rows() or 0, counted.schema)
+    return staged_outputs
 
 
 def _discard_staging(spark: SparkSession, staging: dict[str, str]) -> None:
     for location in staging.values():
         with contextlib.suppress(PySparkException, OSError, Py4JError):
             discard(spark, location)
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A sink's staged output: its rows, and its schema (read back with it, no footer is read)."""
+
+    rows: int
+    schema: StructType
 
 
 @dataclass
@@ -372,7 +396,11 @@ class _GateTarget:
 
 
 def _gate_targets(
-    spark: SparkSession, gate: QualityGate, sinks: list[Sink], staging: dict[str, str]
+    spark: SparkSession,
+    gate: QualityGate,
+    sinks: list[Sink],
+    staging: dict[str, str],
+    staged_outputs: Mapping[str, _Staged],
 ) -> list[_GateTarget]:
     """What a gate validates: its dataset, or by default the data of each sink; staged data when
     a sink publishes that dataset, otherwise the source or step view itself."""
@@ -381,7 +409,11 @@ def _gate_targets(
     for dataset in datasets:
         feeding = [k.name for k in sinks if k.from_ == dataset]
         staged_sink = next((name for name in feeding if name in staging), None)
-        data = staged(spark, staging[staged_sink]) if staged_sink else spark.table(dataset)
+        data = (
+            staged(spark, staging[staged_sink], staged_outputs[staged_sink].schema)
+            if staged_sink
+            else spark.table(dataset)
+        )
         targets.append(
             _GateTarget(dataset, data, feeding or [k.name for k in sinks], staged_sink is not None)
         )
@@ -409,6 +441,7 @@ def _check_gate(
     progress: Progress,
     protected: dict[str, dict[str, str]] | None = None,
     checks: list[_GateCheck] | None = None,
+    staged_outputs: Mapping[str, _Staged] | None = None,
 ) -> None:
     """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises.
     ``protected``: per dataset, the classified columns whose values the results must not show.
@@ -419,7 +452,7 @@ def _check_gate(
             "no quality engine configured"
         )
         return
-    for target in _gate_targets(spark, gate, sinks, staging):
+    for target in _gate_targets(spark, gate, sinks, staging, staged_outputs or {}):
         progress(f"quality gate {gate.suite_ref.name} on {target.dataset}" + " (staged)" * target.staged)
         failure: str | None = None
         try:
