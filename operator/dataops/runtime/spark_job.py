@@ -205,7 +205,7 @@ def execute_plan(
         for gate in early:
             protected = _gate_protection(spark, plan, gate, sinks, {}, inputs)
             _check_gate(
-                spark, gate, sinks, {}, gate_runner, summary, outputs, progress, protected, gate_checks
+                spark, gate, sinks, {}, {}, gate_runner, summary, outputs, progress, protected, gate_checks
             )
         # Write-audit-publish: with gates, each sink's output is staged once and the gates check it.
         if gates and gate_runner is not None:
@@ -220,13 +220,13 @@ def execute_plan(
                 gate,
                 sinks,
                 staging,
+                staged_outputs,
                 gate_runner,
                 summary,
                 outputs,
                 progress,
                 protected,
                 gate_checks,
-                staged_outputs,
             )
         save_models(spark, models, summary, outputs, run_id=run_id, progress=progress)
         for sink in sinks:
@@ -435,13 +435,13 @@ def _check_gate(
     gate: QualityGate,
     sinks: list[Sink],
     staging: dict[str, str],
+    staged_outputs: Mapping[str, _Staged],
     gate_runner: QualityGateRunner | None,
     summary: RunSummary,
     outputs: dict[str, DatasetInfo],
     progress: Progress,
     protected: dict[str, dict[str, str]] | None = None,
     checks: list[_GateCheck] | None = None,
-    staged_outputs: Mapping[str, _Staged] | None = None,
 ) -> None:
     """Validate a gate's data; a blocking failure keeps all staged data as quarantine and re-raises.
     ``protected``: per dataset, the classified columns whose values the results must not show.
@@ -452,7 +452,7 @@ def _check_gate(
             "no quality engine configured"
         )
         return
-    for target in _gate_targets(spark, gate, sinks, staging, staged_outputs or {}):
+    for target in _gate_targets(spark, gate, sinks, staging, staged_outputs):
         progress(f"quality gate {gate.suite_ref.name} on {target.dataset}" + " (staged)" * target.staged)
         failure: str | None = None
         try:
