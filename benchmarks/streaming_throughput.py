@@ -2,12 +2,13 @@
 Delta) against a hand-written Structured Streaming job and plain confluent-kafka consumers reading
 the same topic, on the same broker, in one run and one Spark session.
 
-    python -m benchmarks.streaming_throughput [--records 1000000] [--partitions 4] [--repeats 3]
-                                              [--malformed-every 1000]
+    python -m benchmarks.streaming_throughput [--records 1000000] [--partitions 4] [--repeats 5]
+                                              [--malformed-every 1000] [--driver-memory 4g]
 
 The topic is filled once with ``--records`` JSON records, every ``--malformed-every``-th of them
 malformed (in turn: not JSON, no ``id`` although it is non-nullable, an ``id`` that is not a
-number). After one warm-up of each, every round reads all of the topic with, in this order:
+number). After one warm-up of each, every round reads all of the topic with each of these, in this
+order in even rounds and in the reverse order in odd ones (the machine's drift evens out):
 
 (a) a confluent-kafka Consumer that only counts the messages (the ceiling);
 (b) the same consumer also decoding each value with ``json.loads`` (plain-Python ingestion);
@@ -299,7 +300,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--driver-memory",
+        default="4g",
+        help="the shared Spark session's heap (with Spark's default of 1g the cached micro-batches "
+        "leave little room and the runs spread more: the pipeline took 7.6-11.3 s in one run)",
+    )
     parser.add_argument(
         "--malformed-every", type=int, default=1000, help="every n-th record is malformed (0: none)"
     )
@@ -309,7 +316,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="dataops-bench-stream-"))
     broker = KafkaBroker(workdir / "kafka", heap="1g").start()
     spark = local_session(
-        master="local[2]", app_name="bench-streaming", conf={"spark.sql.shuffle.partitions": "4"}
+        master="local[2]",
+        app_name="bench-streaming",
+        conf={"spark.sql.shuffle.partitions": "4", "spark.driver.memory": args.driver_memory},
     )
     try:
         topic, fill_seconds = fill(broker.bootstrap, args.records, args.partitions, args.malformed_every)
@@ -328,8 +337,9 @@ def main() -> None:
         for run in variants.values():
             run()
         times: dict[str, list[float]] = {name: [] for name in variants}
-        for _ in range(args.repeats):
-            for name, run in variants.items():
+        for round_ in range(args.repeats):
+            order = list(variants.items())
+            for name, run in order if round_ % 2 == 0 else reversed(order):
                 times[name].append(run())
     finally:
         spark.stop()
@@ -343,7 +353,8 @@ def main() -> None:
             (
                 "records",
                 f"{n:,} ({topic.malformed:,} malformed; {args.partitions} partitions; "
-                f"produced in {fill_seconds:.1f} s; median of {args.repeats} after one warm-up)",
+                f"produced in {fill_seconds:.1f} s; median of {args.repeats} after one warm-up, "
+                "alternating order)",
             ),
             *((name, f"{t:.2f} s  {n / t:,.0f} records/s") for name, t in median.items()),
             ("c/d throughput ratio", verdict(d / c, 0.95)),

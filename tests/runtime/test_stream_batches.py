@@ -67,6 +67,23 @@ def test_records_are_typed_and_bad_ones_rejected_with_a_reason(spark: SparkSessi
     assert headers["dataops.pipeline"] == "orders-stream" and headers["dataops.source.topic"] == "orders"
 
 
+def test_only_rejected_records_keep_their_raw_key_value_and_topic(spark: SparkSession) -> None:
+    """The parsed batch is cached: a valid record's raw bytes are dropped, a rejected one's are sent
+    verbatim to the dead-letter topic; and each value is parsed once, not once per use of ``r``."""
+    values = [json.dumps({"id": 1, "amount": 2.0}), '{"id": 7, "amount": ', json.dumps({"amount": 1.0})]
+    parsed = parse_records(_batch(spark, values, partition=3), _source())
+    rows = {r["offset"]: r for r in parsed.collect()}
+    assert (rows[0]["key"], rows[0]["value"], rows[0]["topic"], rows[0]["r"]["id"]) == (None, None, None, 1)
+    assert (rows[0]["partition"], rows[0]["__reason"]) == (3, None)
+    for offset in (1, 2):
+        raw = (bytes(rows[offset]["key"]), bytes(rows[offset]["value"]).decode(), rows[offset]["topic"])
+        assert raw == (str(offset).encode(), values[offset], "orders")
+    dlq = dead_letter_frame(rejected_records(parsed), "p").collect()
+    assert sorted(bytes(r["value"]).decode() for r in dlq) == sorted(values[1:])
+    plan = parsed._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.count("from_json(") == 1, plan
+
+
 def test_delta_batches_are_idempotent_on_replay(spark: SparkSession, tmp_path: Path) -> None:
     sink = Sink.model_validate(
         {"name": "lake", "from": "orders", "format": "delta", "path": str(tmp_path / "t")}

@@ -19,6 +19,7 @@ from dataops.runtime.io import ddl_schema
 CORRUPT = "__corrupt"
 META_PREFIX = "__"
 ORDER_COLUMNS = ("__partition", "__offset")
+RAW_COLUMNS = ("key", "value", "topic")  # kept for the dead letters only
 
 
 def _row_schema(columns: list[ColumnSpec]) -> StructType:
@@ -59,18 +60,24 @@ def _reason(source: KafkaSource, parsed: Column) -> Column:
 
 
 def parse_records(batch: DataFrame, source: KafkaSource) -> DataFrame:
-    """The batch's records with their parsed value ``r`` and ``__reason`` (null when valid)."""
+    """The batch's records with their parsed value ``r`` and ``__reason`` (null when valid).
+
+    The raw ``key``, ``value`` and ``topic`` are kept for the rejected records only (their dead
+    letters carry them); a valid record's are null. The batch is cached once parsed, and holding
+    every raw value beside its parsed row made building that cache a fifth of the batch's time."""
     records = batch.where(F.col("value").isNotNull())  # tombstones carry no data
     text = F.col("value").cast("string")
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    return records.select(
-        "key",
-        "value",
-        "topic",
+    parsed = records.select(
+        *RAW_COLUMNS,
         "partition",
         "offset",
         F.from_json(text, _value_schema(source), options).alias("r"),
     ).withColumn("__reason", _reason(source, F.col("r")))
+    rejected = F.col("__reason").isNotNull()
+    return parsed.select(
+        *(F.when(rejected, F.col(c)).alias(c) for c in RAW_COLUMNS), "partition", "offset", "r", "__reason"
+    )
 
 
 def rejected_records(parsed: DataFrame) -> DataFrame:
