@@ -194,6 +194,8 @@ def operator_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.csv.filterPushdown.enabled": "false",
         "spark.sql.json.filterPushdown.enabled": "false",
+        # no Python call sites recorded per Column call (see runtime.session.DEFAULT_CONF)
+        "spark.python.sql.dataFrameDebugging.enabled": "false",
     }
     for key, value in run_labels(launch, "executor").items():
         if key not in SPARK_RESERVED_LABELS:  # Spark sets these itself and refuses custom ones

@@ -161,12 +161,12 @@ def _aggregates(planned: list[_Planned]) -> list[Column]:
         kind, e, i = str(p.expectation.type.value), p.expectation, p.index
         column = mp.col(e.column or "")
         if p.check is not None:
-            aggregates.append(F.sum(F.when(p.check.unexpected, 1).otherwise(0)).alias(f"u{i}"))
+            aggregates.append(F.count_if(p.check.unexpected).alias(f"u{i}"))
             considered = p.check.considered
-            counted = F.count(column) if considered is None else F.sum(F.when(considered, 1).otherwise(0))
+            counted = F.count(column) if considered is None else F.count_if(considered)
             aggregates.append(counted.alias(f"n{i}"))
             if p.check.raises is not None:
-                aggregates.append(F.sum(F.when(p.check.raises, 1).otherwise(0)).alias(f"r{i}"))
+                aggregates.append(F.count_if(p.check.raises).alias(f"r{i}"))
         elif kind in _AGG:
             aggregates.append(_AGG[kind](column).alias(f"v{i}"))
         elif kind in second_pass.ORDERED:
@@ -184,7 +184,7 @@ def _z_scores(df: DataFrame, planned: list[_Planned], row: Any) -> None:
         if str(p.expectation.type.value) == second_pass.Z_SCORE:
             bad = second_pass.z_score_unexpected(p.expectation, row[f"m{p.index}"], row[f"s{p.index}"])
             p.check = mp.MapCheck(F.lit(False) if bad is None else bad)
-            counts.append(F.sum(F.when(p.check.unexpected, 1).otherwise(0)).alias(f"u{p.index}"))
+            counts.append(F.count_if(p.check.unexpected).alias(f"u{p.index}"))
     second = df.agg(*counts).first() if counts else None
     for p in planned:
         if str(p.expectation.type.value) == second_pass.Z_SCORE and second is not None:

@@ -19,6 +19,10 @@ DEFAULT_CONF = {
     # Filters stay above text scans so a scan's row count is the rows read, not the rows kept.
     "spark.sql.csv.filterPushdown.enabled": "false",
     "spark.sql.json.filterPushdown.enabled": "false",
+    # PySpark's DataFrame debugging records each Column call's Python call site in the JVM: ten
+    # more Py4J round trips per call (a 10-expectation suite: ~1,300 of them, 0.2 s). The call
+    # sites only feed the query-context loggers spark_logging silences.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
 
