@@ -17,7 +17,7 @@ dataops crds generate --check
 
 echo "== tests"
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider --durations=40 "$@"
 rc=$?
 set -e
 echo "== wall time: $(( $(date +%s) - started ))s"
