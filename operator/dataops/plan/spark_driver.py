@@ -23,6 +23,7 @@ from dataops.api.v1alpha1.common import SecretKeySelector
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
 from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_config_map_name, runner_name
 from dataops.plan.children import standard_labels as _labels
+from dataops.plan.job_conf import JOB_CONF
 from dataops.plan.pods import (
     IN_CLUSTER_API_SERVER,
     IVY_DIR,
@@ -190,12 +191,7 @@ def operator_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.executor.instances": str(spec.executor.instances),
         "spark.kubernetes.driver.request.cores": cpu_request(spec.driver),
         "spark.kubernetes.executor.request.cores": cpu_request(spec.executor),
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
-        "spark.sql.csv.filterPushdown.enabled": "false",
-        "spark.sql.json.filterPushdown.enabled": "false",
-        # no Python call sites recorded per Column call (see runtime.session.DEFAULT_CONF)
-        "spark.python.sql.dataFrameDebugging.enabled": "false",
+        **JOB_CONF,
     }
     for key, value in run_labels(launch, "executor").items():
         if key not in SPARK_RESERVED_LABELS:  # Spark sets these itself and refuses custom ones

@@ -7,22 +7,15 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from dataops.plan.job_conf import JOB_CONF
 from dataops.runtime.spark_logging import scrub_spark_logs
 
 DEFAULT_CONF = {
-    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+    **JOB_CONF,
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
-    # Filters stay above text scans so a scan's row count is the rows read, not the rows kept.
-    "spark.sql.csv.filterPushdown.enabled": "false",
-    "spark.sql.json.filterPushdown.enabled": "false",
-    # PySpark's DataFrame debugging records each Column call's Python call site in the JVM: ten
-    # more Py4J round trips per call (a 10-expectation suite: ~1,300 of them, 0.2 s). The call
-    # sites only feed the query-context loggers spark_logging silences.
-    "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
 
