@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -52,6 +52,33 @@ def consume_all(bootstrap: str, topic: str, *, expected: int, timeout: float = 6
             for message in consumer.consume(num_messages=1000, timeout=0.5):
                 if message.error() is None:
                     messages.append(message)
+    finally:
+        consumer.close()
+    return messages
+
+
+def consume_to_end(bootstrap: str, topic: str, *, timeout: float = 60.0) -> list[Any]:
+    """Every message ``topic`` holds now: each partition read from its start up to the high
+    watermark the broker reports when the call begins (no waiting for records that may never come)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}", "enable.auto.commit": False}
+    )
+    messages: list[Any] = []
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+        pending = {p: high for p, (low, high) in ends.items() if high > low}
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in pending])
+        deadline = time.monotonic() + timeout
+        while pending:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{topic}: partitions {sorted(pending)} not read to their end")
+            for message in consumer.consume(num_messages=1000, timeout=0.5):
+                if message.error() is not None:
+                    continue
+                messages.append(message)
+                if message.offset() + 1 >= pending.get(message.partition(), 0):
+                    pending.pop(message.partition(), None)
     finally:
         consumer.close()
     return messages

@@ -200,3 +200,20 @@ def test_spark_application_shape(example_pipeline: dict[str, Any]) -> None:
         assert spec[role]["securityContext"]["readOnlyRootFilesystem"] is True
         assert {"name": "tmp", "mountPath": "/tmp"} in spec[role]["volumeMounts"]
     assert {"name": "tmp", "emptyDir": {}} in spec["volumes"]
+
+
+def test_delta_rebuilds_table_state_in_one_wave_of_the_jobs_task_slots(
+    example_pipeline: dict[str, Any],
+) -> None:
+    """Delta's 50 state-reconstruction partitions become the job's task slots: executors x cores,
+    the maximum under dynamic allocation; a spec's own value wins."""
+    key = "spark.databricks.delta.snapshotPartitions"
+    spec = _spec(example_pipeline)  # dynamic allocation up to 8 executors of 2 cores
+    assert _props(build_native_run(LAUNCH, spec)[0], spec)[key] == "16"
+    fixed = spec.model_copy(deep=True)
+    fixed.spark.dynamic_allocation.enabled = False  # 3 executors of 2 cores
+    assert _props(build_native_run(LAUNCH, fixed)[0], fixed)[key] == "6"
+    fixed.spark.executor.instances = 0
+    assert _props(build_native_run(LAUNCH, fixed)[0], fixed)[key] == "2"
+    fixed.spark.spark_conf[key] = "200"
+    assert _props(build_native_run(LAUNCH, fixed)[0], fixed)[key] == "200"

@@ -23,7 +23,7 @@ from dataops.api.v1alpha1.common import SecretKeySelector
 from dataops.api.v1alpha1.datapipeline import DataPipelineSpec, JdbcCredentials, PodResources, SparkSpec
 from dataops.plan.children import PIPELINE_LABEL, RUN_ID_LABEL, Owner, plan_config_map_name, runner_name
 from dataops.plan.children import standard_labels as _labels
-from dataops.plan.job_conf import JOB_CONF
+from dataops.plan.job_conf import JOB_CONF, delta_snapshot_conf
 from dataops.plan.pods import (
     IN_CLUSTER_API_SERVER,
     IVY_DIR,
@@ -192,6 +192,7 @@ def operator_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
         "spark.kubernetes.driver.request.cores": cpu_request(spec.driver),
         "spark.kubernetes.executor.request.cores": cpu_request(spec.executor),
         **JOB_CONF,
+        **delta_snapshot_conf(task_slots(spec)),
     }
     for key, value in run_labels(launch, "executor").items():
         if key not in SPARK_RESERVED_LABELS:  # Spark sets these itself and refuses custom ones
@@ -204,6 +205,14 @@ def operator_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:
             "spark.dynamicAllocation.maxExecutors": str(spec.dynamic_allocation.max_executors),
         }
     return props
+
+
+def task_slots(spec: SparkSpec) -> int:
+    """How many tasks the job's executors run at once (with dynamic allocation, at most)."""
+    executors = (
+        spec.dynamic_allocation.max_executors if spec.dynamic_allocation.enabled else spec.executor.instances
+    )
+    return max(1, executors) * spec.executor.cores
 
 
 def spark_properties(launch: Launch, spec: SparkSpec) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from dataops.plan.job_conf import JOB_CONF
+from dataops.plan.job_conf import DELTA_SNAPSHOT_PARTITIONS, JOB_CONF, delta_snapshot_conf
 from dataops.runtime.spark_logging import scrub_spark_logs
 
 DEFAULT_CONF = {
@@ -38,6 +38,9 @@ def local_session(
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if DELTA_SNAPSHOT_PARTITIONS not in (conf or {}):  # local mode: one task slot per core
+        for key, value in delta_snapshot_conf(spark.sparkContext.defaultParallelism).items():
+            spark.conf.set(key, value)
     scrub_spark_logs(spark)  # a failing task's values never reach the console
     spark.sparkContext.setLogLevel("ERROR")
     return spark
